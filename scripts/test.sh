@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds ece and runs every test (CTest), as README.md tells and .ci/run does.
+# Set ECE_SANITIZE=1 to build and test under AddressSanitizer + UndefinedBehaviorSanitizer (in build-asan/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${ECE_SANITIZE:-0}" = 1 ]; then
+  export ECE_BUILD_DIR=${ECE_BUILD_DIR:-build-asan}
+  scripts/build.sh -DECE_SANITIZE=ON -DECE_BUILD_BENCH=OFF
+else
+  scripts/build.sh
+fi
+BUILD_DIR=${ECE_BUILD_DIR:-build}
+ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel "$(nproc)" --timeout 300

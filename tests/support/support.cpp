@@ -1,0 +1,52 @@
+#include "support.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace ece::test {
+
+std::filesystem::path fixture(std::string_view relative) {
+    auto path = std::filesystem::path(ECE_SOURCE_DIR) / ".." / "shared" / "fixtures" / relative;
+    if (!std::filesystem::exists(path)) {
+        throw std::runtime_error("fixture missing: " + path.string() + " (is ../shared/ beside the checkout?)");
+    }
+    return path;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+TempDir::TempDir() {
+    std::random_device rd;
+    auto base = std::filesystem::temp_directory_path();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto candidate = base / ("ece-test-" + std::to_string(rd()));
+        if (std::filesystem::create_directory(candidate)) {
+            path_ = candidate;
+            return;
+        }
+    }
+    throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::vector<std::string> find_secrets(std::string_view text, const std::vector<std::string>& secrets) {
+    std::vector<std::string> found;
+    for (const auto& secret : secrets) {
+        if (!secret.empty() && text.find(secret) != std::string_view::npos) found.push_back(secret);
+    }
+    return found;
+}
+
+}  // namespace ece::test

@@ -1,0 +1,34 @@
+#pragma once
+// Helpers every test suite may use. Tests run from the repository root (see cmake/ece.cmake).
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ece::test {
+
+// ../shared/fixtures/<relative>, failing the test run clearly when shared/ is missing.
+std::filesystem::path fixture(std::string_view relative);
+
+// Whole file as a string.
+std::string read_file(const std::filesystem::path& path);
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// The one secret scanner shared by all tests: every secret found in text, or empty when clean.
+// Use as EXPECT_THAT(find_secrets(output, {password, token}), testing::IsEmpty()).
+std::vector<std::string> find_secrets(std::string_view text, const std::vector<std::string>& secrets);
+
+}  // namespace ece::test
