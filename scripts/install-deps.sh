@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake ninja-build ccache pkg-config git ca-certificates xz-utils unzip \
-  libboost1.81-dev libboost-json1.81-dev libssl-dev libpqxx-dev libyaml-cpp-dev zlib1g-dev libarchive-dev \
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libssl-dev libpqxx-dev libyaml-cpp-dev zlib1g-dev libarchive-dev \
   libgtest-dev libgmock-dev \
   postgresql-15 postgresql-client-15 openssl >/dev/null
 echo "install-deps: done"
