@@ -227,6 +227,8 @@ class BuildTest(StandinCase):
             cur.execute(RAW_DATA.format(raw="raw"))
             # The same data with one patient twice: female_patients gets a duplicate patid.
             cur.execute(RAW_DATA.format(raw="raw_dup") + "insert into raw_dup.patients values (1,'f',1950);")
+            # And one patient without an id: a not_null test on distinct_patients finds it.
+            cur.execute(RAW_DATA.format(raw="raw_null") + "insert into raw_null.patients values (null,'m',1980);")
 
     @classmethod
     def tearDownClass(cls):
@@ -312,6 +314,17 @@ class BuildTest(StandinCase):
         self.assertEqual(results["test.ece_demo.unique_male_patients_patid.0ef031b49a"]["status"], "pass")
         self.assertIn("FAIL 1 unique_female_patients_patid", out.stdout)
         self.assertIn("ERROR=1", out.stdout)
+
+    def test_severity_warn_reports_warn_and_exits_0(self):
+        project = self.copy_project("warn")
+        apply_scenario(project, "test_config_change")  # not_null on distinct_patients.patid: severity warn
+        out = self.build_ci("pr_warn", "--select", "+distinct_patients", project=project,
+                            env={"ECE_RAW_SCHEMA": "raw_null"})
+        results = {r["unique_id"]: r for r in self.run_results(project)["results"]}
+        warned = results["test.ece_demo.not_null_distinct_patients_patid.50c8a41750"]
+        self.assertEqual((warned["status"], warned["failures"]), ("warn", 1))
+        self.assertEqual(results["test.ece_demo.unique_distinct_patients_patid.c39071927c"]["status"], "pass")
+        self.assertIn("Done. PASS=3 WARN=1 ERROR=0 SKIP=0 TOTAL=4", out.stdout)
 
     def test_defer_builds_only_the_selection_and_reads_the_rest_from_state(self):
         self.dbt("build", "--target", "prod")
