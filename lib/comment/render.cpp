@@ -520,9 +520,92 @@ Rendered finish(const Report& report, std::string content, bool shortened) {
     return r;
 }
 
+// A copy of the report with every registered secret masked in every text, before anything is clipped or escaped:
+// escaping ("a_b" -> "a\_b") or clipping could otherwise split a secret so that masking the output misses it.
+void mask(std::string& s) { s = mask_secrets(s); }
+void mask(std::vector<std::string>& v) {
+    for (auto& s : v) mask(s);
+}
+
+Report masked_copy(const Report& original) {
+    Report r = original;
+    mask(r.header.environment);
+    mask(r.header.branch);
+    mask(r.header.head_sha);
+    mask(r.header.run_url);
+    for (auto& line : r.environment_plan) {
+        mask(line.action);
+        mask(line.what);
+        mask(line.detail);
+    }
+    if (r.terraform) {
+        for (auto& c : r.terraform->plan.resource_changes) {
+            mask(c.address);
+            mask(c.previous_address);
+            mask(c.type);
+            mask(c.action_reason);
+            mask(c.replace_paths);
+            for (auto& a : c.changes) {
+                mask(a.path);
+                mask(a.before);
+                mask(a.after);
+            }
+        }
+    }
+    if (r.cost) {
+        if (r.cost->terraform) {
+            for (auto& c : r.cost->terraform->resources) {
+                mask(c.address);
+                mask(c.before_detail);
+                mask(c.after_detail);
+            }
+            for (auto& u : r.cost->terraform->not_priced) {
+                mask(u.address);
+                mask(u.type);
+                mask(u.reason);
+            }
+        }
+        if (r.cost->environment) mask(r.cost->environment->basis);
+        mask(r.cost->prices_note);
+    }
+    if (r.dbt_plan) {
+        auto& p = *r.dbt_plan;
+        mask(p.selector);
+        mask(p.state_source);
+        mask(p.full_build_reason);
+        for (auto& n : p.selected) {
+            mask(n.unique_id);
+            mask(n.resource_type);
+            mask(n.name);
+            mask(n.reasons);
+        }
+        mask(p.removed);
+        mask(p.warnings);
+    }
+    if (r.dbt_results) {
+        for (auto& d : *r.dbt_results) {
+            mask(d.unique_id);
+            mask(d.resource_type);
+            mask(d.status);
+            mask(d.message);
+        }
+    }
+    for (auto& d : r.data_changes) {
+        mask(d.model);
+        for (auto& c : d.columns) {
+            mask(c.column);
+            mask(c.before_type);
+            mask(c.after_type);
+        }
+    }
+    mask(r.warnings);
+    return r;
+}
+
 }  // namespace
 
-std::string summary_line(const Report& report) {
+std::string summary_line(const Report& original) {
+    auto report = masked_copy(original);
     const auto& h = report.header;
     std::string line = std::string(status_emoji(h.status)) + " ece: " + md::code(h.environment) + " " +
                        std::string(status_name(h.status));
@@ -530,7 +613,8 @@ std::string summary_line(const Report& report) {
     return mask_secrets(join(parts, " · "));
 }
 
-Rendered render(const Report& report, const RenderOptions& options) {
+Rendered render(const Report& original, const RenderOptions& options) {
+    auto report = masked_copy(original);
     auto summary = summary_line(report);
     auto header = header_line(report.header);
     auto marker_size = make_marker(report.header.environment, std::string(64, '0')).size() + 2;

@@ -352,6 +352,24 @@ TEST(Secrets, PlantedSecretNeverRendered) {
     clear_secrets_for_test();
 }
 
+TEST(Secrets, EscapingOrClippingCannotSplitASecret) {
+    clear_secrets_for_test();
+    const std::string password = "pw_with<special>*chars*_and|pipes";
+    register_secret(password);
+    auto report = full_report();
+    // long enough that the message is clipped in the middle of the password
+    report.dbt_results->at(4).message = std::string(990, 'x') + password;
+    report.warnings.push_back("role password " + password);
+    report.data_changes[0].columns.push_back({ColumnChange::Kind::added, password, "", "text"});
+    for (const auto& text : {render_comment(report).markdown, render_job_summary(report).markdown}) {
+        for (const auto& form : {password, md::text(password), md::cell(password), md::code(password),
+                                 std::string("pw_with"), md::text("pw_with")}) {
+            EXPECT_THAT(test::find_secrets(text, {form}), IsEmpty()) << form;
+        }
+    }
+    clear_secrets_for_test();
+}
+
 // ---- markdown helpers -------------------------------------------------------------------------------------------
 
 TEST(Markdown, EscapingAndClipping) {
