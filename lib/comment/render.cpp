@@ -426,7 +426,10 @@ std::string dbt_results_section(const Report& report, const Limits& limits, Cut&
         rows.push_back({md::code(r.unique_id), status, seconds_text(r.seconds), r.rows ? thousands(*r.rows) : "",
                         md::cell(md::clip(r.message, limits.cell))});
     }
+    auto hidden_failures = rows.size() > limits.rows
+        ? std::count_if(results.begin() + static_cast<std::ptrdiff_t>(limits.rows), results.end(), is_failure) : 0;
     cap_rows(rows, limits.rows, cut);
+    if (hidden_failures > 0) rows.back()[0] += " (" + std::to_string(hidden_failures) + " of them failed)";
     auto body = md::table({"Node", "Status", "Time", "Rows", "Message"}, rows, {'l', 'l', 'r', 'r', 'l'});
     bool failed = std::any_of(results.begin(), results.end(), is_failure);
     return md::details(md::text(title), body, failed);
@@ -488,7 +491,10 @@ std::string shortened_warning(const Report& report, const RenderOptions& options
     }
     std::string where = report.header.run_url.empty() ? std::string("the job summary of the workflow run")
                                                        : "the job summary of " + md::link("the workflow run", report.header.run_url);
-    return "> [!WARNING]\n> This comment was shortened to fit GitHub's 65,536-character limit: long tables are cut. "
+    auto limit = options.max_bytes == github_comment_limit
+        ? std::string("GitHub's 65,536-character limit")
+        : "the " + thousands(static_cast<std::int64_t>(options.max_bytes)) + "-character limit";
+    return "> [!WARNING]\n> This comment was shortened to fit " + limit + ": long tables are cut. "
            "The full report is in " + where + ".\n";
 }
 

@@ -307,6 +307,14 @@ TEST(Limits, SeventyThousandCharactersCutToFit) {
     EXPECT_THAT(rendered.markdown, HasSubstr("generated_model_0`"));
 }
 
+TEST(Limits, ShortenedGolden) {
+    // The same cutting at a small limit, kept as a golden file so the shape of a cut comment can be reviewed.
+    auto rendered = render(huge_report(20'000), {8000, false});
+    EXPECT_TRUE(rendered.shortened);
+    EXPECT_LE(rendered.markdown.size(), 8000u);
+    expect_golden("shortened_8000.comment.md", rendered.markdown);
+}
+
 TEST(Limits, JobSummaryCappedAtOneMebibyte) {
     auto report = huge_report(1'200'000);
     auto rendered = render_job_summary(report);
