@@ -187,3 +187,29 @@ TEST(ManifestErrors, MissingFile) {
 
 }  // namespace
 }  // namespace ece::dbt
+
+namespace ece::dbt {
+namespace {
+
+TEST(OtherSchemaVersion, ComparedWithAWarning) {
+    const Manifest v11 = load_manifest(ece::test::fixture("real/dbt/manifests/dbt-core-state-v11.manifest.json"));
+    const Manifest v10 = load_manifest(ece::test::fixture("real/dbt/manifests/dbt-core-state-v10.manifest.json"));
+    const Plan plan = plan_changes(v11, v10, parse_selector("state:modified+"), "v10");
+    EXPECT_FALSE(plan.full_build);
+    ASSERT_FALSE(plan.warnings.empty());
+    EXPECT_THAT(plan.warnings.front(), testing::HasSubstr("schema v10"));
+    EXPECT_THAT(plan.warnings.front(), testing::HasSubstr("compared where the fields allow"));
+}
+
+TEST(OtherSchemaVersion, UnknownSchemaMeansFullBuild) {
+    const Manifest branch = load_manifest(ece::test::fixture("dbt/scenarios/base/manifest.json"));
+    const Manifest future = parse_manifest(
+        R"({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v99.json"}, "nodes": {}})");
+    const Plan plan = plan_changes(branch, future, parse_selector("state:modified+"), "future");
+    EXPECT_TRUE(plan.full_build);
+    EXPECT_THAT(plan.full_build_reason, testing::HasSubstr("v99"));
+    EXPECT_EQ(plan.counts.at("model"), 8u);
+}
+
+}  // namespace
+}  // namespace ece::dbt
