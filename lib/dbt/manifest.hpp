@@ -133,4 +133,12 @@ Manifest load_manifest(const std::filesystem::path& file);
 // The same from text in memory (file names the origin in errors).
 Manifest parse_manifest(std::string_view json, const std::filesystem::path& file = "manifest.json");
 
+struct ManifestPair {
+    Manifest branch;
+    Manifest production;
+};
+
+// Both manifests, read in parallel (one thread each).
+ManifestPair load_manifest_pair(const std::filesystem::path& branch, const std::filesystem::path& production);
+
 }  // namespace ece::dbt
