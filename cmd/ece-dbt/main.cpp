@@ -81,7 +81,6 @@ int plan_command(const std::vector<std::string>& args) {
 
     const ece::dbt::Selector selector = ece::dbt::parse_selector(select);
     const fs::path branch_manifest = manifest_file.empty() ? parse_project(project_dir) : fs::path(manifest_file);
-    const ece::dbt::Manifest current = ece::dbt::load_manifest(branch_manifest);
 
     ece::dbt::PlanOptions plan_options;
     plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
@@ -89,12 +88,14 @@ int plan_command(const std::vector<std::string>& args) {
     const fs::path production_manifest = fs::path(state_dir) / "manifest.json";
     ece::dbt::Plan plan;
     if (!fs::exists(production_manifest)) {
+        const ece::dbt::Manifest current = ece::dbt::load_manifest(branch_manifest);
         plan = ece::dbt::plan_full_build(current, selector.text,
                                          "no production manifest found (" + production_manifest.string() +
                                              " does not exist): building everything");
     } else {
-        const ece::dbt::Manifest production = ece::dbt::load_manifest(production_manifest);
-        plan = ece::dbt::plan_changes(current, production, selector, production_manifest.string(), plan_options);
+        const ece::dbt::ManifestPair pair = ece::dbt::load_manifest_pair(branch_manifest, production_manifest);
+        plan = ece::dbt::plan_changes(pair.branch, pair.production, selector, production_manifest.string(),
+                                      plan_options);
     }
 
     const std::string text = ece::mask_secrets(format == "json" ? ece::dbt::plan_to_json(plan) + "\n"
