@@ -358,9 +358,10 @@ std::string dbt_counts_text(const DbtPlan& plan) {
         auto n = selected_of_type(plan, type);
         if (n > 0) parts.push_back(plural(n, names.first, names.second));
     }
-    for (const auto& [type, n] : plan.counts) {
+    for (const auto& count : plan.counts) {
+        const auto& type = count.first;  // named, not bound: clang 14 cannot capture structured bindings
         bool listed = std::any_of(order.begin(), order.end(), [&](const auto& o) { return o.first == type; });
-        if (!listed && n > 0) parts.push_back(std::to_string(n) + " " + type);
+        if (!listed && count.second > 0) parts.push_back(std::to_string(count.second) + " " + type);
     }
     return parts.empty() ? "nothing" : join(parts, ", ");
 }
