@@ -147,11 +147,13 @@ void CsvParser::take_header_field(std::string_view raw, bool quoted, std::uint64
 void CsvParser::end_field(const char* begin, const char* end, bool quoted, bool plain, std::uint64_t line) {
     std::size_t index = field_index_++;
     std::string_view value(begin, static_cast<std::size_t>(end - begin));
-    if (in_header_) return take_header_field(value, quoted, line);
-    if (discovering_) add_column("column" + std::to_string(index + 1));
-    if (!s_.infer || index >= names_.size()) return;  // extra fields are reported at the record's end
-    if (!quoted && value == s_.csv.null_string) return;
-    if (is_declared_[index]) {
+    if (in_header_ || discovering_) [[unlikely]] {
+        if (in_header_) return take_header_field(value, quoted, line);
+        add_column("column" + std::to_string(index + 1));
+    }
+    if (!s_.infer || index >= names_.size()) [[unlikely]] return;  // extra fields are reported at the record's end
+    if (!quoted && value.size() == s_.csv.null_string.size() && value == s_.csv.null_string) return;
+    if (is_declared_[index]) [[unlikely]] {
         const DeclaredCheck& check = checks_[index];
         if (check.type == type_text || (plain && passes(check, value))) return;
         std::string shown = quoted ? unescape_quoted(value, s_.csv.quote, s_.csv.escape) : std::string(value);

@@ -66,7 +66,7 @@ private:
     std::vector<std::string> names_;
     std::vector<TypeSet> candidates_;       // per column: types still possible
     std::vector<DeclaredCheck> checks_;     // per column: declared type checks
-    std::vector<bool> is_declared_;
+    std::vector<std::uint8_t> is_declared_;
 
     std::vector<Chunk> chunks_;
     Chunk current_{};

@@ -37,13 +37,10 @@ TypeSet number_types(std::string_view v) {
     }
     std::size_t int_start = i;
     std::uint64_t magnitude = 0;
-    bool overflow = false;
-    for (; i < n && is_digit(v[i]); ++i) {
-        unsigned d = static_cast<unsigned>(v[i] - '0');
-        if (magnitude > (std::numeric_limits<std::uint64_t>::max() - d) / 10) overflow = true;
-        magnitude = magnitude * 10 + d;
-    }
+    for (; i < n && is_digit(v[i]); ++i) magnitude = magnitude * 10 + static_cast<unsigned>(v[i] - '0');
     std::size_t int_digits = i - int_start;
+    // 19 digits fit in uint64 without wrapping; 20 or more may wrap, and never fit int64 anyway.
+    bool overflow = int_digits > 19;
     if (i == n) {
         if (int_digits == 0) return 0;
         std::uint64_t limit = negative ? (1ull << 63) : (1ull << 63) - 1;
@@ -111,6 +108,12 @@ bool is_iso_timestamp(std::string_view v) {
 TypeSet fitting_types(std::string_view value, TypeSet candidates) {
     TypeSet fits = type_text;
     if (value.empty()) return fits;
+    // Fast path for the most common value, a short unsigned integer: it fits every number type.
+    if (value.size() <= 18) {
+        std::size_t i = 0;
+        while (i < value.size() && is_digit(value[i])) ++i;
+        if (i == value.size()) return (type_bigint | type_numeric | type_double | type_text) & candidates;
+    }
     if (candidates & (type_bigint | type_numeric | type_double)) {
         TypeSet numbers = number_types(value);
         if (numbers == 0 && (candidates & type_double) && is_special_double(value)) numbers = type_double;
