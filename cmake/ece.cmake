@@ -30,7 +30,8 @@ function(ece_binary)
 endfunction()
 
 # ece_test(NAME area SOURCES ... DEPS ... [LABELS ...]): the GoogleTest binary test_<area>,
-# discovered into CTest. Tests run from the repository root so "../shared/fixtures/..." resolves.
+# discovered into CTest. LABELS db: links ece_testsupport_pg (tests/support_pg/pg_support.hpp) and
+# requires the CTest fixture ece_pg, whose cleanup removes the shared test cluster. Tests run from the repository root so "../shared/fixtures/..." resolves.
 function(ece_test)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(test_${ARG_NAME} ${ARG_SOURCES})
@@ -39,8 +40,14 @@ function(ece_test)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
+  set(extra_properties)
+  if("db" IN_LIST ARG_LABELS)
+    # Database tests: real PostgreSQL through tests/support_pg; the fixture removes the shared cluster afterwards.
+    target_link_libraries(test_${ARG_NAME} PRIVATE ece_testsupport_pg)
+    set(extra_properties FIXTURES_REQUIRED ece_pg)
+  endif()
   gtest_discover_tests(test_${ARG_NAME}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}"
+    PROPERTIES LABELS "${ARG_LABELS}" ${extra_properties}
     DISCOVERY_TIMEOUT 60)
 endfunction()

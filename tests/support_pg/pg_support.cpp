@@ -1,0 +1,50 @@
+#include "pg_support.hpp"
+
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
+#include "pg/ident.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <random>
+
+namespace ece::test {
+
+std::string test_cluster_dir() { return ECE_TEST_PG_DIR; }
+
+std::string admin_url() {
+    static const std::string url = [] {
+        if (const char* given = std::getenv("ECE_TEST_DATABASE_URL"); given && *given) {
+            pg::parse_url(given);  // registers its password
+            return std::string(given);
+        }
+        return pg::ensure_embedded(ECE_TEST_PG_DIR, pg::EmbeddedOptions{.durable = false}).admin_url;
+    }();
+    return url;
+}
+
+std::string unique_name(std::string_view prefix) {
+    static std::atomic<unsigned> counter{0};
+    static const unsigned salt = std::random_device{}() % 100000;
+    std::string suffix = "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + std::to_string(salt);
+    std::string head;
+    for (char c : prefix) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        head.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ? c : '_');
+    }
+    if (head.empty() || (head[0] >= '0' && head[0] <= '9')) head.insert(0, "t");
+    head.resize(std::min(head.size(), pg::max_identifier_bytes - suffix.size()));
+    return head + suffix;
+}
+
+std::string fresh_database(std::string_view hint) {
+    auto name = unique_name("t_" + std::string(hint));
+    auto conn = pg::connect(admin_url(), "test database setup");
+    pqxx::nontransaction tx(conn);
+    tx.exec("CREATE DATABASE " + pg::quote_ident(name));
+    return pg::with_database(admin_url(), name);
+}
+
+}  // namespace ece::test
