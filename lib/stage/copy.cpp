@@ -249,7 +249,8 @@ private:
         return error_ != nullptr;
     }
 
-    // The line PostgreSQL names counts records of this chunk's COPY; the file's line comes from re-reading it.
+    // PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record
+    // is numbered by its last line), so the file's line is the chunk's first line plus that number minus one.
     Error copy_error(PGresult* failed, std::size_t chunk_index) {
         std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
         std::string context = field(failed, PG_DIAG_CONTEXT);
@@ -259,7 +260,7 @@ private:
         parse_copy_context(context, record_line, column);
         ErrorLocation where{.file = table_.source};
         const Chunk& chunk = scanned_.chunks[chunk_index];
-        if (record_line > 0) where.line = line_of_record(table_, chunk, record_line - 1);
+        if (record_line > 0) where.line = chunk.first_line + record_line - 1;
         for (std::size_t k = 0; k < options_.db_columns.size() && k < scanned_.columns.size(); ++k)
             if (options_.db_columns[k] == column) column = scanned_.columns[k].name;
         if (!column.empty()) where.field = "column " + column;

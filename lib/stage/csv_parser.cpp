@@ -186,7 +186,6 @@ void CsvParser::end_record(std::uint64_t end_offset, std::uint64_t record_line, 
         fail(record_line, "expected " + std::to_string(names_.size()) + " columns, found " + std::to_string(fields));
     }
     ++records_;
-    last_record_line_ = record_line;
     data_end_ = end_offset;
     if (end_offset - current_.offset >= s_.chunk_bytes) {
         current_.bytes = end_offset - current_.offset;
@@ -275,10 +274,6 @@ std::size_t CsvParser::parse(const char* data, std::size_t size, bool at_end) {
                 end_record(consumed_ + i + 1, record_line, line_);
                 field_start = record_start = i + 1;
                 record_line = line_;
-                if (stopped()) {
-                    consumed_ += record_start;
-                    return record_start;
-                }
             } else if (c == '\r') {
                 if (i + 1 >= size) {
                     if (!at_end) goto incomplete;

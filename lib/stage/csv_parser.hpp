@@ -22,7 +22,7 @@ public:
         std::string file;             // for error messages
         CsvOptions csv;
         std::map<std::string, std::string> declared;  // column types
-        bool infer = true;            // false: only find records (error mapping)
+        bool infer = true;            // false: only find records
         bool check_utf8 = true;
         std::uint64_t chunk_bytes = 64ull << 20;
         std::uint64_t first_line = 1;  // line number of the first byte
@@ -34,11 +34,6 @@ public:
     // Parses the complete records in data[0, size); returns how many bytes they take. The rest (one partial
     // record) must be passed again, followed by more data. With at_end, everything is consumed.
     std::size_t parse(const char* data, std::size_t size, bool at_end);
-
-    // Stops parse() once this many data records are complete (error mapping).
-    void stop_after_records(std::uint64_t records) { stop_after_ = records; }
-    bool stopped() const { return stop_after_ != 0 && records_ >= stop_after_; }
-    std::uint64_t last_record_line() const { return last_record_line_; }
 
     // Finishes the scan: columns with their types, chunks. Call after parse(..., at_end = true).
     void finish(ScanResult& result);
@@ -56,8 +51,6 @@ private:
     std::uint64_t line_;                // physical line at the parse position
     std::uint64_t consumed_ = 0;        // bytes before the current buffer
     std::uint64_t records_ = 0;         // data records complete
-    std::uint64_t stop_after_ = 0;
-    std::uint64_t last_record_line_ = 0;
     bool in_header_;
     bool discovering_;                  // no header: the first record decides the number of columns
     std::uint64_t data_end_ = 0;        // offset just past the last complete record

@@ -160,7 +160,7 @@ void parse_all(ByteSource& source, detail::CsvParser& parser) {
         std::size_t used = parser.parse(start, size, at_end);
         carry.assign(start + used, start + size);
         reader.recycle(std::move(block));
-        if (at_end || parser.stopped()) return;
+        if (at_end) return;
     }
 }
 
@@ -204,30 +204,6 @@ std::string hash_file(const std::string& path) {
         reader.recycle(std::move(block));
     }
     return hash.hex();
-}
-
-std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_in_chunk) {
-    std::unique_ptr<ByteSource> source;
-    if (is_gzip(table)) {
-        source = open_decompressed(table, {});
-        std::vector<char> skip(block_size);
-        for (std::uint64_t left = chunk.offset; left > 0;) {
-            std::size_t got = source->read(skip.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, skip.size())));
-            if (got == 0) break;
-            left -= got;
-        }
-    } else {
-        source = open_file(table.source, chunk.offset);
-    }
-    auto settings = parser_settings(table);
-    settings.infer = false;
-    settings.data_only = true;
-    settings.first_line = chunk.first_line;
-    settings.chunk_bytes = UINT64_MAX;
-    detail::CsvParser parser(settings);
-    parser.stop_after_records(record_in_chunk + 1);
-    parse_all(*source, parser);
-    return parser.stopped() ? parser.last_record_line() : chunk.first_line;
 }
 
 }  // namespace ece::stage

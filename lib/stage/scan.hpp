@@ -45,8 +45,4 @@ ScanResult scan(const TableDecl& table, const ScanOptions& options = {});
 // Only the content hash (hex SHA-256 of the bytes as stored): for restaging files that are already loaded.
 std::string hash_file(const std::string& path);
 
-// Physical line (1-based) where the record with index record_in_chunk (0-based) of chunk starts; for mapping
-// errors PostgreSQL reports per COPY stream back to the file.
-std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_in_chunk);
-
 }  // namespace ece::stage

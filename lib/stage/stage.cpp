@@ -182,7 +182,8 @@ private:
         } catch (const pqxx::sql_error& e) {
             std::string what = e.what();
             auto detail = what.find("DETAIL:");
-            std::string reason = detail == std::string::npos ? what : what.substr(detail + 8);
+            std::string reason = detail == std::string::npos ? what : what.substr(detail + 7);
+            while (!reason.empty() && reason.front() == ' ') reason.erase(0, 1);
             while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
             std::string names;
             for (const auto& c : table.primary_key) names += (names.empty() ? "" : ", ") + c;
