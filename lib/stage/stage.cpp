@@ -1,5 +1,6 @@
 #include "stage/stage.hpp"
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <optional>
@@ -97,7 +98,7 @@ public:
             if (auto found = find_content(conn_, content_key(out.sha256, table))) return reused(table, out, *found);
         }
         report(table, Phase::scanning, 0, size, 0, 0);
-        ScanResult scanned = scan(table, ScanOptions{.chunk_bytes = options_.chunk_bytes});
+        ScanResult scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(size)});
         out.sha256 = scanned.sha256;
         out.rows = scanned.rows;
         std::string key = content_key(scanned.sha256, table);
@@ -114,6 +115,12 @@ public:
     }
 
 private:
+    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked.
+    std::uint64_t chunk_bytes_for(std::uint64_t file_bytes) const {
+        std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 4ull);
+        return std::clamp<std::uint64_t>(share, 1ull << 20, std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20));
+    }
+
     StagedTable reused(const TableDecl& table, StagedTable out, const std::string& content_table) {
         pqxx::read_transaction tx(conn_);
         out.rows = tx.exec_params("SELECT rows FROM ece.staged_files WHERE content_table = $1", content_table)[0][0]
@@ -159,7 +166,6 @@ private:
             drop_quietly(loading);
             throw;
         }
-        pqxx::nontransaction(conn_).exec0("ANALYZE " + qualified(content_table));
     }
 
     void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) {

@@ -39,7 +39,7 @@ struct Progress {
 
 struct StageOptions {
     unsigned connections = 2;                    // parallel COPY streams for large files
-    std::uint64_t chunk_bytes = 64ull << 20;     // COPY unit; a file smaller than this uses one stream
+    std::uint64_t chunk_bytes = 64ull << 20;     // largest COPY unit (files are cut in ~4 chunks per connection)
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
 };
