@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "actions/commands.hpp"
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 
@@ -106,6 +107,16 @@ std::vector<std::string> Inputs::get_lines(std::string_view name) const {
 std::optional<std::string> Inputs::get_secret(std::string_view name) const {
     auto value = get(name);
     if (value) register_secret(*value);
+    return value;
+}
+
+}  // namespace ece::actions
+
+namespace ece::actions {
+
+std::optional<std::string> Inputs::get_secret(std::string_view name, Commands& commands) const {
+    auto value = get(name);
+    if (value) commands.add_mask(*value);
     return value;
 }
 

@@ -8,6 +8,8 @@
 
 namespace ece::actions {
 
+class Commands;
+
 // Looks up one environment variable; std::nullopt when unset. Tests pass a map-backed lookup.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
@@ -43,6 +45,8 @@ public:
     // An input holding a credential: registered with ece::register_secret before it is returned.
     // (The ::add-mask:: for it is Commands::add_mask's job; this keeps every error and output free of it.)
     std::optional<std::string> get_secret(std::string_view name) const;
+    // The same, and the runner is told to mask it (::add-mask:: through commands) before anything prints it.
+    std::optional<std::string> get_secret(std::string_view name, Commands& commands) const;
 
 private:
     EnvLookup env_;

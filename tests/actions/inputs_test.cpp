@@ -1,3 +1,4 @@
+#include "actions/commands.hpp"
 #include "actions/context.hpp"
 #include "actions/inputs.hpp"
 
@@ -5,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "core/secrets.hpp"
@@ -87,6 +89,19 @@ TEST(Inputs, SecretInputsAreRegistered) {
     auto url = inputs.get_secret("database-url");
     ASSERT_TRUE(url);
     EXPECT_EQ(mask_secrets("connecting with hunter2-long"), "connecting with ***");
+    clear_secrets_for_test();
+}
+
+TEST(Inputs, SecretInputsCanBeMaskedForTheRunner) {
+    clear_secrets_for_test();
+    Inputs inputs(fake_env({{"INPUT_GITHUB-TOKEN", "ghs_16C7e42F292c6912E7710c838347Ae178B4a"}}));
+    std::ostringstream log;
+    Commands commands(log);
+    auto token = inputs.get_secret("github-token", commands);
+    ASSERT_TRUE(token);
+    EXPECT_EQ(log.str(), "::add-mask::ghs_16C7e42F292c6912E7710c838347Ae178B4a\n");
+    EXPECT_EQ(mask_secrets("Bearer " + *token), "Bearer ***");
+    EXPECT_EQ(inputs.get_secret("unset", commands), std::nullopt);
     clear_secrets_for_test();
 }
 
