@@ -155,6 +155,13 @@ TEST(Event, OpenedPullRequestFields) {
     EXPECT_EQ(decide(event).reason, "pull request #2 was opened");
 }
 
+TEST(Event, PullRequestTargetIsReadLikePullRequest) {
+    auto event = read_event("pull_request_target", webhooks() / "pull_request.closed.not-merged.json");
+    ASSERT_TRUE(event.pull_request);
+    EXPECT_EQ(event.name, "pull_request_target");
+    EXPECT_EQ(decide(event).step, Step::destroy);
+}
+
 TEST(Event, LabeledPullRequestHasItsLabelsAndIsIgnored) {
     auto event = read_event("pull_request", webhooks() / "pull_request.labeled.json");
     ASSERT_TRUE(event.pull_request);
