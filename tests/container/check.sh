@@ -110,6 +110,24 @@ make_root() {  # make_root <image> <dir>: a fresh Debian 12 root, prepared as De
     printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
     chmod 755 "$dir/usr/sbin/policy-rc.d"
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    # As in Debian's images: apt deletes downloaded packages after installing them, and -slim installs no
+    # documentation (which has broken packages that expect /usr/share/man to exist; better to find out here).
+    cat >"$dir/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+    if [[ "$image" == *-slim ]]; then
+        mkdir -p "$dir/etc/dpkg/dpkg.cfg.d"
+        printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+            'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/linda/*' \
+            'path-exclude /usr/share/lintian/overrides/*' 'path-exclude /usr/share/locale/*' \
+            'path-exclude /usr/share/man/*' >"$dir/etc/dpkg/dpkg.cfg.d/docker"
+        # The slim image ships without these (its build removed them after debootstrap).
+        find "$dir/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete 2>/dev/null || true
+        rm -rf "$dir/usr/share/man/"* "$dir/usr/share/info/"* "$dir/usr/share/locale/"*
+    fi
     # The image's package sources: bookworm, its updates and its security fixes (debootstrap writes only the first).
     rm -f "$dir/etc/apt/sources.list"
     cat >"$dir/etc/apt/sources.list.d/debian.sources" <<SOURCES
