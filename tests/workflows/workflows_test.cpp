@@ -6,7 +6,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,8 +36,11 @@ std::set<std::string> action_inputs() {
 
 // The ece action itself: "./" inside this repository, "<owner>/ece@<ref>" in a copied workflow.
 bool is_ece_action(const std::string& uses) {
-    static const std::regex released(R"([A-Za-z0-9_.-]+/ece@[A-Za-z0-9_./-]+)");
-    return uses == "./" || std::regex_match(uses, released);
+    if (uses == "./") return true;
+    auto slash = uses.find('/');
+    auto at = uses.find('@');
+    return slash != std::string::npos && slash > 0 && uses.substr(slash, 5) == "/ece@" && at == slash + 4 &&
+           at + 1 < uses.size();
 }
 
 std::string text(const YAML::Node& node) { return node && node.IsScalar() ? node.as<std::string>() : std::string(); }
