@@ -13,6 +13,7 @@
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/plan_output.hpp"
+#include "dbt/private_dir.hpp"
 #include "pg/lock.hpp"
 #include "process/process.hpp"
 
@@ -20,28 +21,6 @@ namespace fs = std::filesystem;
 
 namespace ece::dbt {
 namespace {
-
-// A directory only the current user can enter (mkdtemp: 0700), removed with its contents on destruction.
-// Holds profiles.yml, dbt's HOME and the production manifest for --state.
-class PrivateDir {
-public:
-    PrivateDir() {
-        std::string pattern = (fs::temp_directory_path() / "ece-dbt-XXXXXX").string();
-        if (!::mkdtemp(pattern.data()))
-            throw Error(ErrorKind::external, "cannot create a private temporary directory for dbt's profiles");
-        path_ = pattern;
-    }
-    ~PrivateDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    PrivateDir(const PrivateDir&) = delete;
-    PrivateDir& operator=(const PrivateDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 void write_private_file(const fs::path& file, const std::string& text) {
     {
