@@ -119,6 +119,16 @@ void compare_with_plan(BuildReport& report) {
     std::set_difference(ran.begin(), ran.end(), planned.begin(), planned.end(), std::back_inserter(report.unplanned));
 }
 
+// The schema production's sources read staged data from: the rendered schema of a source written with
+// env_var('ECE_RAW_SCHEMA', ...). nullopt when no source uses it (or the manifest predates unrendered_schema).
+std::optional<std::string> production_raw_schema(const Manifest& production) {
+    for (const auto& node : production.nodes) {
+        if (node.type == ResourceType::source && node.unrendered_schema.find("ECE_RAW_SCHEMA") != std::string_view::npos)
+            return std::string(node.schema);
+    }
+    return std::nullopt;
+}
+
 std::string read_text(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -203,20 +213,25 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     const auto env = dbt_environment(target, home, options.raw_schema.value_or(target.schema + "_raw"));
     const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
 
-    const fs::path branch_file =
-        options.branch_manifest ? *options.branch_manifest : parse_branch(options, env, home, target_path);
     const Selector selector = parse_selector(options.selector);
     const ProductionState state = find_production_state({options.state_dir, &catalog, options.artifact,
                                                          options.artifact_unavailable_reason, home / "state"});
+    std::optional<Manifest> production;
+    if (state.dir) production = load_manifest(*state.dir / "manifest.json");
+
+    // Parse the branch for planning the way production was parsed, except for the target: with production's raw
+    // schema in ECE_RAW_SCHEMA, so that sources do not all look modified (dbt compares their rendered schema).
+    // dbt build parses again with the environment's own raw schema.
+    auto parse_env = env;
+    if (const auto raw = production ? production_raw_schema(*production) : std::nullopt) parse_env["ECE_RAW_SCHEMA"] = *raw;
+    const fs::path branch_file =
+        options.branch_manifest ? *options.branch_manifest : parse_branch(options, parse_env, home, target_path);
+    const Manifest branch = load_manifest(branch_file);
 
     BuildReport report;
-    Manifest branch;
-    if (state.dir) {
-        ManifestPair pair = load_manifest_pair(branch_file, *state.dir / "manifest.json");
-        report.plan = plan_changes(pair.branch, pair.production, selector, state.source, options.plan_options);
-        branch = std::move(pair.branch);
+    if (production) {
+        report.plan = plan_changes(branch, *production, selector, state.source, options.plan_options);
     } else {
-        branch = load_manifest(branch_file);
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
     if (options.on_plan) options.on_plan(report.plan);
