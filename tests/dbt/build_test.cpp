@@ -33,6 +33,7 @@ using testing::HasSubstr;
 const fs::path source_dir = ECE_SOURCE_DIR;
 const fs::path standin = source_dir / "tests/dbt_standin/dbt";
 const fs::path fake_dbt = source_dir / "tests/dbt/fake_dbt_dumps_environment";
+const fs::path fake_dbt_other_nodes = source_dir / "tests/dbt/fake_dbt_runs_other_nodes";
 const fs::path demo_project = source_dir / "examples/ece_demo";
 
 const char* const raw_data = R"SQL(
@@ -376,6 +377,31 @@ TEST_F(DbtBuild, DbtGetsAScrubbedEnvironmentAndNoWrittenPassword) {
     EXPECT_FALSE(fs::exists(values["HOME"])) << "the private directory is removed after the build";
     EXPECT_THAT(ece::test::find_secrets(r.output, {planted_token, target.password, production->admin.password}),
                 testing::IsEmpty());
+}
+
+TEST_F(DbtBuild, OtherNodesThanPlannedIsAMismatch) {
+    TempDir dir;
+    const auto target = make_environment(*production, "pr-mismatch");
+    ece::dbt::BuildOptions options;
+    options.dbt = fake_dbt_other_nodes;
+    options.branch_manifest = fixture("dbt/scenarios/body_change/manifest.json");
+    options.state_dir = fixture("dbt/scenarios/base");
+    options.target_path = dir / "target";
+    auto catalog = ece::pg::connect(production->url, "test catalog");
+    const auto report = ece::dbt::run_build(catalog, target, options);
+    EXPECT_EQ(report.status, "mismatch");
+    EXPECT_FALSE(report.ok());
+    EXPECT_EQ(report.dbt_exit_code, 0);
+    EXPECT_EQ(report.not_run, expected_selection("body_change", "state:modified+"));
+    EXPECT_EQ(report.unplanned, std::vector<std::string>{"model.ece_demo.sex_codes_elsewhere"});
+    EXPECT_THAT(report.message, HasSubstr("run but not planned: model.ece_demo.sex_codes_elsewhere"));
+    EXPECT_THAT(report.message, HasSubstr("planned but not run: model.ece_demo.distinct_patients"));
+    const auto build = ece::dbt::latest_build(catalog, "pr-mismatch");
+    ASSERT_TRUE(build);
+    EXPECT_EQ(build->status, "mismatch");
+    EXPECT_EQ(build->message, report.message);
+    EXPECT_TRUE(build->run_results_json);
+    EXPECT_TRUE(ece::dbt::built_nodes(catalog, "pr-mismatch").empty()) << "a node the branch does not have";
 }
 
 TEST(DbtPlan, WithoutStateUsesTheCatalogsProductionManifest) {
