@@ -232,6 +232,12 @@ TEST_F(DbtBuild, BuildsExactlyThePlanDeferringTheRestToProduction) {
     EXPECT_THAT(report.dbt_command, testing::Contains("--defer"));
     EXPECT_THAT(report.dbt_command, testing::Contains("ece_demo.staging.stg_patients"));
     EXPECT_THAT(log, testing::Contains(HasSubstr("Done. PASS=11")));
+    // The password reached dbt only through its environment: nothing dbt wrote or printed holds it.
+    for (const char* artifact : {"manifest.json", "run_results.json"})
+        EXPECT_THAT(ece::test::find_secrets(read_file(project / "target" / artifact), {target.password}),
+                    testing::IsEmpty())
+            << artifact;
+    EXPECT_THAT(ece::test::find_secrets(testing::PrintToString(log), {target.password}), testing::IsEmpty());
 
     // Relations exist in the environment only for the planned models; patients_by_sex read sex_codes from
     // production through --defer.
