@@ -164,6 +164,7 @@ public:
         std::cout << (grouped_ ? "::group::" : "== ") << title << std::endl;
         open_ = true;
     }
+    bool is_open() const { return open_; }
     void line(std::string_view text) { std::cout << (grouped_ ? "" : "dbt | ") << text << std::endl; }
     void close() {
         if (open_ && grouped_) std::cout << "::endgroup::" << std::endl;
@@ -266,11 +267,17 @@ int build_command(const std::vector<std::string>& args) {
     build.artifact = artifact_source(artifact_name, build.artifact_unavailable_reason);
 
     LogPrinter log;
+    bool parsing = true;  // lines before the plan come from dbt parse
     build.on_plan = [&](const ece::dbt::Plan& plan) {
+        log.close();
+        parsing = false;
         std::cout << ece::mask_secrets(ece::dbt::plan_to_text(plan, branch)) << std::flush;
         log.open("dbt build for " + environment);
     };
-    build.on_log_line = [&](std::string_view line) { log.line(line); };
+    build.on_log_line = [&](std::string_view line) {
+        if (parsing && !log.is_open()) log.open("dbt parse for " + environment);
+        log.line(line);
+    };
 
     auto catalog = ece::pg::connect_owned(
         ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
