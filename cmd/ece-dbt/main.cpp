@@ -1,6 +1,8 @@
-// ece-dbt: what a branch's dbt project needs to build, compared with production (dbt's "Slim CI").
-//   ece-dbt plan --branch B (--manifest FILE | --project-dir P) --state DIR [--select SELECTOR]
+// ece-dbt: what a branch's dbt project needs to build, compared with production (dbt's "Slim CI"), and the build.
+//   ece-dbt plan --branch B (--manifest FILE | --project-dir P) [--state DIR] [--select SELECTOR]
 //                [--format text|json] [--out FILE] [--ignore-config KEY]...
+//   ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR] ...
+//   ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT]
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,9 +14,15 @@
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
+#include "dbt/build.hpp"
+#include "dbt/catalog.hpp"
 #include "dbt/manifest.hpp"
 #include "dbt/plan_output.hpp"
+#include "dbt/private_dir.hpp"
+#include "dbt/production_state.hpp"
 #include "dbt/state.hpp"
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -22,12 +30,29 @@ namespace po = boost::program_options;
 namespace {
 
 const char* const usage_text =
-    "usage: ece-dbt plan --branch B (--manifest FILE | --project-dir P) --state DIR [--select SELECTOR]\n"
-    "                    [--format text|json] [--out FILE] [--ignore-config KEY]...\n";
+    "usage: ece-dbt plan --branch B (--manifest FILE | --project-dir P) [--state DIR] [--select SELECTOR]\n"
+    "                    [--format text|json] [--out FILE] [--ignore-config KEY]... [--database-url URL]\n"
+    "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR] ...\n"
+    "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]\n";
+
+// The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
+// whenever a token and an artifact name would have asked for it.
+ece::dbt::ArtifactFetcher artifact_source(const std::string& artifact_name, std::string& unavailable_reason) {
+    const char* token = std::getenv("GITHUB_TOKEN");
+    if (artifact_name.empty()) return {};
+    if (!token || !*token) {
+        unavailable_reason = "no GITHUB_TOKEN for artifact " + artifact_name;
+        return {};
+    }
+    ece::register_secret(token);
+    unavailable_reason = "artifact " + artifact_name + " not looked up: this ece has no GitHub artifacts client yet";
+    return {};
+}
 
 // `dbt parse` in the project, writing target/manifest.json; dbt must be on PATH.
-fs::path parse_project(const fs::path& project_dir) {
-    const fs::path dbt = boost::process::search_path("dbt");
+fs::path parse_project(const fs::path& project_dir, const std::string& dbt_program) {
+    const fs::path dbt =
+        dbt_program.find('/') != std::string::npos ? fs::path(dbt_program) : boost::process::search_path(dbt_program);
     if (dbt.empty())
         throw ece::Error(ece::ErrorKind::usage,
                          "dbt is not on PATH, so the project in " + project_dir.string() +
@@ -48,6 +73,7 @@ fs::path parse_project(const fs::path& project_dir) {
 
 int plan_command(const std::vector<std::string>& args) {
     std::string branch, manifest_file, project_dir, state_dir, select = "state:modified+", format = "text", out_file;
+    std::string dbt_program = "dbt", database_url, artifact_name;
     std::vector<std::string> ignore_config;
     po::options_description options("plan options");
     options.add_options()
@@ -55,7 +81,13 @@ int plan_command(const std::vector<std::string>& args) {
         ("branch", po::value(&branch)->required(), "the branch being planned")
         ("manifest", po::value(&manifest_file), "the branch's manifest.json")
         ("project-dir", po::value(&project_dir), "the dbt project (runs dbt parse unless --manifest is given)")
-        ("state", po::value(&state_dir)->required(), "directory with production's manifest.json (dbt's --state)")
+        ("state", po::value(&state_dir), "directory with production's manifest.json (dbt's --state); without it the "
+                                         "catalog's newest production manifest is used")
+        ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the embedded "
+                                                   "server)")
+        ("artifact", po::value(&artifact_name), "with GITHUB_TOKEN: production's manifest from this artifact of the "
+                                                "newest successful run on the main branch, when the catalog has none")
+        ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
         ("select", po::value(&select), "state:new or state:modified[.body|.configs|.relation|"
                                        ".persisted_descriptions|.macros|.contract], optionally with +")
         ("format", po::value(&format), "text or json")
@@ -80,22 +112,33 @@ int plan_command(const std::vector<std::string>& args) {
         throw ece::Error(ece::ErrorKind::usage, std::string("give --manifest FILE or --project-dir P\n") + usage_text);
 
     const ece::dbt::Selector selector = ece::dbt::parse_selector(select);
-    const fs::path branch_manifest = manifest_file.empty() ? parse_project(project_dir) : fs::path(manifest_file);
+    const fs::path branch_manifest =
+        manifest_file.empty() ? parse_project(project_dir, dbt_program) : fs::path(manifest_file);
 
     ece::dbt::PlanOptions plan_options;
     plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
 
-    const fs::path production_manifest = fs::path(state_dir) / "manifest.json";
+    // Production state: --state DIR, else the catalog, else an artifact; none means a full build.
+    std::unique_ptr<pqxx::connection> catalog;
+    if (state_dir.empty())
+        catalog = ece::pg::connect_owned(
+            ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
+            "ece-dbt plan: production manifest");
+    std::string artifact_unavailable;
+    const ece::dbt::ArtifactFetcher artifact = artifact_source(artifact_name, artifact_unavailable);
+    const ece::dbt::PrivateDir scratch;
+    const ece::dbt::ProductionState state = ece::dbt::find_production_state(
+        {state_dir.empty() ? std::nullopt : std::optional<fs::path>(state_dir), catalog.get(), artifact,
+         artifact_unavailable, scratch.path()});
+
     ece::dbt::Plan plan;
-    if (!fs::exists(production_manifest)) {
+    if (!state.dir) {
         const ece::dbt::Manifest current = ece::dbt::load_manifest(branch_manifest);
-        plan = ece::dbt::plan_full_build(current, selector.text,
-                                         "no production manifest found (" + production_manifest.string() +
-                                             " does not exist): building everything");
+        plan = ece::dbt::plan_full_build(current, selector.text, state.missing_reason + ": building everything");
     } else {
-        const ece::dbt::ManifestPair pair = ece::dbt::load_manifest_pair(branch_manifest, production_manifest);
-        plan = ece::dbt::plan_changes(pair.branch, pair.production, selector, production_manifest.string(),
-                                      plan_options);
+        const ece::dbt::ManifestPair pair =
+            ece::dbt::load_manifest_pair(branch_manifest, *state.dir / "manifest.json");
+        plan = ece::dbt::plan_changes(pair.branch, pair.production, selector, state.source, plan_options);
     }
 
     const std::string text = ece::mask_secrets(format == "json" ? ece::dbt::plan_to_json(plan) + "\n"
@@ -107,6 +150,170 @@ int plan_command(const std::vector<std::string>& args) {
         out << text;
         if (!out.flush()) throw ece::Error(ece::ErrorKind::usage, "cannot write the plan", {out_file, {}, {}, {}, {}});
     }
+    return ece::exit_code::ok;
+}
+
+// dbt's log: a collapsible group in GitHub Actions, plain prefixed lines elsewhere.
+class LogPrinter {
+public:
+    LogPrinter() {
+        const char* actions = std::getenv("GITHUB_ACTIONS");
+        grouped_ = actions && std::string(actions) == "true";
+    }
+    void open(const std::string& title) {
+        std::cout << (grouped_ ? "::group::" : "== ") << title << std::endl;
+        open_ = true;
+    }
+    bool is_open() const { return open_; }
+    void line(std::string_view text) { std::cout << (grouped_ ? "" : "dbt | ") << text << std::endl; }
+    void close() {
+        if (open_ && grouped_) std::cout << "::endgroup::" << std::endl;
+        open_ = false;
+    }
+    ~LogPrinter() { close(); }
+
+private:
+    bool grouped_ = false;
+    bool open_ = false;
+};
+
+std::string default_sha() {
+    const char* sha = std::getenv("GITHUB_SHA");
+    return sha ? sha : "";
+}
+
+// The environment's connection facts and password. Until ece-env's credentials are wired in, they come from
+// ECE_DBT_TARGET_URL (a postgresql:// URL of the environment's role: kept out of the process list) and --schema.
+ece::dbt::BuildTarget target_from_url(const std::string& environment, const std::string& schema,
+                                      const std::string& production_schema, const std::string& sha) {
+    const char* url = std::getenv("ECE_DBT_TARGET_URL");
+    if (!url || !*url)
+        throw ece::Error(ece::ErrorKind::usage,
+                         "set ECE_DBT_TARGET_URL to the environment role's postgresql:// URL (ece-env's credentials)");
+    ece::register_secret(url);
+    const ece::pg::ConnectionFacts facts = ece::pg::parse_url(url);
+    if (schema.empty()) throw ece::Error(ece::ErrorKind::usage, "give --schema, the environment's base schema");
+    ece::dbt::BuildTarget target{facts.host,   facts.port,  facts.dbname,       facts.user, facts.password, schema,
+                                 production_schema, environment, sha, {}};
+    if (auto ssl = facts.options.find("sslmode"); ssl != facts.options.end()) target.sslmode = ssl->second;
+    return target;
+}
+
+void print_summary(const ece::dbt::BuildReport& report, const std::string& environment) {
+    std::cout << "Build #" << report.build_id << " of " << environment << ": " << report.status;
+    if (report.status != ece::dbt::build_status::nothing_to_build)
+        std::cout << " (" << report.planned.size() << " planned, "
+                  << (report.run_results ? report.run_results->results.size() : 0) << " run by dbt, "
+                  << report.built_count << " relations recorded)";
+    std::cout << "\n";
+    if (!report.message.empty()) std::cout << ece::mask_secrets(report.message) << "\n";
+}
+
+int build_command(const std::vector<std::string>& args) {
+    std::string branch, environment, project_dir = ".", dbt_program = "dbt", state_dir, select = "state:modified+";
+    std::string manifest_file, database_url, schema, production_schema = "analytics", sha = default_sha();
+    std::string artifact_name, target_path, raw_schema;
+    std::vector<std::string> ignore_config;
+    int threads = 4, timeout_minutes = 120;
+    po::options_description options("build options");
+    options.add_options()
+        ("help,h", "this help")
+        ("branch", po::value(&branch)->required(), "the branch being built")
+        ("environment", po::value(&environment), "the environment's name (default: the branch)")
+        ("project-dir", po::value(&project_dir), "the dbt project (default: .)")
+        ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
+        ("state", po::value(&state_dir), "directory with production's manifest.json (default: the catalog's)")
+        ("select", po::value(&select), "state:modified+ (default) or another state selector, as for plan")
+        ("manifest", po::value(&manifest_file), "the branch's manifest.json (default: dbt parse with the "
+                                                "environment's profile)")
+        ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
+                                                   "embedded server)")
+        ("schema", po::value(&schema), "the environment's base schema (until ece-env provides it)")
+        ("production-schema", po::value(&production_schema), "production's base schema (default analytics)")
+        ("raw-schema", po::value(&raw_schema), "the staged data schema dbt reads through ECE_RAW_SCHEMA "
+                                               "(default <schema>_raw)")
+        ("sha", po::value(&sha), "the commit being built (default GITHUB_SHA)")
+        ("target-path", po::value(&target_path), "dbt's --target-path (default <project>/target)")
+        ("artifact", po::value(&artifact_name), "with GITHUB_TOKEN: production's manifest from this artifact when "
+                                                "the catalog has none")
+        ("threads", po::value(&threads), "dbt threads (default 4)")
+        ("timeout-minutes", po::value(&timeout_minutes), "dbt build is stopped after this (default 120)")
+        ("ignore-config", po::value(&ignore_config), "as for plan: ignore differences in this config key");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        if (vm.count("help")) {
+            std::cout << usage_text << options;
+            return ece::exit_code::ok;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
+    }
+    if (environment.empty()) environment = branch;
+
+    const ece::dbt::BuildTarget target = target_from_url(environment, schema, production_schema, sha);
+    ece::dbt::BuildOptions build;
+    build.project_dir = project_dir;
+    build.dbt = dbt_program;
+    if (!manifest_file.empty()) build.branch_manifest = fs::path(manifest_file);
+    if (!state_dir.empty()) build.state_dir = fs::path(state_dir);
+    if (!raw_schema.empty()) build.raw_schema = raw_schema;
+    if (!target_path.empty()) build.target_path = fs::absolute(target_path);
+    build.selector = select;
+    build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
+    build.threads = threads;
+    build.build_timeout = std::chrono::minutes(timeout_minutes);
+    build.artifact = artifact_source(artifact_name, build.artifact_unavailable_reason);
+
+    LogPrinter log;
+    bool parsing = true;  // lines before the plan come from dbt parse
+    build.on_plan = [&](const ece::dbt::Plan& plan) {
+        log.close();
+        parsing = false;
+        std::cout << ece::mask_secrets(ece::dbt::plan_to_text(plan, branch)) << std::flush;
+        log.open("dbt build for " + environment);
+    };
+    build.on_log_line = [&](std::string_view line) {
+        if (parsing && !log.is_open()) log.open("dbt parse for " + environment);
+        log.line(line);
+    };
+
+    auto catalog = ece::pg::connect_owned(
+        ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
+        "ece-dbt build: catalog");
+    const ece::dbt::BuildReport report = ece::dbt::run_build(*catalog, target, build);
+    log.close();
+    print_summary(report, environment);
+    return report.ok() ? ece::exit_code::ok : ece::exit_code::failure;
+}
+
+int store_manifest_command(const std::vector<std::string>& args) {
+    std::string manifest_file, sha, source = "ece-dbt store-manifest", database_url;
+    po::options_description options("store-manifest options");
+    options.add_options()
+        ("help,h", "this help")
+        ("manifest", po::value(&manifest_file)->required(), "production's manifest.json")
+        ("sha", po::value(&sha)->required(), "the commit it was made from")
+        ("source", po::value(&source), "who stores it (recorded)")
+        ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
+                                                   "embedded server)");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        if (vm.count("help")) {
+            std::cout << usage_text << options;
+            return ece::exit_code::ok;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
+    }
+    auto catalog = ece::pg::connect_owned(
+        ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
+        "ece-dbt store-manifest");
+    const auto id = ece::dbt::store_production_manifest(*catalog, manifest_file, sha, source);
+    std::cout << "stored " << manifest_file << " as ece.state_manifests #" << id << "\n";
     return ece::exit_code::ok;
 }
 
@@ -123,8 +330,10 @@ int main(int argc, char** argv) {
             std::cout << ece::version_line("ece-dbt") << "\n";
             return ece::exit_code::ok;
         }
-        if (args[0] != "plan")
-            throw ece::Error(ece::ErrorKind::usage, "unknown command '" + args[0] + "'\n" + usage_text);
-        return plan_command({args.begin() + 1, args.end()});
+        const std::vector<std::string> rest(args.begin() + 1, args.end());
+        if (args[0] == "plan") return plan_command(rest);
+        if (args[0] == "build") return build_command(rest);
+        if (args[0] == "store-manifest") return store_manifest_command(rest);
+        throw ece::Error(ece::ErrorKind::usage, "unknown command '" + args[0] + "'\n" + usage_text);
     });
 }

@@ -486,6 +486,7 @@ private:
         else if (k == "schema") keep(n.schema);
         else if (k == "alias") keep(n.alias);
         else if (k == "relation_name") keep(n.relation_name);
+        else if (k == "unrendered_schema") keep(n.unrendered_schema);
         else if (k == "description") keep(n.description);
         else if (k == "attached_node") keep(n.attached_node);
         else if (k == "column_name") keep(n.column_name);

@@ -68,6 +68,7 @@ struct Node {
     std::string_view schema;
     std::string_view alias;
     std::string_view relation_name;
+    std::string_view unrendered_schema;  // sources (dbt 1.9+): the schema as written, e.g. "{{ env_var(...) }}"
     std::string_view description;
     std::vector<Column> columns;  // in manifest order
 

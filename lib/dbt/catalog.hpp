@@ -1,0 +1,115 @@
+#pragma once
+// The dbt area's catalog tables (migrations area "dbt"):
+//   ece.builds          one row per `ece-dbt build`: environment, sha, selector, plan and run_results (jsonb), status
+//   ece.built_nodes     what an environment holds: per (environment, unique_id) the relation built last, its
+//                       checksum and sha; rows are replaced for the nodes a build rebuilt, others stay
+//   ece.state_manifests production manifests (gzip), newest first; publish stores the one it made production
+// Other areas read these through the functions below, never by writing the tables.
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dbt/manifest.hpp"
+
+namespace ece::dbt {
+
+// Applies the dbt area's pending migrations (catalog::migrate(conn, "dbt", ...)). conn: no open transaction.
+void migrate_catalog(pqxx::connection_base& conn);
+
+// --- production manifests -------------------------------------------------------------------------------------
+
+struct StoredManifest {
+    std::int64_t id = 0;
+    std::string sha;
+    std::string source;     // who stored it and from where, e.g. "publish of pr-12"
+    std::string stored_at;  // ISO 8601 (UTC)
+    std::int64_t node_count = 0;
+    std::string json;       // manifest.json, decompressed
+
+    // "ece.state_manifests #3 (sha abc123, publish of pr-12, stored 2024-05-01T10:00:00Z)"
+    std::string describe() const;
+};
+
+// Validates the manifest (it must load), stores it gzip-compressed and returns its id. Migrates first.
+std::int64_t store_production_manifest(pqxx::connection_base& conn, const std::filesystem::path& manifest_file,
+                                       const std::string& sha, const std::string& source);
+std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::string_view manifest_json,
+                                            const std::string& sha, const std::string& source);
+
+// The newest stored production manifest, or nullopt when there is none (or no catalog yet). Never migrates.
+std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_base& conn);
+std::optional<Manifest> load_production_manifest(pqxx::connection_base& conn);
+
+// --- builds ----------------------------------------------------------------------------------------------------
+
+namespace build_status {
+inline constexpr const char* running = "running";
+inline constexpr const char* success = "success";
+inline constexpr const char* failed = "failed";              // dbt failed (a node errored, a test failed, ...)
+inline constexpr const char* mismatch = "mismatch";          // dbt ran other nodes than the plan holds
+inline constexpr const char* nothing_to_build = "nothing_to_build";
+}  // namespace build_status
+
+struct BuildStart {
+    std::string environment;
+    std::string sha;
+    std::string selector;
+    std::string plan_json;  // plan_to_json(plan)
+};
+
+struct BuiltNode {
+    std::string environment;
+    std::string unique_id;
+    std::string resource_type;  // model, seed, snapshot
+    std::string checksum;       // the branch manifest's checksum of the node's file
+    std::string schema;
+    std::string relation;       // the identifier within schema (alias)
+    std::string materialized;
+    std::int64_t build_id = 0;
+    std::string sha;
+};
+
+struct BuildOutcome {
+    std::string status;                     // one of build_status
+    std::optional<int> dbt_exit_code;
+    std::optional<std::string> run_results_json;  // target/run_results.json as dbt wrote it
+    std::string message;                    // why it failed or mismatched; masked by the caller
+    // Nodes the build (re)created: replace the environment's rows for these unique_ids.
+    std::vector<BuiltNode> built;
+};
+
+// Inserts a build with status "running" and returns its id. Migrates first.
+std::int64_t begin_build(pqxx::connection_base& conn, const BuildStart& start);
+// Finishes it in one transaction: status, exit code, run_results, finished_at, and the built nodes (build_id and
+// environment taken from the build row).
+void finish_build(pqxx::connection_base& conn, std::int64_t build_id, const BuildOutcome& outcome);
+// Both at once (a build that never runs dbt, e.g. nothing to build). Returns the id.
+std::int64_t record_build(pqxx::connection_base& conn, const BuildStart& start, const BuildOutcome& outcome);
+
+struct BuildRow {
+    std::int64_t id = 0;
+    std::string environment;
+    std::string sha;
+    std::string selector;
+    std::string plan_json;
+    std::optional<std::string> run_results_json;
+    std::string status;
+    std::optional<int> dbt_exit_code;
+    std::string message;
+    std::string started_at;
+    std::optional<std::string> finished_at;
+};
+
+// The newest build of the environment, or nullopt.
+std::optional<BuildRow> latest_build(pqxx::connection_base& conn, const std::string& environment);
+// What the environment holds, sorted by unique_id. Empty when nothing was built (or no catalog yet).
+std::vector<BuiltNode> built_nodes(pqxx::connection_base& conn, const std::string& environment);
+// Forgets what the environment holds (its schemas are gone); its builds stay as history. For ece-env down.
+void forget_built_nodes(pqxx::connection_base& conn, const std::string& environment);
+
+}  // namespace ece::dbt

@@ -1,0 +1,20 @@
+#pragma once
+// A fresh directory only the current user can enter (mkdtemp: 0700), removed with its contents on destruction.
+// Holds what must not be seen by others: dbt's profiles.yml and HOME, production manifests fetched for --state.
+#include <filesystem>
+
+namespace ece::dbt {
+
+class PrivateDir {
+public:
+    PrivateDir();
+    ~PrivateDir();
+    PrivateDir(const PrivateDir&) = delete;
+    PrivateDir& operator=(const PrivateDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+}  // namespace ece::dbt
