@@ -55,7 +55,7 @@ Environments::~Environments() = default;
 
 pqxx::connection& Environments::admin() {
     if (!admin_) {
-        admin_ = pg::connect_owned(settings_.admin_url, "env");
+        admin_ = pg::connect_owned(settings_.admin_url, "managing environments");
         catalog::migrate(*admin_, "env", env_migrations());
     }
     return *admin_;
