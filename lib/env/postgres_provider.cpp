@@ -199,6 +199,10 @@ private:
             tx.exec("CREATE ROLE " + pg::quote_ident(prod) + " NOLOGIN");
         }
         if (!options_.create_production) return;
+        // Production's dbt creates its custom schemas "<schema>_<custom>".
+        if (!tx.exec_params1("SELECT has_database_privilege($1, current_database(), 'CREATE')", prod)[0].as<bool>()) {
+            tx.exec("GRANT CREATE ON DATABASE " + pg::quote_ident(me.database) + " TO " + pg::quote_ident(prod));
+        }
         for (const auto& schema : config_.production.schemas) {
             if (tx.exec_params1("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema)[0].as<int>() > 0) continue;
             ensure_member(tx, me, prod);
