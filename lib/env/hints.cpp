@@ -64,8 +64,8 @@ std::string hints(const Identity& id, const Credentials& env, const config::Conf
     out += "# Environment " + id.name + ": schema " + env.schema + ", role " + env.user + ", database " + env.dbname +
            " on " + (env.host.empty() ? "localhost" : env.host) + ":" + env.port + "\n";
     if (env.password.empty()) {
-        out += "# The password is not shown. Get a new one with: ece-env hints" + selector(id) +
-               " --show-password\n# (or use the one ece-env up printed), then:\n";
+        out += "# The password is not shown. ece-env hints" + selector(id) +
+               " --show-password issues a new one\n# (the previous one stops working); or use the one of ece-env up --format json:\n";
         out += "export " + std::string(env_password_variable) + "='<password>'\n";
     } else {
         out += "export " + std::string(env_password_variable) + "=" + shell_quote(env.password) + "\n";
@@ -76,7 +76,7 @@ std::string hints(const Identity& id, const Credentials& env, const config::Conf
            " -U " + user + " -d " + db + "\n";
     out += "\n# pg_activity: what is running on the server\n";
     out += password + "pg_activity -h " + host + " -p " + port + " -U " + user + " -d " + db + "\n";
-    out += "\n# dbt against the environment (target " + config.dbt.target + "), deferring to production\n";
+    out += "\n# dbt against the environment (target " + config.dbt.target + ")\n";
     out += "ece-env profiles" + selector(id) + " --out .ece/profiles\n";
     out += "dbt build --profiles-dir .ece/profiles --target " + shell_quote(config.dbt.target) + "\n";
     out += "# (target " + std::string(production_target) + " is production; it reads " + prod_password_variable +
