@@ -214,7 +214,6 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
         << "  password  " << (reveal ? c.password : std::string("*** (--show-password prints it)")) << "\n"
         << "  url       " << (reveal ? c.url() : c.masked_url()) << "\n"
         << "  expires   " << (result.record.expires_at ? env::format_time(*result.record.expires_at) : "never") << "\n";
-    if (reveal) mask_in_github_actions(c.password);
     print(out.str(), reveal);
     return exit_code::ok;
 }

@@ -36,8 +36,7 @@ Identity identify(std::string_view prefix, std::string_view branch, std::optiona
 // max_prefix_bytes long. Throws ece::Error (usage) naming the rule it breaks.
 void check_prefix(std::string_view prefix);
 
-// The NOLOGIN group every environment role belongs to: it holds CONNECT/CREATE on the database and reads
-// production. "<prefix>_environments": a key never starts with "_", so no environment can be named like it.
+// The NOLOGIN group every environment role belongs to: it holds CONNECT on the database and reads production. "<prefix>_environments": a key never starts with "_", so no environment can be named like it.
 std::string group_role(std::string_view prefix);
 
 }  // namespace ece::env

@@ -1,10 +1,11 @@
 // The postgres provider: an environment is a login role plus the schemas it owns, in the production database.
 //
 // Privileges, all through one NOLOGIN group role (<prefix>_environments) the environment roles are members of:
-//   group: CONNECT + CREATE on the database (so dbt can create its custom schemas), USAGE on every production
-//          schema and SELECT on every production relation, now and later (ALTER DEFAULT PRIVILEGES FOR ROLE
-//          <production role> ... ON TABLES / ON SCHEMAS).
-//   role:  LOGIN, CONNECTION LIMIT, statement_timeout, owner of its base schema and whatever it creates.
+//   group: CONNECT on the database, USAGE on every production schema and SELECT on every production relation, now
+//          and later (ALTER DEFAULT PRIVILEGES FOR ROLE <production role> ... ON TABLES / ON SCHEMAS). It can
+//          create nothing, so it owns nothing: a member that SETs ROLE to it gains no shared space.
+//   role:  LOGIN, CONNECTION LIMIT, statement_timeout, CREATE on the database (dbt creates its custom schemas),
+//          owner of its base schema and whatever it creates.
 // Nothing grants anything on an environment's schemas to anyone, and the catalog schema is closed to PUBLIC, so an
 // environment reads neither another environment nor the catalog; it writes production nowhere.
 #include "env/provider.hpp"
@@ -216,13 +217,8 @@ private:
             tx.exec("DO $ece$ BEGIN CREATE ROLE " + pg::quote_ident(group_) +
                     " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $ece$");
         }
-        auto granted = tx.exec_params1("SELECT has_database_privilege($1, current_database(), 'CONNECT')"
-                                       " AND has_database_privilege($1, current_database(), 'CREATE')",
-                                       group_)[0]
-                           .as<bool>();
-        if (!granted) {
-            tx.exec("GRANT CONNECT, CREATE ON DATABASE " + pg::quote_ident(me.database) + " TO " +
-                    pg::quote_ident(group_));
+        if (!tx.exec_params1("SELECT has_database_privilege($1, current_database(), 'CONNECT')", group_)[0].as<bool>()) {
+            tx.exec("GRANT CONNECT ON DATABASE " + pg::quote_ident(me.database) + " TO " + pg::quote_ident(group_));
         }
     }
 
@@ -277,6 +273,11 @@ private:
                 tx.quote(std::to_string(config_.environments.statement_timeout.count()) + "ms"));
         if (!tx.exec_params1("SELECT pg_has_role($1, $2, 'MEMBER')", id.role, group_)[0].as<bool>()) {
             tx.exec("GRANT " + pg::quote_ident(group_) + " TO " + role);
+        }
+        // CREATE on the database goes to the role itself, not the group: a member may SET ROLE to the group, and
+        // whatever the group owned would be shared by every environment (and outlive DROP OWNED of any of them).
+        if (!tx.exec_params1("SELECT has_database_privilege($1, current_database(), 'CREATE')", id.role)[0].as<bool>()) {
+            tx.exec("GRANT CREATE ON DATABASE " + pg::quote_ident(me.database) + " TO " + role);
         }
     }
 

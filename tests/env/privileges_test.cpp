@@ -113,6 +113,11 @@ TEST_F(Privileges, IsAnOrdinaryRole) {
               "f");
     EXPECT_TRUE(attempt(a, "CREATE ROLE " + pg::quote_ident(a.user + "_x")));
     EXPECT_TRUE(attempt(a, "SET ROLE " + pg::quote_ident(config.production.role)));
+    // The group it reads production through can create nothing another environment would share.
+    const std::string group = pg::quote_ident(group_role(config.environments.prefix));
+    auto as_group = attempt(a, "SET ROLE " + group + "; CREATE SCHEMA " + pg::quote_ident(a.schema + "_shared"));
+    ASSERT_TRUE(as_group);
+    EXPECT_THAT(*as_group, HasSubstr("permission denied for database"));
 }
 
 }  // namespace
