@@ -8,7 +8,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake ninja-build ccache pkg-config git ca-certificates xz-utils unzip \
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libssl-dev libpqxx-dev libyaml-cpp-dev zlib1g-dev libarchive-dev \
-  libgtest-dev libgmock-dev \
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev \
   postgresql-15 postgresql-client-15 openssl \
   python3 python3-jinja2 python3-psycopg2 python3-yaml >/dev/null
 echo "install-deps: done"

@@ -10,4 +10,9 @@ else
   scripts/build.sh
 fi
 BUILD_DIR=${ECE_BUILD_DIR:-build}
+# The libFuzzer targets (tests/fuzz) under ASan + UBSan, a bounded time each; ECE_FUZZ_SECONDS=0 skips them.
+if [ "${ECE_FUZZ_SECONDS:-10}" != 0 ] && command -v clang++ >/dev/null; then
+  scripts/fuzz.sh "${ECE_FUZZ_SECONDS:-10}"
+fi
+# CTest last: its closing line is the verdict CI reads.
 ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel "$(nproc)" --timeout 300

@@ -4,7 +4,9 @@
 
 #include <cctype>
 #include <charconv>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <map>
 
 #include "core/error.hpp"
@@ -230,6 +232,12 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
     });
 }
 
+ErrorLocation at_mark(const fs::path& file, const YAML::Mark& mark) {
+    ErrorLocation where{.file = file.string()};
+    if (mark.line >= 0) where.line = static_cast<std::uint64_t>(mark.line) + 1;
+    return where;
+}
+
 }  // namespace
 
 std::chrono::milliseconds parse_duration(const std::string& text) {
@@ -247,21 +255,32 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
     throw Error(ErrorKind::usage, "invalid duration \"" + text + "\" (units: ms, s, m, h, d)");
 }
 
-Config load(const std::filesystem::path& file) {
+Config parse(const std::string& text, const std::filesystem::path& file) {
     Config c;
     c.file = file;
     c.root = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
     YAML::Node root;
     try {
-        root = YAML::LoadFile(file.string());
-    } catch (const YAML::BadFile&) {
-        throw Error(ErrorKind::usage, "cannot read the configuration file", {.file = file.string()});
+        root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-        throw Error(ErrorKind::usage, e.msg, {.file = file.string(), .line = static_cast<std::uint64_t>(e.mark.line) + 1});
+        throw Error(ErrorKind::usage, e.msg, at_mark(file, e.mark));
     }
     Reader reader(file);
-    read_document(reader, root, c);
+    try {
+        read_document(reader, root, c);
+    } catch (const YAML::Exception& e) {
+        // A value of an unexpected shape (e.g. a mapping used as a key) that the reader did not anticipate.
+        throw Error(ErrorKind::usage, e.msg, at_mark(file, e.mark));
+    }
     return c;
+}
+
+Config load(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::usage, "cannot read the configuration file", {.file = file.string()});
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse(text.str(), file);
 }
 
 Config load_or_default(const std::filesystem::path& dir) {

@@ -106,6 +106,9 @@ struct Config {
 // Reads ece.yml; throws ece::Error(usage) naming file, line and key for unknown keys and bad values.
 Config load(const std::filesystem::path& file);
 
+// The same from text; file names the source in messages.
+Config parse(const std::string& text, const std::filesystem::path& file);
+
 // ece.yml in dir if it exists, else the defaults (with root = dir).
 Config load_or_default(const std::filesystem::path& dir);
 

@@ -1,0 +1,115 @@
+// ece-stage vs psql \copy vs server-side COPY FROM 'file', on the embedded server, same files, one run.
+// Usage: bench_stage_load DATA_DIR [TABLE ...]   (DATA_DIR from ece-demo-data; default tables patients diagnoses)
+// Environment: ECE_BENCH_PG_DIR (default /tmp/ece-bench-pg), ECE_BENCH_CONNECTIONS (default "1,2,3").
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
+#include "stage/scan.hpp"
+#include "stage/stage.hpp"
+
+using namespace ece;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double timed(const std::function<void()>& f) {
+    auto start = clock_type::now();
+    f();
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+void exec(pqxx::connection& conn, const std::string& sql) { pqxx::nontransaction(conn).exec0(sql); }
+
+struct Row {
+    std::string method;
+    double seconds;
+};
+
+void print(const std::string& table, std::uint64_t rows, std::uint64_t bytes, const std::vector<Row>& results) {
+    double server = results.front().seconds, psql = results[1].seconds;
+    std::printf("\n%s: %llu rows, %.1f MB\n", table.c_str(), static_cast<unsigned long long>(rows), static_cast<double>(bytes) / 1e6);
+    std::printf("| method | seconds | rows/s | MB/s | vs server COPY | vs psql \\copy |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (const auto& r : results) {
+        std::printf("| %s | %.2f | %.0f | %.1f | %.2fx | %.2fx |\n", r.method.c_str(), r.seconds,
+                    static_cast<double>(rows) / r.seconds, static_cast<double>(bytes) / 1e6 / r.seconds,
+                    server / r.seconds, psql / r.seconds);
+    }
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench_stage_load DATA_DIR [TABLE ...]\n");
+        return 2;
+    }
+    std::filesystem::path data = std::filesystem::absolute(argv[1]);
+    std::vector<std::string> tables;
+    for (int i = 2; i < argc; ++i) tables.push_back(argv[i]);
+    if (tables.empty()) tables = {"patients", "diagnoses"};
+    const char* pg_dir = std::getenv("ECE_BENCH_PG_DIR");
+    std::string connections_list = std::getenv("ECE_BENCH_CONNECTIONS") ? std::getenv("ECE_BENCH_CONNECTIONS") : "1,2,3";
+
+    auto server = pg::ensure_embedded(pg_dir ? pg_dir : "/tmp/ece-bench-pg");
+    std::string url = server.admin_url;
+    auto conn = pg::connect(url, "bench");
+    std::printf("server: %s\n", pqxx::nontransaction(conn).exec1("SELECT version()")[0].c_str());
+
+    for (const auto& name : tables) {
+        stage::TableDecl table{.name = name, .source = (data / (name + ".csv")).string()};
+        stage::ScanResult scanned;
+        double scan_s = timed([&] { scanned = stage::scan(table); });
+        double hash_s = timed([&] { stage::hash_file(table.source); });
+        std::string columns;
+        for (const auto& c : scanned.columns) columns += (columns.empty() ? "" : ", ") + c.name + " " + c.sql_type;
+        std::printf("\n%s: scan (hash + parse + infer) %.2f s = %.0f MB/s; hash only %.2f s = %.0f MB/s\n", name.c_str(),
+                    scan_s, static_cast<double>(scanned.file_bytes) / 1e6 / scan_s, hash_s,
+                    static_cast<double>(scanned.file_bytes) / 1e6 / hash_s);
+
+        std::vector<Row> results;
+        auto fresh = [&] { exec(conn, "DROP TABLE IF EXISTS bench_target; CREATE TABLE bench_target (" + columns + ")"); };
+        fresh();
+        results.push_back({"server-side COPY FROM 'file'", timed([&] {
+                               exec(conn, "COPY bench_target FROM '" + table.source + "' (FORMAT csv, HEADER true)");
+                           })});
+        fresh();
+        std::string psql = "psql -q -v ON_ERROR_STOP=1 '" + url + "' -c \"\\copy bench_target FROM '" + table.source +
+                           "' (FORMAT csv, HEADER true)\"";
+        results.push_back({"psql \\copy", timed([&] {
+                               if (std::system(psql.c_str()) != 0) throw std::runtime_error("psql failed");
+                           })});
+        exec(conn, "DROP TABLE IF EXISTS bench_target");
+
+        for (std::size_t start = 0; start < connections_list.size();) {
+            auto comma = connections_list.find(',', start);
+            if (comma == std::string::npos) comma = connections_list.size();
+            unsigned n = static_cast<unsigned>(std::stoul(connections_list.substr(start, comma - start)));
+            start = comma + 1;
+            // Forget earlier loads so that this one loads from scratch (scan included in the time).
+            exec(conn, "DROP SCHEMA IF EXISTS bench_raw CASCADE");
+            if (pqxx::nontransaction(conn).exec1("SELECT to_regclass('ece.staged_usage') IS NOT NULL")[0].as<bool>())
+                exec(conn, "DELETE FROM ece.staged_usage");
+            stage::gc(conn);
+            stage::Environment env{.name = "bench", .raw_schema = "bench_raw"};
+            stage::StageOptions options{.connections = n};
+            results.push_back({"ece-stage, " + std::to_string(n) + " connection(s), scan included",
+                               timed([&] { stage::stage_tables(url, env, {table}, options); })});
+        }
+        stage::Environment second{.name = "bench2", .raw_schema = "bench2_raw"};
+        results.push_back({"ece-stage restage unchanged file (other env)",
+                           timed([&] { stage::stage_tables(url, second, {table}); })});
+        print(name, scanned.rows, scanned.file_bytes, results);
+        exec(conn, "DROP SCHEMA IF EXISTS bench_raw CASCADE; DROP SCHEMA IF EXISTS bench2_raw CASCADE");
+        exec(conn, "DELETE FROM ece.staged_usage");
+        stage::gc(conn);
+    }
+    return 0;
+}

@@ -1,0 +1,208 @@
+// ece-stage: load a project's static CSV data into an environment (content-addressed, atomic, parallel COPY).
+//   ece-stage load --branch B [--table NAME=PATH ...] [--prod] [--database-url URL]
+//   ece-stage status [--database-url URL]
+//   ece-stage gc [--database-url URL]
+#include <boost/program_options.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "core/error.hpp"
+#include "core/main.hpp"
+#include "core/secrets.hpp"
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
+#include "stage/stage.hpp"
+
+namespace po = boost::program_options;
+using namespace ece;
+
+namespace {
+
+std::string human_bytes(double bytes) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000 && u < 4) bytes /= 1000, ++u;
+    char out[32];
+    std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return out;
+}
+
+const char* phase_name(stage::Phase phase) {
+    switch (phase) {
+        case stage::Phase::hashing: return "hashing";
+        case stage::Phase::scanning: return "scanning";
+        case stage::Phase::loading: return "loading";
+        case stage::Phase::checking: return "checking";
+        case stage::Phase::reused: return "unchanged";
+        case stage::Phase::loaded: return "loaded";
+    }
+    return "";
+}
+
+// Progress on stderr: a redrawn bar on a terminal, a line every few seconds (and per phase) otherwise.
+class ProgressPrinter {
+public:
+    ProgressPrinter() : terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+    void operator()(const stage::Progress& p) {
+        bool done = p.phase == stage::Phase::reused || p.phase == stage::Phase::loaded;
+        auto now = std::chrono::steady_clock::now();
+        bool phase_changed = p.table != last_table_ || p.phase != last_phase_;
+        if (!terminal_ && !phase_changed && now - last_line_ < std::chrono::seconds(5)) return;
+        last_line_ = now;
+        last_table_ = p.table;
+        last_phase_ = p.phase;
+        std::string line = p.table + ": " + phase_name(p.phase);
+        if (p.phase == stage::Phase::loading && p.bytes_total > 0) {
+            double fraction = static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total);
+            if (terminal_) {
+                int filled = static_cast<int>(fraction * 30);
+                line += " [" + std::string(filled, '#') + std::string(30 - filled, '.') + "]";
+            }
+            char buffer[160];
+            double rate = p.seconds > 0 ? static_cast<double>(p.rows_done) / p.seconds : 0;
+            double eta = fraction > 0.01 ? p.seconds * (1 - fraction) / fraction : 0;
+            std::snprintf(buffer, sizeof buffer, " %3.0f%%  %s / %s  %.0f rows/s  ETA %.0fs", fraction * 100,
+                          human_bytes(static_cast<double>(p.bytes_done)).c_str(),
+                          human_bytes(static_cast<double>(p.bytes_total)).c_str(), rate, eta);
+            line += buffer;
+        } else if (done) {
+            char buffer[120];
+            std::snprintf(buffer, sizeof buffer, ": %llu rows, %s in %.1fs", static_cast<unsigned long long>(p.rows_total),
+                          human_bytes(static_cast<double>(p.bytes_total)).c_str(), p.seconds);
+            line += buffer;
+        } else if (p.bytes_total > 0) {
+            line += " " + human_bytes(static_cast<double>(p.bytes_total));
+        }
+        if (terminal_) {
+            std::cerr << "\r\033[K" << mask_secrets(line) << (done ? "\n" : "") << std::flush;
+        } else {
+            std::cerr << mask_secrets(line) << "\n";
+        }
+    }
+
+private:
+    bool terminal_;
+    std::string last_table_;
+    stage::Phase last_phase_ = stage::Phase::hashing;
+    std::chrono::steady_clock::time_point last_line_{};
+};
+
+int load(const po::variables_map& vm, const std::string& url) {
+    std::vector<stage::TableDecl> tables;
+    if (vm.count("table"))
+        for (const auto& flag : vm["table"].as<std::vector<std::string>>()) tables.push_back(stage::parse_table_flag(flag));
+    if (vm.count("pk")) {
+        for (const auto& flag : vm["pk"].as<std::vector<std::string>>()) {
+            auto eq = flag.find('=');
+            bool found = false;
+            for (auto& t : tables) {
+                if (eq == std::string::npos || t.name != flag.substr(0, eq)) continue;
+                found = true;
+                for (std::size_t start = eq + 1; start <= flag.size();) {
+                    auto comma = flag.find(',', start);
+                    if (comma == std::string::npos) comma = flag.size();
+                    t.primary_key.push_back(flag.substr(start, comma - start));
+                    start = comma + 1;
+                }
+            }
+            if (!found) throw Error(ErrorKind::usage, "--pk " + flag + ": expected TABLE=col[,col] of a --table");
+        }
+    }
+    if (tables.empty()) throw Error(ErrorKind::usage, "nothing to stage: give --table NAME=PATH (ece.yml tables come later)");
+    bool prod = vm["prod"].as<bool>();
+    if (prod == (vm.count("branch") > 0)) throw Error(ErrorKind::usage, "give either --branch B or --prod");
+
+    auto conn = pg::connect(url, "stage");
+    stage::Environment env = prod ? stage::production_environment(vm["raw-schema"].as<std::string>())
+                                  : stage::branch_environment(conn, vm["branch"].as<std::string>());
+    if (vm.count("schema")) env.raw_schema = vm["schema"].as<std::string>();
+    stage::StageOptions options;
+    options.connections = vm["connections"].as<unsigned>();
+    options.chunk_bytes = vm["chunk-mb"].as<std::uint64_t>() << 20;
+    ProgressPrinter printer;
+    options.on_progress = [&](const stage::Progress& p) { printer(p); };
+    auto staged = stage::stage_tables(url, env, tables, options);
+    for (const auto& t : staged) {
+        std::cout << t.name << "\t" << (t.loaded ? "loaded" : "unchanged") << "\t" << t.rows << " rows\t"
+                  << t.content_table << "\t" << t.sha256.substr(0, 12) << "\n";
+    }
+    std::cout << "ECE_RAW_SCHEMA=" << env.raw_schema << "\n";
+    return 0;
+}
+
+int status(const std::string& url) {
+    auto conn = pg::connect(url, "stage status");
+    for (const auto& f : stage::status(conn)) {
+        std::cout << f.table_name << "\t" << f.content_table << "\t" << f.sha256.substr(0, 12) << "\t" << f.rows
+                  << " rows\t" << human_bytes(static_cast<double>(f.file_bytes)) << " file\t"
+                  << human_bytes(static_cast<double>(f.table_bytes)) << " table\t" << f.loaded_at << "\n";
+        for (const auto& u : f.used_by) std::cout << "\tused by " << u << "\n";
+        if (f.used_by.empty()) std::cout << "\tunused (gc drops it)\n";
+    }
+    return 0;
+}
+
+int collect(const std::string& url) {
+    auto conn = pg::connect(url, "stage gc");
+    auto dropped = stage::gc(conn);
+    for (const auto& t : dropped) std::cout << "dropped " << stage::content_schema << "." << t << "\n";
+    std::cout << dropped.size() << " table(s) dropped\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return guarded_main("ece-stage", [&] {
+        po::options_description desc(
+            "Usage: ece-stage load (--branch B | --prod) [--table NAME=PATH ...] [options]\n"
+            "       ece-stage status | gc [--database-url URL]\nOptions");
+        desc.add_options()
+            ("help,h", "show this help")
+            ("version", "show the version")
+            ("branch", po::value<std::string>(), "the branch whose environment gets the tables")
+            ("prod", po::bool_switch()->default_value(false), "stage into production")
+            ("table", po::value<std::vector<std::string>>(), "NAME=PATH of a CSV file (.csv or .csv.gz); repeatable")
+            ("pk", po::value<std::vector<std::string>>(), "TABLE=col[,col]: primary key checked before the table is visible")
+            ("database-url", po::value<std::string>(), "admin URL (default: $ECE_DATABASE_URL, else the embedded server)")
+            ("schema", po::value<std::string>(), "raw schema to create the views in (default: from the environment)")
+            ("raw-schema", po::value<std::string>()->default_value("raw"), "production's raw schema")
+            ("connections", po::value<unsigned>()->default_value(2), "parallel COPY streams")
+            ("chunk-mb", po::value<std::uint64_t>()->default_value(64), "COPY chunk size in MB");
+        po::options_description hidden;
+        hidden.add_options()("command", po::value<std::string>());
+        po::options_description all;
+        all.add(desc).add(hidden);
+        po::positional_options_description positional;
+        positional.add("command", 1);
+        po::variables_map vm;
+        try {
+            po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+            po::notify(vm);
+        } catch (const po::error& e) {
+            throw Error(ErrorKind::usage, e.what());
+        }
+        if (vm.count("help")) {
+            std::cout << desc << "\n";
+            return 0;
+        }
+        if (vm.count("version")) {
+            std::cout << version_line("ece-stage") << "\n";
+            return 0;
+        }
+        if (!vm.count("command")) throw Error(ErrorKind::usage, "expected a command: load, status or gc");
+        std::optional<std::string> flag;
+        if (vm.count("database-url")) flag = vm["database-url"].as<std::string>();
+        std::string url = pg::resolve_admin_url(flag);
+        auto command = vm["command"].as<std::string>();
+        if (command == "load") return load(vm, url);
+        if (command == "status") return status(url);
+        if (command == "gc") return collect(url);
+        throw Error(ErrorKind::usage, "unknown command \"" + command + "\" (load, status, gc)");
+    });
+}

@@ -1,0 +1,144 @@
+#pragma once
+// dbt's manifest.json (schema v7..v12, dbt 1.3..1.12), reduced to what the state comparison needs.
+// Strings are views into the manifest's own arena; values dbt compares as Python objects (unrendered config,
+// quoting, freshness, constraints, versions) are kept as canonical JSON text (object keys sorted), so that
+// equality of the text is equality of the value.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "dbt/arena.hpp"
+
+namespace ece::dbt {
+
+enum class ResourceType : std::uint8_t {
+    model,
+    seed,
+    snapshot,
+    test,
+    analysis,
+    operation,  // on-run-start/end hooks: in manifest.nodes, never selected
+    source,
+    exposure,
+    unit_test,
+    other,
+};
+
+ResourceType resource_type_from(std::string_view name);
+std::string_view to_string(ResourceType type);
+
+// A key with a canonical JSON value, e.g. {"materialized", "\"table\""}.
+struct KeyValue {
+    std::string_view key;
+    std::string_view value;
+};
+
+struct Column {
+    std::string_view name;
+    std::string_view description;
+    std::string_view data_type;
+    std::string_view constraints;  // canonical JSON, empty when absent
+};
+
+struct Node {
+    std::string_view unique_id;
+    std::string_view resource_type_name;
+    ResourceType type = ResourceType::other;
+    std::string_view name;
+    std::string_view package_name;
+    std::string_view path;
+    std::string_view original_file_path;
+    std::string_view checksum_name;  // "sha256", "path" (seeds over dbt's size limit), "none" (generic tests)
+    std::string_view checksum;
+    std::string_view raw_code;  // raw_code, or raw_sql in older manifests
+    std::vector<std::string_view> fqn;
+
+    // Rendered config: only what decides how dbt compares.
+    std::string_view materialized;
+    bool enabled = true;
+    bool persist_relation_docs = false;
+    bool persist_column_docs = false;
+    // unrendered_config, sorted by key: what dbt's same_config and same_database_representation compare.
+    std::vector<KeyValue> unrendered_config;
+
+    std::string_view database;
+    std::string_view schema;
+    std::string_view alias;
+    std::string_view relation_name;
+    std::string_view description;
+    std::vector<Column> columns;  // in manifest order
+
+    bool contract_enforced = false;
+    std::string_view contract_checksum;
+
+    std::vector<std::string_view> depends_on_nodes;
+    std::vector<std::string_view> depends_on_macros;
+
+    std::string_view test_name;  // test_metadata.name (generic tests only)
+    std::string_view test_namespace;
+    std::string_view attached_node;
+    std::string_view column_name;
+    std::string_view source_name;
+
+    // Other fields dbt compares, as canonical JSON, sorted by key: for models access, constraints,
+    // deprecation_date, latest_version, version; for sources identifier, quoting, freshness, loaded_at_field,
+    // external; for exposures type, owner, maturity, url, label.
+    std::vector<KeyValue> extras;
+
+    bool is_generic_test() const { return type == ResourceType::test && !test_name.empty(); }
+    // The value of key in unrendered_config or extras, or nullptr when absent.
+    const std::string_view* unrendered(std::string_view key) const;
+    const std::string_view* extra(std::string_view key) const;
+};
+
+struct Macro {
+    std::string_view unique_id;
+    std::string_view name;
+    std::string_view package_name;
+    std::string_view macro_sql;
+    std::vector<std::string_view> depends_on_macros;
+};
+
+struct Manifest {
+    std::filesystem::path file;
+    std::string schema_version_url;  // metadata.dbt_schema_version
+    int schema_version = 0;          // 12 for .../manifest/v12.json, 0 when unknown
+    std::string dbt_version;
+    std::string adapter_type;
+    std::string project_name;
+    std::uint64_t size_bytes = 0;
+
+    // Graph members: manifest nodes, sources and exposures, in file order.
+    std::vector<Node> nodes;
+    std::unordered_map<std::string_view, std::uint32_t> node_index;
+    std::vector<Macro> macros;
+    std::unordered_map<std::string_view, std::uint32_t> macro_index;
+
+    Arena arena;
+
+    const Node* find(std::string_view unique_id) const;
+    const Macro* find_macro(std::string_view unique_id) const;
+};
+
+// Oldest and newest manifest schema this reader knows.
+inline constexpr int min_schema_version = 7;
+inline constexpr int max_schema_version = 12;
+
+// Reads and reduces manifest.json. Throws ece::Error(input) naming the file, the byte offset and the JSON
+// path when the file is malformed or truncated, or not a dbt manifest.
+Manifest load_manifest(const std::filesystem::path& file);
+// The same from text in memory (file names the origin in errors).
+Manifest parse_manifest(std::string_view json, const std::filesystem::path& file = "manifest.json");
+
+struct ManifestPair {
+    Manifest branch;
+    Manifest production;
+};
+
+// Both manifests, read in parallel (one thread each).
+ManifestPair load_manifest_pair(const std::filesystem::path& branch, const std::filesystem::path& production);
+
+}  // namespace ece::dbt

@@ -1,0 +1,16 @@
+// libFuzzer target: the Terraform / OpenTofu plan JSON reader. Any input must give a result or an ece::Error, never a crash or another exception.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "plan/plan.hpp"
+#include "core/error.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    try {
+        ece::plan::parse_plan(text, "fuzz/plan.json");
+    } catch (const ece::Error&) {
+    }
+    return 0;
+}

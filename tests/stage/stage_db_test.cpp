@@ -1,0 +1,201 @@
+#include "stage/stage.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <fstream>
+
+#include "core/error.hpp"
+#include "pg/connect.hpp"
+#include "pg_support.hpp"
+#include "support.hpp"
+
+namespace ece::stage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class StageDb : public ::testing::Test {
+protected:
+    void SetUp() override {
+        url_ = test::fresh_database("stage");
+        conn_ = pg::connect_owned(url_, "stage test");
+    }
+    TableDecl write(const std::string& table, const std::string& file, const std::string& content) {
+        auto path = dir_ / file;
+        std::ofstream(path, std::ios::binary) << content;
+        return TableDecl{.name = table, .source = path.string()};
+    }
+    std::int64_t scalar(const std::string& sql) {
+        pqxx::nontransaction tx(*conn_);
+        return tx.exec1(sql)[0].as<std::int64_t>();
+    }
+    std::vector<std::string> content_tables() {
+        pqxx::nontransaction tx(*conn_);
+        std::vector<std::string> out;
+        for (const auto& r : tx.exec("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                     "WHERE nspname = 'ece_content' AND relkind = 'r' ORDER BY 1"))
+            out.push_back(r[0].as<std::string>());
+        return out;
+    }
+    std::string error_of(const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return e.what();
+        }
+        ADD_FAILURE() << "no error";
+        return {};
+    }
+    static std::string patients_csv(int rows, int first = 1) {
+        std::string csv = "patid,sex,birth_year\n";
+        for (int i = first; i < first + rows; ++i) csv += std::to_string(i) + (i % 2 ? ",F," : ",M,") + std::to_string(1900 + i % 100) + "\n";
+        return csv;
+    }
+
+    test::TempDir dir_;
+    std::string url_;
+    std::unique_ptr<pqxx::connection> conn_;
+    Environment a_{.name = "pr-1", .raw_schema = "ece_pr_1_raw"};
+    Environment b_{.name = "pr-2", .raw_schema = "ece_pr_2_raw"};
+};
+
+TEST_F(StageDb, SecondEnvironmentLoadsNothingAndAddsNoBytes) {
+    auto patients = write("patients", "patients.csv", patients_csv(1000));
+    auto icd10 = write("icd10", "icd10.csv", "code,description\nA00,\"Cholera, unspecified\"\nB01,Varicella\n");
+    auto first = stage_tables(url_, a_, {patients, icd10});
+    EXPECT_TRUE(first[0].loaded);
+    EXPECT_TRUE(first[1].loaded);
+    auto tables = content_tables();
+    auto bytes = scalar("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE nspname = 'ece_content'");
+
+    auto second = stage_tables(url_, b_, {patients, icd10});
+    EXPECT_FALSE(second[0].loaded);
+    EXPECT_FALSE(second[1].loaded);
+    EXPECT_EQ(second[0].content_table, first[0].content_table);
+    EXPECT_EQ(content_tables(), tables);
+    EXPECT_EQ(scalar("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                     "ON n.oid = c.relnamespace WHERE nspname = 'ece_content'"), bytes);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.patients"), 1000);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_2_raw.patients WHERE sex = 'F'"), 500);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_2_raw.icd10 WHERE description = 'Cholera, unspecified'"), 1);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece.staged_usage"), 4);
+
+    auto files = status(*conn_);
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_THAT(files[1].used_by, ElementsAre("pr-1 (ece_pr_1_raw.patients)", "pr-2 (ece_pr_2_raw.patients)"));
+    EXPECT_EQ(files[1].rows, 1000u);
+}
+
+TEST_F(StageDb, InferredTypesBecomeColumnTypes) {
+    auto t = write("events", "events.csv", "id,amount,at,ok\n1,2.50,2024-01-01 10:00:00,true\n2,,2024-02-29 00:00:00,false\n");
+    stage_tables(url_, a_, {t});
+    pqxx::nontransaction tx(*conn_);
+    auto r = tx.exec("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) "
+                     "FROM information_schema.columns WHERE table_schema = 'ece_pr_1_raw' AND table_name = 'events'");
+    EXPECT_EQ(r[0][0].as<std::string>(), "id:bigint,amount:numeric,at:timestamp without time zone,ok:boolean");
+}
+
+TEST_F(StageDb, ChangedFileLoadsOnlyThatOneAndRepointsTheView) {
+    auto patients = write("patients", "patients.csv", patients_csv(100));
+    auto icd10 = write("icd10", "icd10.csv", "code\nA00\n");
+    stage_tables(url_, a_, {patients, icd10});
+    auto changed = write("patients", "patients2.csv", patients_csv(150));
+    auto staged = stage_tables(url_, a_, {changed, icd10});
+    EXPECT_TRUE(staged[0].loaded);
+    EXPECT_FALSE(staged[1].loaded);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.patients"), 150);
+    EXPECT_EQ(content_tables().size(), 3u);
+    // The first patients table is no longer used: gc drops exactly that one.
+    auto dropped = gc(*conn_);
+    ASSERT_EQ(dropped.size(), 1u);
+    EXPECT_THAT(dropped[0], HasSubstr("patients_"));
+    EXPECT_EQ(content_tables().size(), 2u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.patients"), 150);
+}
+
+// Many chunks over three connections, a gzip file with quoted newlines: every row arrives exactly once.
+TEST_F(StageDb, ParallelChunksLoadEveryRowOnce) {
+    std::string csv = "id,note\n";
+    long long sum = 0;
+    for (int i = 1; i <= 50000; ++i) {
+        csv += std::to_string(i) + (i % 10 == 0 ? ",\"two\nlines, \"\"quoted\"\"\"\n" : ",plain\n");
+        sum += i;
+    }
+    auto path = (dir_ / "notes.csv.gz").string();
+    gzFile gz = gzopen(path.c_str(), "wb1");
+    gzwrite(gz, csv.data(), static_cast<unsigned>(csv.size()));
+    gzclose(gz);
+    TableDecl t{.name = "notes", .source = path, .primary_key = {"id"}};
+    auto staged = stage_tables(url_, a_, {t}, StageOptions{.connections = 3, .chunk_bytes = 32 << 10});
+    EXPECT_EQ(staged[0].rows, 50000u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes"), 50000);
+    EXPECT_EQ(scalar("SELECT sum(id) FROM ece_pr_1_raw.notes"), sum);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes WHERE note = E'two\\nlines, \"quoted\"'"), 5000);
+}
+
+// PostgreSQL rejects a value in a late chunk: the error names the file's line and the column, and the
+// environment keeps its previous version with no table left behind.
+TEST_F(StageDb, CopyErrorNamesFileLineAndChangesNothing) {
+    auto good = write("codes", "codes.csv", "code,label\nA00,x\n");
+    good.column_types = {{"code", "varchar(3)"}};
+    stage_tables(url_, a_, {good});
+    auto before = content_tables();
+
+    // Record r (0-based) starts on line 2 + r + the multi-line records before it (those with r % 3 != 0).
+    int record = 15000;
+    int line = 2 + record + (record - (record + 2) / 3);
+    std::string csv = "code,label\n";
+    for (int i = 0; i < 20000; ++i) {
+        std::string code = i == record ? "TOOLONG" : (i % 3 ? "A01" : "B02");
+        csv += code + (i % 3 ? ",\"multi\nline\"\n" : ",y\n");
+    }
+    auto bad = write("codes", "codes2.csv", csv);
+    bad.column_types = {{"code", "varchar(3)"}};
+    auto message = error_of([&] { stage_tables(url_, a_, {bad}, StageOptions{.connections = 2, .chunk_bytes = 16 << 10}); });
+    EXPECT_EQ(message, bad.source + ":" + std::to_string(line) +
+                           ": column code: value too long for type character varying(3)");
+    EXPECT_EQ(content_tables(), before);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.codes"), 1);
+}
+
+TEST_F(StageDb, PrimaryKeyViolationKeepsPreviousVersion) {
+    auto good = write("patients", "p.csv", patients_csv(10));
+    good.primary_key = {"patid"};
+    stage_tables(url_, a_, {good});
+    auto before = content_tables();
+    auto dup = write("patients", "p2.csv", patients_csv(10) + "5,F,1950\n");
+    dup.primary_key = {"patid"};
+    auto message = error_of([&] { stage_tables(url_, a_, {dup}); });
+    EXPECT_THAT(message, HasSubstr("p2.csv: primary key (patid) does not hold: Key (patid)=(5) is duplicated."));
+    EXPECT_EQ(content_tables(), before);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.patients"), 10);
+}
+
+TEST_F(StageDb, MalformedCsvFailsBeforeTouchingTheDatabase) {
+    auto bad = write("patients", "bad.csv", "patid,birth_year\n1,1950\n2,19x0\n");
+    bad.column_types = {{"birth_year", "integer"}};
+    auto message = error_of([&] { stage_tables(url_, a_, {bad}); });
+    EXPECT_EQ(message, bad.source + ":3: column birth_year: invalid input syntax for type integer: \"19x0\"");
+    EXPECT_THAT(content_tables(), IsEmpty());
+}
+
+TEST_F(StageDb, GcDropsLeftoversOfInterruptedLoads) {
+    auto t = write("patients", "p.csv", patients_csv(10));
+    stage_tables(url_, a_, {t});
+    {
+        pqxx::work tx(*conn_);
+        tx.exec0("CREATE TABLE ece_content.loading_patients_dead (x int)");
+        tx.commit();
+    }
+    auto dropped = gc(*conn_);
+    EXPECT_THAT(dropped, ElementsAre("loading_patients_dead"));
+    EXPECT_EQ(content_tables().size(), 1u);
+}
+
+}  // namespace
+}  // namespace ece::stage
