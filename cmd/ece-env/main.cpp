@@ -1,4 +1,7 @@
 // ece-env: an isolated database environment per branch. Parses arguments, calls lib/env, prints.
+#include "actions/commands.hpp"
+#include "actions/context.hpp"
+#include "actions/files.hpp"
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
@@ -150,11 +153,22 @@ json::object record_json(const env::Record& r) {
     };
 }
 
-// Inside GitHub Actions, a password that is about to be printed is masked in the log first.
-// TODO(actions): write this and the step outputs through lib/actions once main has it.
-void mask_in_github_actions(const std::string& secret) {
-    const char* actions = std::getenv("GITHUB_ACTIONS");
-    if (actions && std::string_view(actions) == "true" && !secret.empty()) std::cout << "::add-mask::" << secret << "\n";
+// In GitHub Actions: the password and URL are masked in the log before anything prints, and the connection facts
+// become step outputs (the credentials through set_secret, so later steps can use them).
+void publish_to_github_actions(const env::UpResult& result) {
+    if (!actions::read_context().in_actions) return;
+    const auto& c = result.credentials;
+    actions::Commands commands;
+    commands.add_mask(c.password);
+    commands.add_mask(c.url());
+    auto outputs = actions::Outputs::from_env();
+    outputs.set("env-name", result.record.name);
+    outputs.set("schema", c.schema);
+    outputs.set("host", c.host);
+    outputs.set("port", c.port);
+    outputs.set("user", c.user);
+    outputs.set_secret("password", c.password, commands);
+    outputs.set_secret("database-url", c.url(), commands);
 }
 
 struct Selector {
@@ -188,8 +202,8 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
     env::Environments environments(settings_for(global, config));
     auto result = environments.up(request);
     const auto& c = result.credentials;
+    publish_to_github_actions(result);
     if (global.format == Format::json) {
-        mask_in_github_actions(c.password);
         auto out = record_json(result.record);
         out["created"] = result.created;
         out["host"] = c.host;
@@ -272,7 +286,6 @@ int command_gc(const Global& global, const std::vector<std::string>& args) {
     auto vm = parse(args, options);
     auto config = load_config(global);
     env::Environments environments(settings_for(global, config));
-    // TODO(github): with a GitHub token, pass the open pull requests (lib/github) as open_pull_requests.
     env::GcOptions gc{vm["dry-run"].as<bool>(), std::nullopt};
     auto items = environments.gc(gc);
     if (global.format == Format::json) {

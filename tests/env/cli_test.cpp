@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <regex>
 
 namespace ece::env {
@@ -102,6 +104,52 @@ TEST_F(Cli, UpListHintsProfilesDown) {
     auto gc = run({"gc", "--dry-run"});
     EXPECT_EQ(gc.exit_code, 0);
     EXPECT_THAT(gc.out, HasSubstr("nothing to collect"));
+}
+
+// name<<DELIM\nvalue\nDELIM\n entries of $GITHUB_OUTPUT.
+std::map<std::string, std::string> parse_outputs(const std::string& text) {
+    std::map<std::string, std::string> outputs;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto marker = line.find("<<");
+        if (marker == std::string::npos) continue;
+        std::string name = line.substr(0, marker), delimiter = line.substr(marker + 2), value, next;
+        while (std::getline(in, next) && next != delimiter) value += (value.empty() ? "" : "\n") + next;
+        outputs[name] = value;
+    }
+    return outputs;
+}
+
+TEST_F(Cli, InGitHubActionsMasksThePasswordAndWritesOutputs) {
+    process::Command command{{ECE_ENV_BINARY, "--database-url", url, "--config", (dir / "ece.yml").string(), "up",
+                              "--branch", "feature/ci", "--pr", "4", "--show-password"}};
+    command.env = {{"GITHUB_ACTIONS", "true"}, {"GITHUB_OUTPUT", (dir / "outputs").string()}};
+    auto result = process::run(command);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    auto outputs = parse_outputs(test::read_file(dir / "outputs"));
+    EXPECT_EQ(outputs["env-name"], "pr-4");
+    EXPECT_EQ(outputs["schema"], config.environments.prefix + "pr_4");
+    EXPECT_EQ(outputs["user"], config.environments.prefix + "pr_4");
+    EXPECT_EQ(outputs["host"], pg::parse_url(url).host);
+    EXPECT_EQ(outputs["port"], pg::parse_url(url).port);
+    const std::string password = outputs["password"];
+    ASSERT_EQ(password.size(), 43u);
+    // The runner is told to mask it before anything else; no other line carries it (even with --show-password).
+    std::istringstream out(result.out);
+    std::string line, first;
+    std::getline(out, first);
+    EXPECT_EQ(first, "::add-mask::" + password);
+    for (std::istringstream all(result.out); std::getline(all, line);) {
+        if (line.rfind("::add-mask::", 0) != 0) {
+            EXPECT_THAT(line, ::testing::Not(HasSubstr(password)));
+        }
+    }
+    EXPECT_THAT(result.out, HasSubstr("password  ***"));
+    EXPECT_THAT(result.err, ::testing::Not(HasSubstr(password)));
+    auto conn = pg::connect(outputs["database-url"], "output check");
+    pqxx::work tx(conn);
+    EXPECT_EQ(tx.exec1("SELECT current_user")[0].as<std::string>(), config.environments.prefix + "pr_4");
 }
 
 TEST_F(Cli, ErrorsHaveExitCodesAndNoSecrets) {
