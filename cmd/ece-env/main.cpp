@@ -1,0 +1,422 @@
+// ece-env: an isolated database environment per branch. Parses arguments, calls lib/env, prints.
+#include "actions/commands.hpp"
+#include "actions/context.hpp"
+#include "actions/files.hpp"
+#include "config/config.hpp"
+#include "core/error.hpp"
+#include "core/main.hpp"
+#include "core/secrets.hpp"
+#include "env/environments.hpp"
+#include "env/hints.hpp"
+#include "pg/embedded.hpp"
+
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+namespace po = boost::program_options;
+namespace json = boost::json;
+using namespace ece;
+
+namespace {
+
+constexpr const char* program = "ece-env";
+
+constexpr const char* usage_text = R"(Usage: ece-env [options] <command> [command options]
+
+An isolated PostgreSQL environment (schemas + a login role) per branch or pull request.
+
+Commands:
+  up --branch B [--pr N] [--sha S] [--ttl 72h] [--show-password]
+                      create or repair the environment, with a new password; prints the connection facts
+  down (--branch B | --pr N)
+                      remove everything the environment owns (its catalog row stays, status destroyed)
+  list                every environment: branch, pull request, age, size on disk, status
+  gc [--dry-run]      remove environments past their expiry
+  hints --branch B [--pr N] [--show-password]
+                      copy-paste psql, pg_activity and dbt commands (--show-password issues a new password;
+                      never shown when GITHUB_ACTIONS=true)
+  profiles --branch B [--pr N] --out DIR
+                      write DIR/profiles.yml: the environment's target and production's, passwords from
+                      ECE_ENV_PASSWORD / ECE_PROD_PASSWORD
+  stop-server         stop the embedded PostgreSQL server (.ece/pg)
+
+Without --database-url (or the variable ece.yml's server.database_url_env names, ECE_DATABASE_URL by default)
+everything runs on ece's embedded server, which is started when needed.
+)";
+
+enum class Format { text, json };
+
+struct Global {
+    Format format = Format::text;
+    std::optional<std::string> database_url;
+    std::optional<std::string> config_file;
+};
+
+int usage_error(const std::string& message) { throw Error(ErrorKind::usage, message + " (see ece-env --help)"); }
+
+po::variables_map parse(const std::vector<std::string>& args, const po::options_description& options) {
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        usage_error(e.what());
+    }
+    return vm;
+}
+
+template <typename T>
+std::optional<T> optional_value(const po::variables_map& vm, const char* name) {
+    if (!vm.count(name)) return std::nullopt;
+    return vm[name].as<T>();
+}
+
+config::Config load_config(const Global& global) {
+    if (global.config_file) return config::load(*global.config_file);
+    return config::load_or_default(std::filesystem::current_path());
+}
+
+env::Settings settings_for(const Global& global, const config::Config& config) {
+    env::Settings settings;
+    settings.config = config;
+    if (global.database_url) {
+        settings.admin_url = *global.database_url;
+    } else if (const char* from_env = std::getenv(config.server.database_url_env.c_str()); from_env && *from_env) {
+        settings.admin_url = from_env;
+    } else {
+        settings.admin_url = pg::resolve_admin_url(std::nullopt);
+        settings.embedded = !std::getenv("ECE_DATABASE_URL") || !*std::getenv("ECE_DATABASE_URL");
+    }
+    register_secret(settings.admin_url);
+    return settings;
+}
+
+// Printed text never holds a registered secret, except a password the user asked for (reveal).
+void print(const std::string& text, bool reveal = false) { std::cout << (reveal ? text : mask_secrets(text)); }
+
+void print_json(const json::value& value, bool reveal = false) { print(json::serialize(value) + "\n", reveal); }
+
+// Control characters of a hostile branch name would break the table; shown as '?'.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (char c : text) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+    return out;
+}
+
+std::string human_bytes(std::int64_t bytes) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    std::ostringstream out;
+    out.precision(unit == 0 ? 0 : 1);
+    out << std::fixed << value << " " << units[unit];
+    return out.str();
+}
+
+std::string human_age(env::Clock::duration age) {
+    auto minutes = std::chrono::duration_cast<std::chrono::minutes>(age).count();
+    if (minutes < 60) return std::to_string(std::max<long long>(0, minutes)) + "m";
+    if (minutes < 48 * 60) return std::to_string(minutes / 60) + "h" + std::to_string(minutes % 60) + "m";
+    return std::to_string(minutes / (24 * 60)) + "d" + std::to_string(minutes / 60 % 24) + "h";
+}
+
+json::value optional_time(const std::optional<env::Clock::time_point>& t) {
+    return t ? json::value(env::format_time(*t)) : json::value(nullptr);
+}
+
+json::object record_json(const env::Record& r) {
+    json::array schemas;
+    for (const auto& s : r.schemas) schemas.emplace_back(s);
+    return json::object{
+        {"name", r.name},
+        {"branch", r.branch},
+        {"pr", r.pr ? json::value(*r.pr) : json::value(nullptr)},
+        {"head_sha", r.head_sha},
+        {"provider", r.provider},
+        {"status", env::to_string(r.status)},
+        {"schema", r.base_schema},
+        {"role", r.role_name},
+        {"schemas", schemas},
+        {"created_at", env::format_time(r.created_at)},
+        {"updated_at", env::format_time(r.updated_at)},
+        {"expires_at", optional_time(r.expires_at)},
+        {"destroyed_at", optional_time(r.destroyed_at)},
+        {"bytes", r.bytes ? json::value(*r.bytes) : json::value(nullptr)},
+    };
+}
+
+// In GitHub Actions: the password and URL are masked in the log before anything prints, and the connection facts
+// become step outputs (the credentials through set_secret, so later steps can use them).
+void publish_to_github_actions(const env::UpResult& result) {
+    if (!actions::read_context().in_actions) return;
+    const auto& c = result.credentials;
+    actions::Commands commands;
+    commands.add_mask(c.password);
+    commands.add_mask(c.url());
+    auto outputs = actions::Outputs::from_env();
+    outputs.set("env-name", result.record.name);
+    outputs.set("schema", c.schema);
+    outputs.set("host", c.host);
+    outputs.set("port", c.port);
+    outputs.set("user", c.user);
+    outputs.set_secret("password", c.password, commands);
+    outputs.set_secret("database-url", c.url(), commands);
+}
+
+struct Selector {
+    std::string branch;
+    std::optional<int> pr;
+};
+
+void add_selector(po::options_description& options) {
+    options.add_options()("branch", po::value<std::string>(), "the branch")(
+        "pr", po::value<int>(), "the pull request number (the environment is then pr-<N>)");
+}
+
+Selector selector_of(const po::variables_map& vm, bool branch_required) {
+    Selector s{optional_value<std::string>(vm, "branch").value_or(""), optional_value<int>(vm, "pr")};
+    if (branch_required && s.branch.empty()) usage_error("--branch is required");
+    if (s.branch.empty() && !s.pr) usage_error("--branch or --pr is required");
+    return s;
+}
+
+int command_up(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("up options");
+    add_selector(options);
+    options.add_options()("sha", po::value<std::string>(), "the head commit")(
+        "ttl", po::value<std::string>(), "time to live, e.g. 72h (default: environments.ttl)")(
+        "show-password", po::bool_switch(), "print the password in text output");
+    auto vm = parse(args, options);
+    auto selector = selector_of(vm, true);
+    env::UpRequest request{selector.branch, selector.pr, optional_value<std::string>(vm, "sha").value_or(""), {}};
+    if (auto ttl = optional_value<std::string>(vm, "ttl")) request.ttl = config::parse_duration(*ttl);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto result = environments.up(request);
+    const auto& c = result.credentials;
+    publish_to_github_actions(result);
+    if (global.format == Format::json) {
+        auto out = record_json(result.record);
+        out["created"] = result.created;
+        out["host"] = c.host;
+        out["port"] = c.port;
+        out["database"] = c.dbname;
+        out["user"] = c.user;
+        out["password"] = c.password;
+        out["database_url"] = c.url();
+        print_json(out, true);
+        return exit_code::ok;
+    }
+    const bool reveal = env::password_may_be_shown(vm["show-password"].as<bool>());
+    std::ostringstream out;
+    out << "environment " << printable(result.record.name) << " is up ("
+        << (result.created ? "created" : "existed; repaired where needed, new password") << ")\n"
+        << "  branch    " << printable(result.record.branch) << "\n"
+        << "  schema    " << c.schema << "\n"
+        << "  host      " << c.host << "\n"
+        << "  port      " << c.port << "\n"
+        << "  database  " << c.dbname << "\n"
+        << "  user      " << c.user << "\n"
+        << "  password  " << (reveal ? c.password : std::string("*** (--show-password prints it)")) << "\n"
+        << "  url       " << (reveal ? c.url() : c.masked_url()) << "\n"
+        << "  expires   " << (result.record.expires_at ? env::format_time(*result.record.expires_at) : "never") << "\n";
+    print(out.str(), reveal);
+    return exit_code::ok;
+}
+
+int command_down(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("down options");
+    add_selector(options);
+    auto selector = selector_of(parse(args, options), false);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto result = environments.down(environments.identify(selector.branch, selector.pr));
+    if (global.format == Format::json) {
+        print_json(json::object{{"name", result.identity.name}, {"removed", result.existed}});
+    } else {
+        print("environment " + printable(result.identity.name) +
+              (result.existed ? " removed\n" : ": nothing to remove\n"));
+    }
+    return exit_code::ok;
+}
+
+int command_list(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("list options");
+    parse(args, options);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto listed = environments.list();
+    const auto now = env::Clock::now();
+    if (global.format == Format::json) {
+        json::array out;
+        for (const auto& item : listed) {
+            auto o = record_json(item.record);
+            o["current_bytes"] = item.usage ? json::value(item.usage->bytes) : json::value(nullptr);
+            o["relations"] = item.usage ? json::value(item.usage->relations) : json::value(nullptr);
+            out.push_back(std::move(o));
+        }
+        print_json(out);
+        return exit_code::ok;
+    }
+    std::ostringstream out;
+    out << "NAME\tBRANCH\tPR\tSTATUS\tAGE\tSIZE\tEXPIRES\n";
+    for (const auto& item : listed) {
+        const auto& r = item.record;
+        out << printable(r.name) << "\t" << printable(r.branch) << "\t" << (r.pr ? std::to_string(*r.pr) : "-") << "\t"
+            << env::to_string(r.status) << "\t" << human_age(now - r.created_at) << "\t"
+            << (item.usage ? human_bytes(item.usage->bytes) : "-") << "\t"
+            << (r.expires_at && r.status != env::Status::destroyed ? env::format_time(*r.expires_at) : "-") << "\n";
+    }
+    if (listed.empty()) out << "(no environments)\n";
+    print(out.str());
+    return exit_code::ok;
+}
+
+int command_gc(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("gc options");
+    options.add_options()("dry-run", po::bool_switch(), "only say what would be removed");
+    auto vm = parse(args, options);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    env::GcOptions gc{vm["dry-run"].as<bool>(), std::nullopt};
+    auto items = environments.gc(gc);
+    if (global.format == Format::json) {
+        json::array out;
+        for (const auto& item : items) {
+            out.push_back(json::object{{"name", item.record.name}, {"reason", item.reason}, {"removed", item.removed}});
+        }
+        print_json(json::object{{"dry_run", gc.dry_run}, {"environments", out}});
+        return exit_code::ok;
+    }
+    std::ostringstream out;
+    for (const auto& item : items) {
+        out << (gc.dry_run ? "would remove " : item.removed ? "removed " : "kept (renewed meanwhile) ")
+            << printable(item.record.name) << ": " << item.reason << "\n";
+    }
+    if (items.empty()) out << "nothing to collect\n";
+    print(out.str());
+    return exit_code::ok;
+}
+
+int command_hints(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("hints options");
+    add_selector(options);
+    options.add_options()("show-password", po::bool_switch(), "issue a new password and show it");
+    auto vm = parse(args, options);
+    auto selector = selector_of(vm, false);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto id = environments.identify(selector.branch, selector.pr);
+    auto record = environments.find(id);
+    if (!record || record->status != env::Status::ready) {
+        throw Error(ErrorKind::conflict, "environment " + id.name + " is not up; run ece-env up first");
+    }
+    if (id.branch.empty()) id.branch = record->branch;
+    const bool reveal = env::password_may_be_shown(vm["show-password"].as<bool>());
+    auto credentials = reveal ? environments.issue_credentials(id) : environments.connection_facts(id);
+    auto text = env::hints(id, credentials, environments.config());
+    if (global.format == Format::json) {
+        print_json(json::object{{"name", id.name}, {"hints", text}}, reveal);
+    } else {
+        print(text, reveal);
+    }
+    return exit_code::ok;
+}
+
+int command_profiles(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("profiles options");
+    add_selector(options);
+    options.add_options()("out", po::value<std::string>()->required(), "directory for profiles.yml");
+    auto vm = parse(args, options);
+    auto selector = selector_of(vm, false);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto id = environments.identify(selector.branch, selector.pr);
+    auto yaml = env::profiles_yaml(environments.connection_facts(id), environments.production_facts(), config);
+    auto path = env::write_profiles(vm["out"].as<std::string>(), yaml);
+    if (global.format == Format::json) {
+        print_json(json::object{{"name", id.name}, {"profiles", path.string()}, {"target", config.dbt.target}});
+    } else {
+        print("wrote " + path.string() + " (targets " + config.dbt.target + " and " + env::production_target +
+              "; set " + env::env_password_variable + " and " + env::prod_password_variable + ")\n");
+    }
+    return exit_code::ok;
+}
+
+int command_stop_server(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("stop-server options");
+    parse(args, options);
+    pg::stop_embedded(pg::default_embedded_dir());
+    if (global.format == Format::json) {
+        print_json(json::object{{"stopped", pg::default_embedded_dir().string()}});
+    } else {
+        print("stopped the embedded server in " + pg::default_embedded_dir().string() + "\n");
+    }
+    return exit_code::ok;
+}
+
+int run(int argc, char** argv) {
+    po::options_description visible("Options");
+    visible.add_options()("help,h", "show this help")("version", "show the version")(
+        "format", po::value<std::string>()->default_value("text"), "text | json")(
+        "database-url", po::value<std::string>(), "admin URL of the production database (a secret)")(
+        "config", po::value<std::string>(), "ece.yml to read (default: ./ece.yml when present)");
+    po::options_description hidden;
+    hidden.add_options()("command", po::value<std::string>())("args", po::value<std::vector<std::string>>());
+    po::options_description all;
+    all.add(visible).add(hidden);
+    po::positional_options_description positional;
+    positional.add("command", 1).add("args", -1);
+
+    po::variables_map vm;
+    po::parsed_options parsed(nullptr);
+    try {
+        parsed = po::command_line_parser(argc, argv).options(all).positional(positional).allow_unregistered().run();
+        po::store(parsed, vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        usage_error(e.what());
+    }
+    if (vm.count("help")) {
+        std::cout << usage_text << "\n" << visible;
+        return exit_code::ok;
+    }
+    if (vm.count("version")) {
+        std::cout << version_line(program) << "\n";
+        return exit_code::ok;
+    }
+    if (!vm.count("command")) usage_error("no command given");
+    Global global;
+    const auto format = vm["format"].as<std::string>();
+    if (format == "json") global.format = Format::json;
+    else if (format != "text") usage_error("--format must be text or json");
+    global.database_url = optional_value<std::string>(vm, "database-url");
+    global.config_file = optional_value<std::string>(vm, "config");
+
+    // Everything after the command, in order, including options only the command knows.
+    auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    const std::string command = vm["command"].as<std::string>();
+    rest.erase(rest.begin());
+    if (command == "up") return command_up(global, rest);
+    if (command == "down") return command_down(global, rest);
+    if (command == "list") return command_list(global, rest);
+    if (command == "gc") return command_gc(global, rest);
+    if (command == "hints") return command_hints(global, rest);
+    if (command == "profiles") return command_profiles(global, rest);
+    if (command == "stop-server") return command_stop_server(global, rest);
+    return usage_error("unknown command " + command);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return guarded_main(program, [&] { return run(argc, argv); });
+}
