@@ -140,7 +140,9 @@ OpenApiSpec::Located OpenApiSpec::deref(Located at) const {
         auto file_part = ref.substr(0, hash);
         auto pointer = hash == std::string::npos ? std::string() : ref.substr(hash + 1);
         auto file = file_part.empty() ? at.file : at.file.parent_path() / file_part;
-        YAML::Node node = YAML::Clone(load(file));
+        // yaml-cpp's Node::operator= writes into the node it refers to; reset() is what re-points a handle.
+        YAML::Node node;
+        node.reset(load(file));
         for (auto& segment : split_path(pointer.empty() ? "" : pointer)) {
             if (segment.empty()) continue;
             std::string key;
@@ -152,10 +154,12 @@ OpenApiSpec::Located OpenApiSpec::deref(Located at) const {
                     key += segment[i];
                 }
             }
-            node = node[key];
+            YAML::Node next = node[key];
+            node.reset(next);
             if (!node) throw std::runtime_error("$ref " + ref + " from " + at.file.string() + " points nowhere");
         }
-        at = {node, std::filesystem::weakly_canonical(file)};
+        at.node.reset(node);
+        at.file = std::filesystem::weakly_canonical(file);
     }
     return at;
 }
@@ -331,7 +335,10 @@ private:
                 std::string name(key);
                 auto it = shape.properties.find(name);
                 if (it == shape.properties.end()) {
-                    if (!shape.additional_properties && !shape.properties.empty()) {
+                    // JSON Schema allows unknown properties unless told otherwise, and DigitalOcean's answers carry
+                    // some (its own example of GET /options has default_version): only requests are held to the
+                    // declared ones, where an unknown name is a typo DigitalOcean would silently ignore.
+                    if (request_ && !shape.additional_properties && !shape.properties.empty()) {
                         problem(where + "." + name, "not a property of the schema");
                     }
                     continue;
@@ -431,8 +438,9 @@ std::vector<std::string> OpenApiSpec::check_response(const std::string& method, 
     if (!tpl) return {what + ": no such operation in the description"};
     auto op = operation(method, *tpl);
     auto responses = op->node["responses"];
-    auto declared = responses[std::to_string(status)];
-    if (!declared) declared = responses["default"];
+    YAML::Node declared;
+    declared.reset(responses[std::to_string(status)]);
+    if (!declared) declared.reset(responses["default"]);
     if (!declared) return {what + ": status not declared"};
     auto response = deref({declared, op->file});
     auto schema = response.node["content"] ? response.node["content"]["application/json"]["schema"] : YAML::Node();
