@@ -110,7 +110,8 @@ std::vector<Cluster> Provider::clusters_of(const std::string& env) {
 std::optional<Cluster> Provider::find(const std::string& env) {
     auto clusters = clusters_of(env);
     if (clusters.empty()) return std::nullopt;
-    return clusters.front();
+    // Two production clusters exist only while a publish runs (or was cut short): the newer one was published.
+    return env == production_env ? clusters.back() : clusters.front();
 }
 
 Plan Provider::plan_up(const std::string& env) {
@@ -255,6 +256,8 @@ std::vector<std::string> Provider::down(const std::string& env) {
     if (env == production_env) throw Error(ErrorKind::usage, "refusing to delete the production cluster with down");
     std::vector<std::string> deleted;
     for (const auto& cluster : clusters_of(env)) {
+        // A branch cluster that a cut-short publish already tagged production is production now.
+        if (cluster.has_tag(env_tag(production_env))) continue;
         api_.delete_cluster(cluster.id);
         std::error_code ignored;
         std::filesystem::remove(config_.ca_dir / (cluster.name + "-ca.pem"), ignored);
@@ -296,7 +299,10 @@ PublishResult Provider::publish(const std::string& env, const HealthCheck& healt
 
     const auto& size = config_.production_size;
     int nodes = config_.production_num_nodes;
-    if (branch.size != size || branch.num_nodes != nodes) api_.resize_cluster(branch.id, size, nodes);
+    // A resize already under way is an earlier publish of this env cut short: wait for it rather than ask again
+    // (DigitalOcean refuses a resize while one runs).
+    bool resizing = branch.status == "resizing";
+    if (!resizing && (branch.size != size || branch.num_nodes != nodes)) api_.resize_cluster(branch.id, size, nodes);
     try {
         branch = api_.wait_until_resized(branch.id, size, nodes, config_.resize_wait);
     } catch (const Error& e) {
@@ -313,12 +319,14 @@ PublishResult Provider::publish(const std::string& env, const HealthCheck& healt
                         e.where());
         }
     }
+    // Production tag first, the branch's tag last: a publish cut short anywhere in between is finished by running
+    // it again (the cluster is still found by its branch tag, already at the production size).
     api_.add_tag(branch.id, env_tag(production_env));
-    api_.remove_tag(branch.id, env_tag(env));
     for (const auto& old : previous) {
         api_.delete_cluster(old.id);
         result.deleted.push_back(old.name);
     }
+    api_.remove_tag(branch.id, env_tag(env));
     result.production = api_.get_cluster(branch.id);
     result.monthly_before = result.plan.monthly_before;
     result.monthly_after = result.plan.monthly_after;

@@ -102,18 +102,20 @@ public:
     // Finds the env's cluster by tag or creates it and waits until online (deleting it again when it never comes
     // online), sets trusted sources, creates the database and the env's user, fetches the CA. Idempotent.
     Environment up(const std::string& env);
-    // Deletes every cluster of the env (by tag). Returns the names deleted (empty when there was none).
+    // Deletes every cluster of the env (by tag), except one already tagged production by an interrupted publish.
+    // Returns the names deleted (empty when there was none).
     std::vector<std::string> down(const std::string& env);
     // Every cluster tagged "ece" of this project, with cost so far.
     std::vector<EnvironmentSummary> list();
     // Connection to an existing env (user password fetched, CA refreshed); throws conflict when there is none.
     Environment connect(const std::string& env);
 
-    // Resizes the env's cluster to the production size, waits for online, checks health, re-tags it production and
-    // then deletes the previous production cluster(s).
+    // Resizes the env's cluster to the production size, waits until it is online at that size, checks health, tags
+    // it production, deletes the previous production cluster(s), and only then drops its branch tag. Running it
+    // again after an interruption finishes the job. Nothing of production changes when resize or health fail.
     PublishResult publish(const std::string& env, const HealthCheck& health_check);
 
-    // The env's cluster, if any (by tags; the oldest when there are several).
+    // The env's cluster, if any (by tags; when there are several the oldest, but for production the newest).
     std::optional<Cluster> find(const std::string& env);
 
     std::string cluster_name(const std::string& env) const;  // "ece-<project>-<env>", DigitalOcean-safe

@@ -309,8 +309,8 @@ TEST_F(ProviderTest, PublishResizesRetagsAndDeletesOldProductionOnlyAfterTheNewI
     EXPECT_THAT(publish_events, ElementsAre("resize ece-warehouse-pr-12 db-s-1vcpu-2gbx1",
                                             "resized ece-warehouse-pr-12",
                                             "tag ece-warehouse-pr-12 ece-env:production",
-                                            "untag ece-warehouse-pr-12 ece-env:pr-12",
-                                            "delete ece-warehouse-production"));
+                                            "delete ece-warehouse-production",
+                                            "untag ece-warehouse-pr-12 ece-env:pr-12"));
     // The health check ran on the resized, online cluster, before anything of production changed.
     EXPECT_THAT(seen_at_health_check, Contains("resized ece-warehouse-pr-12"));
     EXPECT_THAT(seen_at_health_check, Not(Contains("delete ece-warehouse-production")));
@@ -349,6 +349,26 @@ TEST_F(ProviderTest, PublishWithAFailingHealthCheckLeavesProductionAlone) {
     EXPECT_EQ(count_events("delete"), 0u);
     EXPECT_EQ(count_events("tag "), 0u);
     EXPECT_EQ(p.find("production")->name, "ece-warehouse-production");
+}
+
+TEST_F(ProviderTest, PublishCutShortAfterTaggingIsFinishedByRunningItAgain) {
+    seed("ece-warehouse-production", "production", "db-s-2vcpu-4gb", std::chrono::hours(1000));
+    auto p = provider();
+    p.up("pr-12");
+    // As if the runner died after asking for the resize and tagging: both clusters carry ece-env:production.
+    auto branch = *p.find("pr-12");
+    api_->add_tag(branch.id, "ece-env:production");
+    api_->resize_cluster(branch.id, "db-s-1vcpu-2gb", 1);
+    EXPECT_EQ(p.find("production")->id, branch.id) << "the newer production cluster is the published one";
+    EXPECT_THAT(p.down("pr-12"), IsEmpty()) << "down must not delete what is production now";
+
+    auto result = p.publish("pr-12", {});
+    EXPECT_THAT(result.deleted, ElementsAre("ece-warehouse-production"));
+    EXPECT_EQ(requests("PUT", "/v2/databases/{database_cluster_uuid}/resize").size(), 1u) << "no second resize";
+    auto list = p.list();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].cluster.id, branch.id);
+    EXPECT_EQ(list[0].env, "production");
 }
 
 TEST_F(ProviderTest, PublishWithoutAPreviousProductionJustResizesAndRetags) {
