@@ -20,7 +20,9 @@ public:
     explicit OpenApiSpec(const std::filesystem::path& root_file);
 
     // The DigitalOcean description from ../shared/fixtures/real/digitalocean/openapi/: the multi-file tarball is
-    // extracted with `tar -xJf` into dir (e.g. a TempDir), and its DigitalOcean-public.v2.yaml is the root.
+    // extracted with `tar -xJf` into dir (e.g. a TempDir), and its DigitalOcean-public.v2.yaml is the root. Only
+    // the files of the database and tag operations (and the shared ones) are extracted; checking a request of
+    // another area fails with a clear "bad file" error naming the missing file.
     static OpenApiSpec digitalocean(const std::filesystem::path& dir);
 
     // The path template ("/v2/databases/{database_cluster_uuid}") the path matches for method, preferring the
