@@ -85,9 +85,31 @@ std::optional<cost::Money> Provider::monthly(const std::string& size, int nodes)
     }
 }
 
-void Provider::validate_size(const std::string& size, int nodes, const std::string& what) {
+void Provider::validate_new_cluster() {
+    auto options = validate_size(config_.size, config_.num_nodes, "branch clusters");
+    auto offered = [](const std::vector<std::string>& list) {
+        std::string text;
+        for (const auto& item : list) text += (text.empty() ? "" : ", ") + item;
+        return text;
+    };
+    auto listed = [](const std::vector<std::string>& list, const std::string& item) {
+        return list.empty() || std::find(list.begin(), list.end(), item) != list.end();
+    };
+    if (!listed(options.regions, config_.region)) {
+        throw Error(ErrorKind::usage, "region " + config_.region + " offers no DigitalOcean PostgreSQL clusters; regions: " +
+                                          offered(options.regions),
+                    {.field = "region"});
+    }
+    if (!config_.version.empty() && !listed(options.versions, config_.version)) {
+        throw Error(ErrorKind::usage, "PostgreSQL " + config_.version + " is not offered by DigitalOcean; versions: " +
+                                          offered(options.versions),
+                    {.field = "version"});
+    }
+}
+
+EngineOptions Provider::validate_size(const std::string& size, int nodes, const std::string& what) {
     auto options = api_.engine_options("pg");
-    if (options.offers(size, nodes)) return;
+    if (options.offers(size, nodes)) return options;
     std::string offered;
     auto it = options.sizes_by_nodes.find(nodes);
     for (const auto& s : it == options.sizes_by_nodes.end() ? options.all_sizes() : it->second) {
@@ -123,7 +145,7 @@ Plan Provider::plan_up(const std::string& env) {
                                     existing->status + ")",
                                 m, m});
     } else {
-        validate_size(config_.size, config_.num_nodes, "branch clusters");
+        validate_new_cluster();
         plan.changes.push_back({"create", cluster_name(env),
                                 "PostgreSQL " + config_.version + ", " + shape(config_.size, config_.num_nodes) +
                                     " in " + config_.region,
@@ -206,7 +228,7 @@ Environment Provider::up(const std::string& env) {
         result.cluster = existing->status == "online" ? *existing
                                                       : api_.wait_until_online(existing->id, config_.create_wait);
     } else {
-        validate_size(config_.size, config_.num_nodes, "branch clusters");
+        validate_new_cluster();
         ClusterSpec spec{.name = cluster_name(env),
                          .engine = "pg",
                          .version = config_.version,

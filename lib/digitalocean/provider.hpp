@@ -128,7 +128,10 @@ public:
 private:
     std::vector<Cluster> clusters_of(const std::string& env);
     std::optional<cost::Money> monthly(const std::string& size, int nodes) const;
-    void validate_size(const std::string& size, int nodes, const std::string& what);
+    // Size and node count against GET /v2/databases/options (what DigitalOcean would refuse with 422).
+    EngineOptions validate_size(const std::string& size, int nodes, const std::string& what);
+    // The branch cluster's size, region and version, before anything is created.
+    void validate_new_cluster();
     EnvironmentConnection prepare(const Cluster& cluster, const std::string& env);
 
     Api& api_;

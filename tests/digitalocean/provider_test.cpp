@@ -147,6 +147,44 @@ TEST_F(ProviderTest, UpDoesNotTakeAnotherProjectsClusterOfTheSameEnvironment) {
     EXPECT_EQ(cloud_->clusters().size(), 2u);
 }
 
+TEST_F(ProviderTest, CreateWhoseAnswerWasLostIsFoundByTagInsteadOfDuplicated) {
+    // DigitalOcean created the cluster but the answer was lost; the retried POST is refused (name in use).
+    cloud_->lose_answers("POST", 1, 502);
+    auto env = provider().up("pr-12");
+    EXPECT_EQ(requests("POST", "/v2/databases").size(), 2u);
+    EXPECT_EQ(cloud_->clusters().size(), 1u);
+    EXPECT_EQ(env.cluster.status, "online");
+    EXPECT_EQ(env.connection.user, "ece_pr_12");
+}
+
+TEST_F(ProviderTest, ClusterNameTakenByAnUntaggedClusterIsAClearError) {
+    FakeDigitalOcean::Cluster squatter;
+    squatter.name = "ece-warehouse-pr-12";
+    squatter.size = "db-s-1vcpu-2gb";
+    cloud_->add_cluster(squatter);
+    try {
+        provider().up("pr-12");
+        FAIL() << "expected the name to be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.where().http_status, 422);
+        EXPECT_THAT(e.message(), HasSubstr("creating database cluster ece-warehouse-pr-12"));
+        EXPECT_THAT(e.message(), HasSubstr("already in use"));
+    }
+    EXPECT_EQ(cloud_->clusters().size(), 1u);
+}
+
+TEST_F(ProviderTest, UnknownRegionOrVersionIsRefusedBeforeCreating) {
+    auto cfg = config();
+    cfg.region = "mars1";
+    EXPECT_THAT([&] { Provider(*api_, cfg, prices_).up("pr-12"); },
+                testing::ThrowsMessage<Error>(HasSubstr("region mars1 offers no DigitalOcean PostgreSQL")));
+    cfg = config();
+    cfg.version = "9";
+    EXPECT_THAT([&] { Provider(*api_, cfg, prices_).plan_up("pr-12"); },
+                testing::ThrowsMessage<Error>(HasSubstr("PostgreSQL 9 is not offered")));
+    EXPECT_EQ(mutating_requests(), 0u);
+}
+
 TEST_F(ProviderTest, DownDeletesEverythingOfTheEnvironment) {
     auto p = provider();
     auto env = p.up("pr-12");

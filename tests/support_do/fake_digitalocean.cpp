@@ -142,6 +142,13 @@ void FakeDigitalOcean::fail_next(int n, int status) {
     failure_status_ = status;
 }
 
+void FakeDigitalOcean::lose_answers(const std::string& method, int n, int status) {
+    std::lock_guard lock(mutex_);
+    lost_method_ = method;
+    lost_ = n;
+    lost_status_ = status;
+}
+
 std::vector<FakeDigitalOcean::Cluster> FakeDigitalOcean::clusters() const {
     std::lock_guard lock(mutex_);
     std::vector<Cluster> out;
@@ -239,6 +246,10 @@ ServerResponse FakeDigitalOcean::guarded(const ServerRequest& request,
     auto response = handler(request);
     if (remaining_ > 0) --remaining_;
     if (request.method != "GET" && response.status / 100 == 2) ++mutations_;
+    if (lost_ > 0 && request.method == lost_method_) {
+        --lost_;
+        response = do_error(lost_status_, "server_error", "Unexpected server-side error");
+    }
     return with_limits(std::move(response), remaining_, reset);
 }
 

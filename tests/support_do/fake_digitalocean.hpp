@@ -78,6 +78,9 @@ public:
     void rate_limit_next(int n, long long reset_epoch);
     // The next n requests are answered with this 5xx status.
     void fail_next(int n, int status = 503);
+    // The next n requests with this method are carried out, but their answer is lost: replaced by this 5xx status
+    // (as when a proxy times out after DigitalOcean acted). A client that retries sees the effect of the first.
+    void lose_answers(const std::string& method, int n, int status = 502);
 
     // Inspecting.
     std::vector<Cluster> clusters() const;
@@ -116,6 +119,9 @@ private:
     long long rate_limit_reset_ = 0;
     int failures_ = 0;
     int failure_status_ = 503;
+    std::string lost_method_;
+    int lost_ = 0;
+    int lost_status_ = 502;
     int remaining_ = 5000;
     std::size_t mutations_ = 0;
     unsigned long long next_id_ = 1;
