@@ -45,9 +45,11 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(const std::
 }
 
 std::string EnvironmentConnection::uri() const {
-    auto text = "postgresql://" + http::percent_encode(user) + ":" + http::percent_encode(password) + "@" + host +
-                ":" + std::to_string(port) + "/" + http::percent_encode(database) + "?sslmode=" + sslmode +
-                "&sslrootcert=" + http::percent_encode(sslrootcert.string());
+    // The host is encoded too, so a socket directory (tests, local servers) works as libpq expects.
+    auto text = "postgresql://" + http::percent_encode(user) + ":" + http::percent_encode(password) + "@" +
+                http::percent_encode(host) + ":" + std::to_string(port) + "/" + http::percent_encode(database) +
+                "?sslmode=" + sslmode;
+    if (!sslrootcert.empty()) text += "&sslrootcert=" + http::percent_encode(sslrootcert.string());
     register_secret(text);
     return text;
 }
