@@ -192,6 +192,17 @@ Plan Provider::plan_publish(const std::string& env) {
     return plan;
 }
 
+Plan Provider::plan_down(const std::string& env) {
+    Plan plan;
+    for (const auto& cluster : clusters_of(env)) {
+        if (cluster.has_tag(env_tag(production_env))) continue;
+        auto m = monthly(cluster.size, cluster.num_nodes);
+        plan.changes.push_back({"delete", cluster.name, shape(cluster.size, cluster.num_nodes), m, std::nullopt});
+        plan.monthly_before += m.value_or(cost::Money{});
+    }
+    return plan;
+}
+
 EnvironmentConnection Provider::prepare(const Cluster& cluster, const std::string& env) {
     if (!config_.trusted_sources.empty()) {
         auto current = api_.firewall_rules(cluster.id);

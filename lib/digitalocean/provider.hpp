@@ -95,9 +95,11 @@ class Provider {
 public:
     Provider(Api& api, ProviderConfig config, cost::PriceCatalogue prices);
 
-    // Dry runs: only GET requests. plan_up: create (or reuse) the env's cluster; plan_publish: resize + delete.
+    // Dry runs: only GET requests. plan_up: create (or reuse) the env's cluster; plan_publish: resize + delete;
+    // plan_down: the clusters down would delete and what they cost a month.
     Plan plan_up(const std::string& env);
     Plan plan_publish(const std::string& env);
+    Plan plan_down(const std::string& env);
 
     // Finds the env's cluster by tag or creates it and waits until online (deleting it again when it never comes
     // online), sets trusted sources, creates the database and the env's user, fetches the CA. Idempotent.

@@ -314,6 +314,18 @@ TEST_F(ProviderTest, DryRunPlanListsTheClusterAndItsMonthlyCostAndChangesNothing
     EXPECT_EQ(again.monthly_before, again.monthly_after);
 }
 
+TEST_F(ProviderTest, DryRunDownPlanListsWhatWouldBeDeleted) {
+    seed("ece-warehouse-pr-12", "pr-12", "db-s-2vcpu-4gb", std::chrono::hours(3));
+    auto plan = provider().plan_down("pr-12");
+    ASSERT_EQ(plan.changes.size(), 1u);
+    EXPECT_EQ(plan.changes[0].action, "delete");
+    EXPECT_EQ(plan.changes[0].cluster, "ece-warehouse-pr-12");
+    EXPECT_EQ(plan.monthly_before, cost::Money::from_cents(6000));
+    EXPECT_EQ(plan.monthly_after, cost::Money{});
+    EXPECT_EQ(mutating_requests(), 0u);
+    EXPECT_TRUE(cloud_->cluster_named("ece-warehouse-pr-12"));
+}
+
 TEST_F(ProviderTest, DryRunPublishPlanShowsResizeDeleteAndCostBeforeAndAfter) {
     seed("ece-warehouse-production", "production", "db-s-2vcpu-4gb", std::chrono::hours(1000));
     seed("ece-warehouse-pr-12", "pr-12", "db-s-4vcpu-8gb", std::chrono::hours(2));
