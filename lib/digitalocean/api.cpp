@@ -358,16 +358,30 @@ Cluster Api::wait_until(const std::string& id, const std::function<bool(const Cl
     auto start = options_.clock.now();
     auto deadline = start + wait.timeout;
     milliseconds interval = wait.first_interval;
+    std::optional<Cluster> last;
+    std::string last_failure;
     for (;;) {
-        auto cluster = get_cluster(id);
-        if (on_poll) on_poll(cluster);
-        if (ready(cluster)) return cluster;
+        try {
+            auto cluster = get_cluster(id);
+            if (on_poll) on_poll(cluster);
+            if (ready(cluster)) return cluster;
+            last = std::move(cluster);
+            last_failure.clear();
+        } catch (const Error& e) {
+            // An API hiccup that outlasted the client's retries is no reason to give up on (and delete) a cluster
+            // that is probably fine: poll again until the deadline. A rejected token or a vanished cluster is.
+            if (e.kind() != ErrorKind::network) throw;
+            last_failure = e.message();
+        }
         auto now = options_.clock.now();
         if (now >= deadline) {
+            std::string state = last ? "status: " + last->status + ", size " + last->size + " x " +
+                                           std::to_string(last->num_nodes)
+                                     : "never read";
+            if (!last_failure.empty()) state += "; last poll failed: " + last_failure;
             throw Error(ErrorKind::network,
-                        "database cluster " + cluster.name + " (" + id + ") is not " + goal + " after " +
-                            seconds_text(now - start) + " (status: " + cluster.status + ", size " + cluster.size +
-                            " x " + std::to_string(cluster.num_nodes) + ")",
+                        "database cluster " + (last ? last->name + " " : std::string()) + "(" + id + ") is not " +
+                            goal + " after " + seconds_text(now - start) + " (" + state + ")",
                         {.file = options_.base_url + "/v2/databases/" + id});
         }
         auto left = std::chrono::duration_cast<milliseconds>(deadline - now);

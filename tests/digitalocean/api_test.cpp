@@ -62,6 +62,23 @@ TEST_F(ApiTest, WaitingGivesUpAtTheDeadlineNamingClusterAndStatus) {
     EXPECT_LE(clock_.now() - start, std::chrono::minutes(11)) << "the last sleep must not overshoot the deadline";
 }
 
+TEST_F(ApiTest, WaitingRidesOutAnApiOutageLongerThanTheClientsRetries) {
+    Api api(api_options());
+    auto created = api.create_cluster(spec("ece-x-pr-2"));
+    cloud_->fail_next(7, 503);  // more than lib/http's 5 attempts of one poll
+    auto online = api.wait_until_online(created.id);
+    EXPECT_EQ(online.status, "online");
+}
+
+TEST_F(ApiTest, WaitingStopsAtOnceWhenTheClusterIsGone) {
+    Api api(api_options());
+    auto created = api.create_cluster(spec("ece-x-pr-3"));
+    api.delete_cluster(created.id);
+    EXPECT_THAT([&] { api.wait_until_online(created.id); },
+                testing::ThrowsMessage<Error>(HasSubstr("does not exist")));
+    EXPECT_TRUE(clock_.sleeps().empty());
+}
+
 TEST_F(ApiTest, RejectedTokenIsAClearAuthErrorWithoutTheToken) {
     std::string bad_token = "dop_v1_ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
     Api api(api_options(bad_token));
