@@ -301,9 +301,9 @@ std::vector<std::string> Provider::down(const std::string& env) {
     return deleted;
 }
 
-std::vector<EnvironmentSummary> Provider::list() {
+std::vector<EnvironmentSummary> Provider::list(bool all_projects) {
     auto clusters = api_.list_clusters(std::string(base_tag));
-    std::erase_if(clusters, [&](const Cluster& c) { return !c.has_tag(project_tag()); });
+    if (!all_projects) std::erase_if(clusters, [&](const Cluster& c) { return !c.has_tag(project_tag()); });
     std::sort(clusters.begin(), clusters.end(), older);
     auto now = api_.clock().now();
     std::vector<EnvironmentSummary> out;

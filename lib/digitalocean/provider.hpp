@@ -107,8 +107,8 @@ public:
     // Deletes every cluster of the env (by tag), except one already tagged production by an interrupted publish.
     // Returns the names deleted (empty when there was none).
     std::vector<std::string> down(const std::string& env);
-    // Every cluster tagged "ece" of this project, with cost so far.
-    std::vector<EnvironmentSummary> list();
+    // Every cluster tagged "ece" of this project (or of every project), oldest first, with cost so far.
+    std::vector<EnvironmentSummary> list(bool all_projects = false);
     // Connection to an existing env (user password fetched, CA refreshed); throws conflict when there is none.
     Environment connect(const std::string& env);
 

@@ -219,6 +219,10 @@ TEST_F(ProviderTest, ListFindsEceClustersByTagWithCostSoFar) {
     ASSERT_TRUE(list[0].cost);
     EXPECT_EQ(list[0].cost->so_far, cost::Money::from_cents(6000));
     EXPECT_EQ(requests("GET", "/v2/databases")[0].query_param("tag_name"), "ece");
+
+    auto everything = provider().list(true);
+    ASSERT_EQ(everything.size(), 3u) << "every ece cluster, but never an untagged one";
+    EXPECT_EQ(everything[2].project, "shop");
 }
 
 TEST_F(ProviderTest, BadSizeIsRefusedBeforeAnythingIsCreated) {
