@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace ece::publish::detail {
 namespace {
@@ -67,15 +68,40 @@ RelationKind kind_of(char relkind) {
 // the swap does not deadlock against a reader holding the view while it waits for the table.
 int lock_rank(char relkind) { return relkind == 'v' ? 0 : relkind == 'm' ? 1 : 2; }
 
-std::optional<Relation> find_relation(pqxx::transaction_base& tx, const QualifiedName& name) {
+// A PostgreSQL text[] literal.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out += "\"";
+    }
+    return out + "}";
+}
+
+// Looks all names up in one round trip (a publish has hundreds).
+std::vector<std::optional<Relation>> find_relations(pqxx::transaction_base& tx, const std::vector<QualifiedName>& names) {
+    std::vector<std::string> schemas, relnames;
+    for (const auto& n : names) {
+        schemas.push_back(n.schema);
+        relnames.push_back(n.name);
+    }
+    std::vector<std::optional<Relation>> found(names.size());
+    if (names.empty()) return found;
     auto rows = tx.exec_params(
-        "SELECT c.oid::int8, c.relkind::text, pg_get_userbyid(c.relowner) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
-        name.schema, name.name);
-    if (rows.empty()) return std::nullopt;
-    return Relation{static_cast<Oid>(rows[0][0].as<std::int64_t>()), rows[0][1].as<std::string>()[0],
-                    rows[0][2].as<std::string>()};
+        "SELECT u.i, c.oid::int8, c.relkind::text, pg_get_userbyid(c.relowner) "
+        "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, n, i) "
+        "JOIN pg_namespace ns ON ns.nspname = u.s "
+        "JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = u.n AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        text_array(schemas), text_array(relnames));
+    for (const auto& row : rows) {
+        found.at(row[0].as<std::size_t>() - 1) = Relation{static_cast<Oid>(row[1].as<std::int64_t>()),
+                                                          row[2].as<std::string>()[0], row[3].as<std::string>()};
+    }
+    return found;
 }
 
 QualifiedName name_of(pqxx::transaction_base& tx, Oid oid) {
@@ -101,16 +127,23 @@ std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) 
     std::set<QualifiedName> targets;
     std::vector<std::string> production_schemas;  // those that archive something, sorted
     std::vector<Resolved> resolved;
+    std::vector<QualifiedName> names;
     for (const auto& item : plan.items) {
+        names.push_back(item.target);
+        names.push_back(item.incoming.value_or(item.target));
+    }
+    auto found = find_relations(tx, names);
+    for (std::size_t i = 0; i < plan.items.size(); ++i) {
+        const auto& item = plan.items[i];
         if (!targets.insert(item.target).second) {
             throw Error(ErrorKind::input, "two relations go to " + display(item.target));
         }
-        Resolved r{&item, std::nullopt, find_relation(tx, item.target), ""};
+        Resolved r{&item, std::nullopt, found[2 * i], ""};
         if (item.incoming) {
             if (item.incoming->schema == item.target.schema) {
                 throw Error(ErrorKind::input, display(*item.incoming) + " is in the production schema already");
             }
-            r.incoming = find_relation(tx, *item.incoming);
+            r.incoming = found[2 * i + 1];
             if (!r.incoming) {
                 throw Error(ErrorKind::conflict,
                             display(*item.incoming) + (item.unique_id.empty() ? "" : " (" + item.unique_id + ")") +
@@ -162,8 +195,8 @@ Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::ve
             incoming_schemas.insert(r.item->incoming->schema);
         }
     }
-    for (const auto& view : plan.rebindable_views) {
-        if (auto found = find_relation(tx, view); found && found->relkind == 'v') rebindable.insert(found->oid);
+    for (const auto& found : find_relations(tx, {plan.rebindable_views.begin(), plan.rebindable_views.end()})) {
+        if (found && found->relkind == 'v') rebindable.insert(found->oid);
     }
 
     Analysis analysis;
@@ -245,9 +278,9 @@ void refuse_blockers(const Analysis& analysis) {
                     list);
 }
 
-void move(pqxx::transaction_base& tx, char relkind, const QualifiedName& from, const std::string& to_schema) {
-    tx.exec0("ALTER " + alter_keyword(relkind) + " " + qualified(from) + " SET SCHEMA " +
-             pg::quote_ident(to_schema));
+std::string move_statement(char relkind, const QualifiedName& from, const std::string& to_schema) {
+    return "ALTER " + alter_keyword(relkind) + " " + qualified(from) + " SET SCHEMA " + pg::quote_ident(to_schema) +
+           ";\n";
 }
 
 // Recreates view `view` so that what it read in each archive schema it now reads under the same name in the
@@ -287,34 +320,59 @@ std::string grantee_sql(const std::string& grantee) {
     return grantee.empty() ? std::string("PUBLIC") : pg::quote_ident(grantee);
 }
 
-// The new relation gets the replaced one's owner (or the production role) and exactly its ACL.
-void carry_privileges(pqxx::transaction_base& tx, const Resolved& r, const std::string& production_role) {
-    const auto& target = r.item->target;
-    std::string owner = r.current ? r.current->owner : production_role;
-    if (!owner.empty() && owner != r.incoming->owner) {
-        tx.exec0("ALTER " + alter_keyword(r.incoming->relkind) + " " + qualified(target) + " OWNER TO " +
-                 pg::quote_ident(owner));
+// ACL entries other than the owner's, of many relations at once: oid -> (grantee or "" for PUBLIC, privilege,
+// grantable).
+std::map<Oid, std::vector<std::tuple<std::string, std::string, bool>>> acl_entries(pqxx::transaction_base& tx,
+                                                                                   const std::vector<Oid>& oids) {
+    std::map<Oid, std::vector<std::tuple<std::string, std::string, bool>>> out;
+    if (oids.empty()) return out;
+    for (const auto& row : tx.exec_params(
+             "SELECT DISTINCT c.oid::int8, CASE WHEN a.grantee = 0 THEN '' ELSE pg_get_userbyid(a.grantee) END, "
+             " a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
+             "WHERE c.oid = ANY($1::oid[]) AND a.grantee <> c.relowner ORDER BY 1, 2, 3",
+             oid_array(oids))) {
+        out[static_cast<Oid>(row[0].as<std::int64_t>())].emplace_back(row[1].as<std::string>(), row[2].as<std::string>(),
+                                                                      row[3].as<bool>());
     }
-    const char* acl_query =
-        "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN '' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, "
-        " a.is_grantable FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::int8::oid "
-        " AND a.grantee <> c.relowner ORDER BY 1, 2";
-    std::set<std::string> revoked;
-    for (const auto& row : tx.exec_params(acl_query, static_cast<std::int64_t>(r.incoming->oid))) {
-        auto grantee = row[0].as<std::string>();
-        if (revoked.insert(grantee).second) {
-            tx.exec0("REVOKE ALL ON TABLE " + qualified(target) + " FROM " + grantee_sql(grantee));
+    return out;
+}
+
+// Each new relation gets the replaced one's owner (or the production role) and exactly its ACL; all statements
+// in one round trip.
+void carry_privileges(pqxx::transaction_base& tx, const std::vector<Resolved>& resolved,
+                      const std::string& production_role) {
+    std::vector<Oid> oids;
+    for (const auto& r : resolved) {
+        if (!r.incoming) continue;
+        oids.push_back(r.incoming->oid);
+        if (r.current) oids.push_back(r.current->oid);
+    }
+    auto acls = acl_entries(tx, oids);
+    std::string statements;
+    for (const auto& r : resolved) {
+        if (!r.incoming) continue;
+        const auto& target = r.item->target;
+        std::string owner = r.current ? r.current->owner : production_role;
+        if (!owner.empty() && owner != r.incoming->owner) {
+            statements += "ALTER " + alter_keyword(r.incoming->relkind) + " " + qualified(target) + " OWNER TO " +
+                          pg::quote_ident(owner) + ";\n";
+        }
+        std::set<std::string> revoked;
+        for (const auto& [grantee, privilege, grantable] : acls[r.incoming->oid]) {
+            if (revoked.insert(grantee).second) {
+                statements += "REVOKE ALL ON TABLE " + qualified(target) + " FROM " + grantee_sql(grantee) + ";\n";
+            }
+        }
+        if (!r.current) continue;
+        for (const auto& [grantee, privilege, grantable] : acls[r.current->oid]) {
+            if (!known_privileges().count(privilege)) {
+                throw Error(ErrorKind::internal, "unknown privilege '" + privilege + "' on " + display(target));
+            }
+            statements += "GRANT " + privilege + " ON TABLE " + qualified(target) + " TO " + grantee_sql(grantee) +
+                          (grantable ? " WITH GRANT OPTION" : "") + ";\n";
         }
     }
-    if (!r.current) return;
-    for (const auto& row : tx.exec_params(acl_query, static_cast<std::int64_t>(r.current->oid))) {
-        auto privilege = row[1].as<std::string>();
-        if (!known_privileges().count(privilege)) {
-            throw Error(ErrorKind::internal, "unknown privilege '" + privilege + "' on " + display(target));
-        }
-        tx.exec0("GRANT " + privilege + " ON TABLE " + qualified(target) + " TO " +
-                 grantee_sql(row[0].as<std::string>()) + (row[2].as<bool>() ? " WITH GRANT OPTION" : ""));
-    }
+    if (!statements.empty()) tx.exec0(statements);
 }
 
 SwapOutcome outcome_of(const std::vector<Resolved>& resolved) {
@@ -370,12 +428,15 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
     std::stable_sort(ordered.begin(), ordered.end(), [](const Resolved* a, const Resolved* b) {
         return lock_rank(a->current ? a->current->relkind : 'r') < lock_rank(b->current ? b->current->relkind : 'r');
     });
+    // One round trip for all the moves: a failing statement names its relation and aborts the transaction.
+    std::string moves;
     for (const auto* r : ordered) {
-        if (r->current) move(tx, r->current->relkind, r->item->target, r->archive_schema);
+        if (r->current) moves += move_statement(r->current->relkind, r->item->target, r->archive_schema);
     }
     for (const auto* r : ordered) {
-        if (r->incoming) move(tx, r->incoming->relkind, *r->item->incoming, r->item->target.schema);
+        if (r->incoming) moves += move_statement(r->incoming->relkind, *r->item->incoming, r->item->target.schema);
     }
+    if (!moves.empty()) tx.exec0(moves);
 
     // Dependencies are by OID, so the analysis holds after the moves; now under the moves' locks it is final.
     auto analysis = analyze(tx, plan, resolved);
@@ -399,11 +460,7 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
         }
     }
 
-    if (plan.carry_privileges) {
-        for (const auto& r : resolved) {
-            if (r.incoming) carry_privileges(tx, r, plan.production_role);
-        }
-    }
+    if (plan.carry_privileges) carry_privileges(tx, resolved, plan.production_role);
     return outcome;
 }
 
