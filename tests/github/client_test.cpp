@@ -214,6 +214,20 @@ TEST(GitHubClient, SecondaryRateLimitIsWaitedOut) {
     EXPECT_EQ(fake.comments(5).size(), 1u) << "created once";
 }
 
+TEST(GitHubClient, ExhaustedRateLimitFailsClearlyInsteadOfWaitingAnHour) {
+    FakeGitHub fake;
+    std::vector<std::chrono::milliseconds> sleeps;
+    auto config = config_for(fake);
+    config.http.sleep = [&](std::chrono::milliseconds ms) { sleeps.push_back(ms); };
+    fake.set_rate_limit_remaining(0);
+    Client client(config);
+    auto e = expect_error([&] { client.get_pull_request(1); });
+    EXPECT_EQ(e.kind(), ErrorKind::network);
+    EXPECT_EQ(e.where().http_status, 403);
+    EXPECT_THAT(e.what(), HasSubstr("API rate limit exceeded for installation ID 1000.; the server asks to wait 36"));
+    EXPECT_THAT(sleeps, IsEmpty());
+}
+
 TEST(GitHubClient, TokenNeverAppearsInErrors) {
     clear_secrets_for_test();
     FakeGitHub fake;

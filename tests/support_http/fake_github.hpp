@@ -110,7 +110,8 @@ public:
                               const std::map<std::string, std::string>& files, bool expired = false);
     // Requests that reached the API (not the blob host) with a mutating method.
     std::size_t mutations() const;
-    // The x-ratelimit-remaining value of the next response (it counts down from 5000 by itself).
+    // The x-ratelimit-remaining value of the next response (it counts down from 5000 by itself). At 0, requests
+    // are refused with 403 "API rate limit exceeded" and a reset an hour away, as GitHub does.
     void set_rate_limit_remaining(int remaining);
 
     // Makes a zip archive in memory (for tests that build their own artifacts).
@@ -118,6 +119,7 @@ public:
 
 private:
     void install_routes();
+    bool rate_limit_exhausted() const;
     ServerResponse guarded(const ServerRequest& request, const std::function<ServerResponse(const ServerRequest&)>& f);
 
     FakeGitHubOptions options_;
