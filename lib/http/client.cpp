@@ -602,6 +602,8 @@ struct Client::Impl {
 
             auto asked = response ? requested_wait(*response, options.now()) : std::nullopt;
             auto wait = asked ? *asked : backoff(attempt);
+            // GitHub: a secondary rate limit that names no time wants at least a minute before the next try.
+            if (!asked && response && response->status == 403) wait = std::max(wait, milliseconds(60'000));
             if (waited + wait > options.retry.max_total_wait) {
                 return give_up("the server asks to wait " + seconds_text(wait) + ", beyond the " +
                                seconds_text(options.retry.max_total_wait - waited) + " left to wait");
