@@ -191,7 +191,9 @@ std::optional<cost::EnvironmentCost> environment_cost(const env::Record& record,
                                                       std::optional<std::int64_t> bytes,
                                                       env::Clock::time_point now) {
     auto end = record.destroyed_at.value_or(now);
-    auto age = std::max(seconds(0), duration_cast<seconds>(end - record.created_at));
+    // Whole hours: the figure (and with it the comment's digest) changes at most once an hour, so re-running on an
+    // unchanged environment stays a no-op.
+    auto age = std::max(seconds(0), duration_cast<seconds>(std::chrono::floor<std::chrono::hours>(end - record.created_at)));
     std::optional<seconds> lifetime;
     if (record.expires_at) lifetime = std::max(seconds(0), duration_cast<seconds>(*record.expires_at - record.created_at));
     if (record.provider == "digitalocean") {

@@ -39,7 +39,7 @@ Header header_from(const env::Record& record, const std::optional<dbt::BuildRow>
 // What the environment costs: a DigitalOcean cluster by the hour (its size from the row's details "size" and
 // "num_nodes", else digitalocean.size / node_count of ece.yml, priced from the catalogue), or its bytes on a
 // shared server at cost.shared_server_usd_per_gb_month. nullopt when the cluster's size has no price.
-// bytes: the size on disk now (nullopt: the row's last recorded size).
+// bytes: the size on disk now (nullopt: the row's last recorded size). The age counts whole hours.
 std::optional<cost::EnvironmentCost> environment_cost(const env::Record& record, const config::Config& config,
                                                       const cost::PriceCatalogue& prices,
                                                       std::optional<std::int64_t> bytes,
