@@ -136,7 +136,8 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
             dbt::BuildOptions build;
             build.project_dir = *options.project_dir;
             build.dbt = options.dbt;
-            build.branch_manifest = manifest_file;
+            // No branch_manifest: run_build parses main with the environment as target, so that what it records
+            // in ece.built_nodes names the environment's schemas (the manifest above names production's).
             build.threads = options.threads;
             build.parse_timeout = options.parse_timeout;
             build.build_timeout = options.build_timeout;
