@@ -277,4 +277,52 @@ TEST_F(CatalogPublish, StaleEnvironmentIsRefusedWithTheListInStrictModeAndRebuil
     EXPECT_TRUE(merged.environment_removed);
 }
 
+TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecrets) {
+    const auto id = up_environment();
+    const fs::path pr_project = copy_project(dir / "pr");
+    change_distinct_patients(pr_project);
+    build_into_environment(id, pr_project);
+    write_file(dir / "ece.yml", "production:\n  schemas: [analytics]\n  role: " + config.production.role +
+                                    "\n  raw_schema: raw\nenvironments:\n  prefix: " + config.environments.prefix +
+                                    "\n");
+    const std::vector<std::string> common = {"--pr", "1", "--sha", "clisha", "--project-dir", pr_project.string(),
+                                             "--dbt", standin.string(), "--config", (dir / "ece.yml").string(),
+                                             "--database-url", url};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = common;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    };
+    std::vector<std::string> secrets = {url};
+    if (const auto password = ece::pg::parse_url(url).password; !password.empty()) secrets.push_back(password);
+
+    const auto dry = ece_publish(with({"--dry-run"}));
+    EXPECT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+    EXPECT_THAT(dry.out, HasSubstr("dry run: would publish"));
+    EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
+
+    const auto published = ece_publish(with({}));
+    ASSERT_EQ(published.exit_code, 0) << published.out << published.err;
+    EXPECT_THAT(published.out, HasSubstr("published "));
+    EXPECT_THAT(published.out, HasSubstr("relations of environment pr-1 in "));
+    EXPECT_THAT(published.out, testing::ContainsRegex("undo with: ece-publish --rollback [0-9]+"));
+    EXPECT_THAT(published.out, HasSubstr("removed environment pr-1"));
+    EXPECT_TRUE(has_column("analytics", "distinct_patients", "version"));
+
+    const auto again = ece_publish(with({"--format", "json"}));
+    ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+    const auto json = boost::json::parse(again.out).as_object();
+    EXPECT_EQ(json.at("outcome").as_string(), "already_published");
+    EXPECT_TRUE(json.at("already_published").as_bool());
+
+    const auto rolled = ece_publish({"--rollback", "--database-url", url, "--config", (dir / "ece.yml").string()});
+    EXPECT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
+    EXPECT_THAT(rolled.out, HasSubstr("rolled back publish #"));
+    EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
+
+    for (const auto* result : {&dry, &published, &again, &rolled}) {
+        EXPECT_THAT(ece::test::find_secrets(result->out + result->err, secrets), testing::IsEmpty());
+    }
+}
+
 }  // namespace
