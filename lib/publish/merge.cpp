@@ -111,6 +111,11 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     auto record = environments.find(id);
     out.sha = target.sha.value_or(record ? record->head_sha : "");
     if (auto previous = done_before(conn, id.name, out.sha, record)) return no_op(std::move(out), *previous);
+    if (!record) throw Error(ErrorKind::usage, "there is no environment " + id.name + " (ece-env up never made it)");
+    if (record->status != env::Status::ready) {
+        throw Error(ErrorKind::conflict, "environment " + id.name + " is " + env::to_string(record->status) +
+                                             ", not ready: nothing to publish");
+    }
 
     // The merged main's manifest.
     dbt::PrivateDir work;
