@@ -281,6 +281,32 @@ TEST_F(CatalogPublish, StaleEnvironmentIsRefusedWithTheListInStrictModeAndRebuil
     EXPECT_TRUE(merged.environment_removed);
 }
 
+TEST_F(CatalogPublish, NodeBuiltAtAChecksumMainDropsWhileMainKeepsProductionsIsRebuiltNotAConflict) {
+    const auto id = up_environment();
+    const fs::path pr_project = copy_project(dir / "pr");
+    change_distinct_patients(pr_project);
+    build_into_environment(id, pr_project);
+    // main has distinct_patients as production has it (the pull request's change to it did not survive), and
+    // another change: state:modified does not select distinct_patients, yet the environment holds the pull
+    // request's version of it.
+    const fs::path main_project = copy_project(dir / "main");
+    change_observed_diagnoses(main_project);
+
+    const auto merged = publish::publish_merged(url, *environments, {std::nullopt, 1, "mergesha"},
+                                                merge_options(main_project, publish::OnStale::rebuild));
+
+    ASSERT_EQ(merged.publish.outcome, publish::Outcome::published);
+    EXPECT_EQ(merged.rebuild_status, "success");
+    std::map<std::string, publish::StaleNode::Reason> stale;
+    for (const auto& node : merged.publish.stale.nodes) stale[node.unique_id] = node.reason;
+    EXPECT_EQ(stale.at("model.ece_demo.distinct_patients"), publish::StaleNode::Reason::changed);
+    EXPECT_EQ(stale.at("model.ece_demo.observed_diagnoses"), publish::StaleNode::Reason::not_built);
+    // Production serves main: distinct_patients as main has it, observed_diagnoses changed.
+    EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.distinct_patients"), 5);
+    EXPECT_GT(count_of("SELECT count(*) FROM analytics.observed_diagnoses WHERE version = 'main'"), 0);
+}
+
 TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecrets) {
     const auto id = up_environment();
     const fs::path pr_project = copy_project(dir / "pr");
