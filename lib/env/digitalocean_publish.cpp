@@ -24,7 +24,10 @@ ChangePlan plan_publish_by_resize(Environments& environments, const Identity& id
 digitalocean::PublishResult publish_by_resize(Environments& environments, const Identity& id) {
     auto& provider = digitalocean_of(environments);
     digitalocean::PublishResult result;
-    environments.locked(id, [&] { result = provider.publish(id); });
+    environments.locked(id, [&] {
+        result = provider.publish(id);
+        environments.forget(id);  // its cluster is production's now
+    });
     return result;
 }
 

@@ -14,7 +14,8 @@ ChangePlan plan_publish_by_resize(Environments& environments, const Identity& id
 
 // Publishes under the environment's advisory lock (when there is a catalog). The result carries the new
 // production cluster, the names deleted, and the monthly cost before (previous production + the branch's
-// cluster) and after (the new production alone). Nothing of production changes when resize or health fail.
+// cluster) and after (the new production alone); the environment's catalog row is then closed (destroyed): its
+// cluster is production's now. Nothing of production changes when resize or health fail.
 digitalocean::PublishResult publish_by_resize(Environments& environments, const Identity& id);
 
 }  // namespace ece::env

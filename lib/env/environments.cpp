@@ -276,6 +276,18 @@ ChangePlan Environments::plan_up(const Identity& id) { return provider_->plan_up
 
 ChangePlan Environments::plan_down(const Identity& id) { return provider_->plan_down(admin(), id); }
 
+void Environments::forget(const Identity& id) {
+    auto* conn = admin();
+    if (!conn) return;
+    if (auto row = catalog_row(conn, id.name); row && row->status != Status::destroyed) {
+        in_catalog("recording that environment " + id.name + " is gone", [&] {
+            pqxx::work tx(*conn, "env forget");
+            rows::mark_destroyed(tx, id.name);
+            tx.commit();
+        });
+    }
+}
+
 void Environments::locked(const Identity& id, const std::function<void()>& body) {
     auto lock = lock_if(admin(), id, settings_.lock_timeout);
     body();

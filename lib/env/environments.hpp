@@ -123,6 +123,10 @@ public:
     // such as publishing a DigitalOcean cluster.
     void locked(const Identity& id, const std::function<void()>& body);
 
+    // Records that the environment no longer exists at its provider although nothing was removed (publish by
+    // resize turned its cluster into production): its catalog row becomes destroyed. No-op without a catalog.
+    void forget(const Identity& id);
+
     bool has_catalog() const { return !settings_.admin_url.empty(); }
     const config::Config& config() const { return settings_.config; }
     Provider& provider() { return *provider_; }
