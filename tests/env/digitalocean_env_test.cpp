@@ -543,6 +543,51 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
     EXPECT_TRUE(cloud_->cluster_named("ece-shop-pr-12")) << "production stays";
 }
 
+// ece-publish with provider digitalocean publishes by resize; the API's CA comes from SSL_CERT_FILE here.
+TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
+    ASSERT_EQ(run({"up", "--branch", "feature/cart", "--pr", "12"}).exit_code, 0);
+    test::FakeDigitalOcean::Cluster production;
+    production.name = "ece-shop-production";
+    production.size = "db-s-1vcpu-2gb";
+    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
+    cloud_->add_cluster(production);
+
+    auto publish = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {ECE_PUBLISH_BINARY, "--config", (dir / "ece.yml").string(), "--format",
+                                         "json"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        process::Command command{argv};
+        command.cwd = dir.path();
+        command.timeout = std::chrono::seconds(60);
+        command.env = {{"DIGITALOCEAN_TOKEN", cloud_->token()},
+                       {"DIGITALOCEAN_API_URL", cloud_->api_url()},
+                       {"SSL_CERT_FILE", cloud_->ca_file().string()},
+                       {"ECE_DIGITALOCEAN_FAKE", "1"},
+                       {"HOME", dir.path().string()}};
+        auto result = process::run(command);
+        EXPECT_THAT(test::find_secrets(result.out + result.err, secrets_of_cloud()), IsEmpty());
+        return result;
+    };
+    cloud_->server().clear_requests();
+    auto dry = publish({"--pr", "12", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_EQ(mutations_sent(), 0u);
+    auto plan = json::parse(dry.out).as_object();
+    EXPECT_EQ(plan.at("plan").at("changes").as_array().size(), 3u);
+
+    auto done = publish({"--provider", "digitalocean", "--pr", "12"});
+    ASSERT_EQ(done.exit_code, 0) << done.err;
+    auto out = json::parse(done.out).as_object();
+    EXPECT_EQ(out.at("production").as_string(), "ece-shop-pr-12");
+    EXPECT_EQ(out.at("deleted").as_array().at(0).as_string(), "ece-shop-production");
+    EXPECT_TRUE(out.at("monthly_before").is_string());
+    EXPECT_FALSE(cloud_->cluster_named("ece-shop-production"));
+    EXPECT_EQ(cloud_->cluster_named("ece-shop-pr-12")->size, "db-s-1vcpu-2gb");
+
+    auto rollback = publish({"--rollback"});
+    EXPECT_EQ(rollback.exit_code, 2) << "no swap to roll back on this provider";
+}
+
 TEST_F(DigitalOceanCli, RejectedTokenIsAClearErrorWithoutTheToken) {
     cloud_->expire_token();
     auto result = run({"list"});
