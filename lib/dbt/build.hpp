@@ -37,7 +37,7 @@ struct BuildTarget {
     std::string environment;        // the environment's name, the catalog's key, e.g. pr-12
     std::string sha;                // the commit being built
     std::string sslmode;            // optional
-    std::string sslrootcert;        // optional: the CA file sslmode=verify-full checks the server against
+    std::string sslrootcert{};      // optional: the CA file sslmode=verify-full checks the server against
 };
 
 // Name of the profile and target ece writes into its profiles.yml.

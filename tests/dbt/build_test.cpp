@@ -131,7 +131,7 @@ Production build_production(bool store_manifest) {
     }
     const fs::path project = copy_project(*prod.dir / "production");
     const ece::dbt::BuildTarget target{prod.admin.host, prod.admin.port, prod.admin.dbname, prod.admin.user,
-                                       prod.admin.password, "analytics", "analytics", "production", "prodsha", "", ""};
+                                       prod.admin.password, "analytics", "analytics", "production", "prodsha", ""};
     std::ofstream(*prod.dir / "profiles.yml") << ece::dbt::profiles_yml(target, 1);
     ece::process::Command build;
     build.argv = {standin.string(), "build", "--project-dir", project.string(), "--profiles-dir",
