@@ -88,8 +88,9 @@ public:
 
     StagedTable stage(const TableDecl& table) {
         started_ = clock::now();
+        check_declaration(table);
         StagedTable out{.name = table.name, .sha256 = {}, .content_table = {}};
-        std::uint64_t size = file_size(table.source);
+        std::uint64_t size = source_size(table);
         out.file_bytes = size;
         // An unchanged file costs one hash pass: only a file of a size seen before can be unchanged.
         if (same_size_file_staged(conn_, table, size)) {
@@ -98,7 +99,7 @@ public:
             if (auto found = find_content(conn_, content_key(out.sha256, table))) return reused(table, out, *found);
         }
         report(table, Phase::scanning, 0, size, 0, 0);
-        ScanResult scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(size)});
+        ScanResult scanned = scan_declared(table, size);
         out.sha256 = scanned.sha256;
         out.rows = scanned.rows;
         std::string key = content_key(scanned.sha256, table);
@@ -115,6 +116,49 @@ public:
     }
 
 private:
+    // A problem with how the table is declared: named at its line in ece.yml when it came from there.
+    Error declaration_error(const TableDecl& table, ErrorKind kind, const std::string& message) const {
+        if (table.line && !options_.declared_in.empty())
+            return Error(kind, "table " + table.name + ": " + message,
+                         {.file = options_.declared_in, .line = static_cast<std::uint64_t>(*table.line)});
+        return Error(kind, message, {.file = table.source});
+    }
+
+    // What can be checked before reading the data.
+    void check_declaration(const TableDecl& table) const {
+        for (const auto& [column, type] : table.column_types) check_type_name(table, column, type);
+        if (is_url(table.source))
+            throw declaration_error(table, ErrorKind::usage, "https sources are not supported yet: " + table.source);
+    }
+
+    std::uint64_t source_size(const TableDecl& table) const {
+        try {
+            return file_size(table.source);
+        } catch (const Error& e) {
+            if (!table.line) throw;
+            throw declaration_error(table, e.kind(), "source " + table.source + ": " + e.message());
+        }
+    }
+
+    // The one-pass scan; a declared column missing from the header or the primary key is the declaration's fault.
+    ScanResult scan_declared(const TableDecl& table, std::uint64_t size) const {
+        ScanResult scanned;
+        try {
+            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(size)});
+        } catch (const Error& e) {
+            if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
+            throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + table.source);
+        }
+        for (const auto& key : table.primary_key) {
+            bool found = std::any_of(scanned.columns.begin(), scanned.columns.end(),
+                                     [&](const Column& c) { return c.name == key; });
+            if (!found)
+                throw declaration_error(table, ErrorKind::usage,
+                                        "primary key column \"" + key + "\" is not in " + table.source);
+        }
+        return scanned;
+    }
+
     // Enough chunks to keep every connection busy until the end (about four each), none larger than asked.
     std::uint64_t chunk_bytes_for(std::uint64_t file_bytes) const {
         std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 4ull);
@@ -142,7 +186,6 @@ private:
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
             columns_text += db_columns.back() + " " + column.sql_type;
         }
-        for (const auto& [name, type] : table.column_types) check_type_name(table, name, type);
         {
             pqxx::work tx(conn_);
             tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
@@ -168,14 +211,16 @@ private:
         }
     }
 
-    void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) {
+    void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) const {
         // Declared types reach SQL text: only letters, digits, spaces, parentheses, commas and brackets.
+        bool plain = !type.empty();
         for (char c : type) {
-            bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '(' || c == ')' || c == ',' ||
-                      c == '[' || c == ']' || c == '_';
-            if (!ok) throw Error(ErrorKind::usage, "declared type \"" + type + "\" is not a plain SQL type name",
-                                 {.file = table.source, .field = "column " + column});
+            plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '(' || c == ')' ||
+                              c == ',' || c == '[' || c == ']' || c == '_');
         }
+        if (!plain)
+            throw declaration_error(table, ErrorKind::usage,
+                                    "column " + column + ": declared type \"" + type + "\" is not a plain SQL type name");
     }
 
     void add_primary_key(pqxx::work& tx, const TableDecl& table, const std::string& loading) {
@@ -252,11 +297,35 @@ void point_view(pqxx::work& tx, const Environment& env, const std::string& view,
     }
 }
 
+// The raw schema, created owned by the environment's role. One of an environment that another role owns is refused
+// (it would outlive `ece-env down`); one the admin made (staged before ece-env knew the environment) is handed over.
+void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
+    std::string schema = pg::ident(env.raw_schema);
+    if (!env.owner_role.empty() &&
+        tx.exec_params1("SELECT count(*) FROM pg_roles WHERE rolname = $1", env.owner_role)[0].as<int>() == 0) {
+        throw Error(ErrorKind::conflict,
+                    "role " + env.owner_role + ", owner of " + env.name + "'s staged tables, does not exist" +
+                        (env.production ? "; create it or run ece-env up once" : "; run ece-env up first"));
+    }
+    auto owner = tx.exec_params("SELECT pg_get_userbyid(nspowner), pg_get_userbyid(nspowner) = current_user "
+                                "FROM pg_namespace WHERE nspname = $1",
+                                env.raw_schema);
+    if (owner.empty()) {
+        tx.exec0("CREATE SCHEMA " + schema + (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::ident(env.owner_role)));
+        return;
+    }
+    std::string current = owner[0][0].as<std::string>();
+    if (env.production || env.owner_role.empty() || current == env.owner_role) return;
+    if (!owner[0][1].as<bool>()) {
+        throw Error(ErrorKind::conflict, "schema " + env.raw_schema + " already exists and belongs to role " + current +
+                                             "; environment " + env.name + " cannot stage into it");
+    }
+    tx.exec0("ALTER SCHEMA " + schema + " OWNER TO " + pg::ident(env.owner_role));
+}
+
 void point_views(pqxx::connection& conn, const Environment& env, const std::vector<StagedTable>& staged) {
     pqxx::work tx(conn);
-    std::string schema = pg::ident(env.raw_schema);
-    tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema +
-             (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::ident(env.owner_role)));
+    ensure_raw_schema(tx, env);
     if (!env.owner_role.empty())
         tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::ident(env.owner_role));
     for (const auto& table : staged) {
@@ -372,29 +441,21 @@ std::vector<std::string> gc(pqxx::connection_base& conn) {
     return dropped;
 }
 
-Environment branch_environment(pqxx::connection_base& conn, const std::string& branch) {
-    Environment env{.name = branch, .raw_schema = "ece_" + pg::slug(branch) + "_raw"};
-    // ece-env records the environment (its base schema and role); without it, staging still works on its own.
-    try {
-        pqxx::read_transaction tx(conn);
-        if (!tx.exec("SELECT to_regclass('ece.environments') IS NOT NULL")[0][0].as<bool>()) return env;
-        auto rows = tx.exec_params(
-            "SELECT name, base_schema, role_name FROM ece.environments WHERE (branch = $1 OR name = $1) "
-            "AND destroyed_at IS NULL ORDER BY (name = $1) DESC LIMIT 1",
-            branch);
-        if (!rows.empty()) {
-            env.name = rows[0][0].as<std::string>();
-            env.raw_schema = rows[0][1].as<std::string>() + "_raw";
-            env.owner_role = rows[0][2].is_null() ? "" : rows[0][2].as<std::string>();
-        }
-    } catch (const pqxx::sql_error&) {
-        // An ece.environments of another shape: fall back to the default names.
+Environment branch_environment(env::Environments& environments, std::string_view branch, std::optional<int> pr) {
+    auto id = environments.identify(branch, pr);
+    auto record = environments.find(id);
+    if (!record || record->status != env::Status::ready) {
+        std::string up = "ece-env up --branch " + std::string(branch) + (pr ? " --pr " + std::to_string(*pr) : "");
+        throw Error(ErrorKind::conflict, "environment " + id.name + " is not up (" +
+                                             (record ? env::to_string(record->status) : std::string("never created")) +
+                                             "); run " + up + " first");
     }
-    return env;
+    return Environment{.name = record->name, .raw_schema = record->base_schema + "_raw", .owner_role = record->role_name};
 }
 
-Environment production_environment(const std::string& raw_schema) {
-    return Environment{.name = "production", .raw_schema = raw_schema, .owner_role = {}, .production = true};
+Environment production_environment(const config::Config& config) {
+    return Environment{.name = "production", .raw_schema = config.production.raw_schema,
+                       .owner_role = config.production.role, .production = true};
 }
 
 }  // namespace ece::stage
