@@ -86,33 +86,54 @@ public:
     Stager(const std::string& url, pqxx::connection& conn, const StageOptions& options)
         : url_(url), conn_(conn), options_(options) {}
 
-    StagedTable stage(const TableDecl& table) {
+    // What is known about a table after reading it, before anything is loaded.
+    struct Prepared {
+        const TableDecl* table = nullptr;
+        StagedTable out{};
+        std::optional<std::string> existing{};  // the content table that holds this content already
+        std::optional<ScanResult> scanned{};    // when it must be loaded
+        double seconds = 0;                     // spent reading it
+    };
+
+    // Checks the declaration and reads the file: hash only when a file of its size was staged before (it may be
+    // unchanged), else the full one-pass scan. Loads nothing, so every table is checked before any is loaded.
+    Prepared prepare(const TableDecl& table) {
         started_ = clock::now();
         check_declaration(table);
-        StagedTable out{.name = table.name, .sha256 = {}, .content_table = {}};
+        Prepared p{.table = &table, .out = StagedTable{.name = table.name, .sha256 = {}, .content_table = {}}};
         std::uint64_t size = source_size(table);
-        out.file_bytes = size;
-        // An unchanged file costs one hash pass: only a file of a size seen before can be unchanged.
+        p.out.file_bytes = size;
         if (same_size_file_staged(conn_, table, size)) {
             report(table, Phase::hashing, 0, size, 0, 0);
-            out.sha256 = hash_file(table.source);
-            if (auto found = find_content(conn_, content_key(out.sha256, table))) return reused(table, out, *found);
+            p.out.sha256 = hash_file(table.source);
+            p.existing = find_content(conn_, content_key(p.out.sha256, table));
         }
-        report(table, Phase::scanning, 0, size, 0, 0);
-        ScanResult scanned = scan_declared(table, size);
-        out.sha256 = scanned.sha256;
-        out.rows = scanned.rows;
-        std::string key = content_key(scanned.sha256, table);
-        if (auto found = find_content(conn_, key)) return reused(table, out, *found);
+        if (!p.existing) {
+            report(table, Phase::scanning, 0, size, 0, 0);
+            p.scanned = scan_declared(table, size);
+            p.out.sha256 = p.scanned->sha256;
+            p.out.rows = p.scanned->rows;
+            p.existing = find_content(conn_, content_key(p.out.sha256, table));
+        }
+        p.seconds = elapsed();
+        return p;
+    }
 
+    // Loads a prepared table unless its content is there already (or got there while we waited for its lock).
+    StagedTable finish(Prepared& p) {
+        const TableDecl& table = *p.table;
+        started_ = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
+        if (p.existing) return reused(table, p.out, *p.existing);
+        const ScanResult& scanned = *p.scanned;
+        std::string key = content_key(scanned.sha256, table);
         pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
-        if (auto found = find_content(conn_, key)) return reused(table, out, *found);  // loaded while we waited
-        out.content_table = content_table_name(table, key);
-        load(table, scanned, key, out.content_table);
-        out.loaded = true;
-        out.seconds = elapsed();
+        if (auto found = find_content(conn_, key)) return reused(table, p.out, *found);
+        p.out.content_table = content_table_name(table, key);
+        load(table, scanned, key, p.out.content_table);
+        p.out.loaded = true;
+        p.out.seconds = elapsed();
         report(table, Phase::loaded, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
-        return out;
+        return p.out;
     }
 
 private:
@@ -277,7 +298,7 @@ private:
 // must be dropped first, which takes dependent views with it: fine in a branch (dbt rebuilds them), refused in
 // production.
 void point_view(pqxx::work& tx, const Environment& env, const std::string& view, const std::string& content_table) {
-    std::string view_sql = pg::ident(env.raw_schema) + "." + view;
+    std::string view_sql = pg::quote_ident(env.raw_schema) + "." + view;
     std::string select = " AS SELECT * FROM " + qualified(content_table);
     try {
         pqxx::subtransaction sub(tx, "replace_view");
@@ -292,15 +313,15 @@ void point_view(pqxx::work& tx, const Environment& env, const std::string& view,
         tx.exec0("CREATE VIEW " + view_sql + select);
     }
     if (!env.owner_role.empty()) {
-        tx.exec0("GRANT SELECT ON " + qualified(content_table) + " TO " + pg::ident(env.owner_role));
-        tx.exec0("ALTER VIEW " + view_sql + " OWNER TO " + pg::ident(env.owner_role));
+        tx.exec0("GRANT SELECT ON " + qualified(content_table) + " TO " + pg::quote_ident(env.owner_role));
+        tx.exec0("ALTER VIEW " + view_sql + " OWNER TO " + pg::quote_ident(env.owner_role));
     }
 }
 
 // The raw schema, created owned by the environment's role. One of an environment that another role owns is refused
 // (it would outlive `ece-env down`); one the admin made (staged before ece-env knew the environment) is handed over.
 void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
-    std::string schema = pg::ident(env.raw_schema);
+    std::string schema = pg::quote_ident(env.raw_schema);
     if (!env.owner_role.empty() &&
         tx.exec_params1("SELECT count(*) FROM pg_roles WHERE rolname = $1", env.owner_role)[0].as<int>() == 0) {
         throw Error(ErrorKind::conflict,
@@ -311,7 +332,7 @@ void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
                                 "FROM pg_namespace WHERE nspname = $1",
                                 env.raw_schema);
     if (owner.empty()) {
-        tx.exec0("CREATE SCHEMA " + schema + (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::ident(env.owner_role)));
+        tx.exec0("CREATE SCHEMA " + schema + (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::quote_ident(env.owner_role)));
         return;
     }
     std::string current = owner[0][0].as<std::string>();
@@ -320,14 +341,14 @@ void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
         throw Error(ErrorKind::conflict, "schema " + env.raw_schema + " already exists and belongs to role " + current +
                                              "; environment " + env.name + " cannot stage into it");
     }
-    tx.exec0("ALTER SCHEMA " + schema + " OWNER TO " + pg::ident(env.owner_role));
+    tx.exec0("ALTER SCHEMA " + schema + " OWNER TO " + pg::quote_ident(env.owner_role));
 }
 
 void point_views(pqxx::connection& conn, const Environment& env, const std::vector<StagedTable>& staged) {
     pqxx::work tx(conn);
     ensure_raw_schema(tx, env);
     if (!env.owner_role.empty())
-        tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::ident(env.owner_role));
+        tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::quote_ident(env.owner_role));
     for (const auto& table : staged) {
         point_view(tx, env, pg::ident(table.name), table.content_table);
         tx.exec_params(
@@ -335,7 +356,7 @@ void point_views(pqxx::connection& conn, const Environment& env, const std::vect
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (environment, table_name) DO UPDATE SET "
             "schema_name = excluded.schema_name, view_name = excluded.view_name, "
             "content_table = excluded.content_table, updated_at = now()",
-            env.name, table.name, pg::slug(env.raw_schema), pg::slug(table.name), table.content_table);
+            env.name, table.name, env.raw_schema, pg::slug(table.name), table.content_table);
     }
     tx.commit();
 }
@@ -354,16 +375,19 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
         migrate_catalog(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + env.name);
         Stager stager(url, conn, options);
-        std::vector<StagedTable> staged;
-        for (const auto& table : tables) {
+        auto for_table = [](const TableDecl& table, auto&& step) {
             try {
-                staged.push_back(stager.stage(table));
+                return step();
             } catch (const Error&) {
                 throw;
             } catch (const std::exception& e) {
                 throw pg::translate(e, "staging " + table.name + " from " + table.source);
             }
-        }
+        };
+        std::vector<Stager::Prepared> prepared;
+        for (const auto& table : tables) prepared.push_back(for_table(table, [&] { return stager.prepare(table); }));
+        std::vector<StagedTable> staged;
+        for (auto& p : prepared) staged.push_back(for_table(*p.table, [&] { return stager.finish(p); }));
         point_views(conn, env, staged);
         return staged;
     } catch (const Error&) {

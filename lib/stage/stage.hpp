@@ -23,7 +23,8 @@ namespace ece::stage {
 
 inline constexpr const char* content_schema = "ece_content";
 
-// Where staged tables become visible.
+// Where staged tables become visible. Schema and role are the names of real objects (as lib/env and ece.yml name
+// them), quoted as they are, never slugged.
 struct Environment {
     std::string name;         // catalog key: the environment's name (e.g. "pr-12"), or "production"
     std::string raw_schema;   // the schema of its views (e.g. "ece_pr_12_raw", production's "raw")
