@@ -15,7 +15,10 @@
 #include "core/main.hpp"
 #include "core/secrets.hpp"
 #include "dbt/build.hpp"
+#include "config/config.hpp"
 #include "dbt/catalog.hpp"
+#include "dbt/env_target.hpp"
+#include "env/environments.hpp"
 #include "dbt/manifest.hpp"
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
@@ -182,8 +185,8 @@ std::string default_sha() {
     return sha ? sha : "";
 }
 
-// The environment's connection facts and password. Until ece-env's credentials are wired in, they come from
-// ECE_DBT_TARGET_URL (a postgresql:// URL of the environment's role: kept out of the process list) and --schema.
+// The low-level form, for a role ece-env does not manage: ECE_DBT_TARGET_URL (a postgresql:// URL of the role,
+// kept out of the process list) and --schema. The normal form issues the environment's credentials (lib/env).
 ece::dbt::BuildTarget target_from_url(const std::string& environment, const std::string& schema,
                                       const std::string& production_schema, const std::string& sha) {
     const char* url = std::getenv("ECE_DBT_TARGET_URL");
@@ -212,14 +215,17 @@ void print_summary(const ece::dbt::BuildReport& report, const std::string& envir
 int build_command(const std::vector<std::string>& args) {
     std::string branch, environment, project_dir = ".", dbt_program = "dbt", state_dir, select = "state:modified+";
     std::string manifest_file, database_url, schema, production_schema = "analytics", sha = default_sha();
-    std::string artifact_name, target_path, raw_schema;
+    std::string artifact_name, target_path, raw_schema, config_file;
+    int pr = 0;
     std::vector<std::string> ignore_config;
     int threads = 4, timeout_minutes = 120;
     po::options_description options("build options");
     options.add_options()
         ("help,h", "this help")
         ("branch", po::value(&branch)->required(), "the branch being built")
-        ("environment", po::value(&environment), "the environment's name (default: the branch)")
+        ("pr", po::value(&pr), "the pull request number (the environment is pr-<N>)")
+        ("config", po::value(&config_file), "ece.yml (default: ./ece.yml when present)")
+        ("environment", po::value(&environment), "with ECE_DBT_TARGET_URL: the catalog name of the build")
         ("project-dir", po::value(&project_dir), "the dbt project (default: .)")
         ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
         ("state", po::value(&state_dir), "directory with production's manifest.json (default: the catalog's)")
@@ -228,7 +234,7 @@ int build_command(const std::vector<std::string>& args) {
                                                 "environment's profile)")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
                                                    "embedded server)")
-        ("schema", po::value(&schema), "the environment's base schema (until ece-env provides it)")
+        ("schema", po::value(&schema), "with ECE_DBT_TARGET_URL: the role's base schema (low-level form)")
         ("production-schema", po::value(&production_schema), "production's base schema (default analytics)")
         ("raw-schema", po::value(&raw_schema), "the staged data schema dbt reads through ECE_RAW_SCHEMA "
                                                "(default <schema>_raw)")
@@ -250,9 +256,23 @@ int build_command(const std::vector<std::string>& args) {
     } catch (const po::error& e) {
         throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
     }
-    if (environment.empty()) environment = branch;
-
-    const ece::dbt::BuildTarget target = target_from_url(environment, schema, production_schema, sha);
+    const auto database_url_flag = database_url.empty() ? std::nullopt : std::optional(database_url);
+    ece::dbt::BuildTarget target;
+    std::string catalog_url;
+    if (!schema.empty()) {
+        if (environment.empty()) environment = branch;
+        target = target_from_url(environment, schema, production_schema, sha);
+        catalog_url = ece::pg::resolve_admin_url(database_url_flag);
+    } else {
+        auto config = ece::config::load_for_command(config_file.empty() ? std::nullopt
+                                                                        : std::optional<fs::path>(config_file));
+        auto settings = ece::env::Settings::resolve(database_url_flag, std::move(config));
+        catalog_url = settings.admin_url;
+        ece::env::Environments environments(std::move(settings));
+        const auto id = environments.identify(branch, pr > 0 ? std::optional(pr) : std::nullopt);
+        target = ece::dbt::build_target_for(environments, id, sha);
+        environment = id.name;
+    }
     ece::dbt::BuildOptions build;
     build.project_dir = project_dir;
     build.dbt = dbt_program;
@@ -279,9 +299,7 @@ int build_command(const std::vector<std::string>& args) {
         log.line(line);
     };
 
-    auto catalog = ece::pg::connect_owned(
-        ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
-        "ece-dbt build: catalog");
+    auto catalog = ece::pg::connect_owned(catalog_url, "ece-dbt build: catalog");
     const ece::dbt::BuildReport report = ece::dbt::run_build(*catalog, target, build);
     log.close();
     print_summary(report, environment);

@@ -76,23 +76,12 @@ std::optional<T> optional_value(const po::variables_map& vm, const char* name) {
 }
 
 config::Config load_config(const Global& global) {
-    if (global.config_file) return config::load(*global.config_file);
-    return config::load_or_default(std::filesystem::current_path());
+    return config::load_for_command(global.config_file ? std::optional<std::filesystem::path>(*global.config_file)
+                                                       : std::nullopt);
 }
 
 env::Settings settings_for(const Global& global, const config::Config& config) {
-    env::Settings settings;
-    settings.config = config;
-    if (global.database_url) {
-        settings.admin_url = *global.database_url;
-    } else if (const char* from_env = std::getenv(config.server.database_url_env.c_str()); from_env && *from_env) {
-        settings.admin_url = from_env;
-    } else {
-        settings.admin_url = pg::resolve_admin_url(std::nullopt);
-        settings.embedded = !std::getenv("ECE_DATABASE_URL") || !*std::getenv("ECE_DATABASE_URL");
-    }
-    register_secret(settings.admin_url);
-    return settings;
+    return env::Settings::resolve(global.database_url, config);
 }
 
 // Printed text never holds a registered secret, except a password the user asked for (reveal).

@@ -284,6 +284,11 @@ Config load(const std::filesystem::path& file) {
     return parse(text.str(), file);
 }
 
+Config load_for_command(const std::optional<std::filesystem::path>& config_flag) {
+    if (config_flag) return load(*config_flag);
+    return load_or_default(std::filesystem::current_path());
+}
+
 Config load_or_default(const std::filesystem::path& dir) {
     auto file = dir / "ece.yml";
     if (std::filesystem::exists(file)) return load(file);

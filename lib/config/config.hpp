@@ -113,6 +113,9 @@ Config parse(const std::string& text, const std::filesystem::path& file);
 // ece.yml in dir if it exists, else the defaults (with root = dir).
 Config load_or_default(const std::filesystem::path& dir);
 
+// The configuration a command uses: the file given with --config, else ./ece.yml if present, else defaults.
+Config load_for_command(const std::optional<std::filesystem::path>& config_flag);
+
 // "72h", "30m", "15min", "2s", "500ms", "3d", or a bare number of seconds.
 std::chrono::milliseconds parse_duration(const std::string& text);
 

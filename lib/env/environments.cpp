@@ -2,6 +2,8 @@
 
 #include "catalog/migrate.hpp"
 #include "core/error.hpp"
+#include "core/secrets.hpp"
+#include "pg/embedded.hpp"
 #include "pg/lock.hpp"
 
 #include <boost/json.hpp>
@@ -202,6 +204,23 @@ Credentials Environments::issue_credentials(const Identity& id) {
 }
 
 Credentials Environments::connection_facts(const Identity& id) const { return provider_->connection_facts(id); }
+
+Settings Settings::resolve(const std::optional<std::string>& database_url_flag, config::Config config) {
+    Settings settings;
+    const char* configured = std::getenv(config.server.database_url_env.c_str());
+    settings.config = std::move(config);
+    if (database_url_flag) {
+        settings.admin_url = *database_url_flag;
+    } else if (configured && *configured) {
+        settings.admin_url = configured;
+    } else {
+        settings.admin_url = pg::resolve_admin_url(std::nullopt);
+        const char* standard = std::getenv("ECE_DATABASE_URL");
+        settings.embedded = !standard || !*standard;
+    }
+    register_secret(settings.admin_url);
+    return settings;
+}
 
 Credentials Environments::production_facts() const {
     Credentials c = provider_->connection_facts(Identity{});

@@ -30,6 +30,11 @@ struct Settings {
     config::Config config;
     bool embedded = false;  // the admin URL is ece's embedded server: production is created when missing
     std::chrono::milliseconds lock_timeout = std::chrono::minutes(10);  // waiting for another job's lock
+
+    // What every command uses: the admin URL from --database-url, else the variable the configuration names
+    // (server.database_url_env), else ECE_DATABASE_URL, else the embedded server (started if needed). Registers
+    // the URL as a secret.
+    static Settings resolve(const std::optional<std::string>& database_url_flag, config::Config config);
 };
 
 struct UpRequest {
