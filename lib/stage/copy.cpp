@@ -154,6 +154,25 @@ void parse_copy_context(const std::string& context, std::uint64_t& line, std::st
     column = context.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record is
+// numbered by its last line), so the file's line is the stream's first line plus that number minus one. Clears failed.
+Error copy_failure(PGresult* failed, const std::string& file, std::uint64_t first_line,
+                   const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
+    std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
+    std::string context = field(failed, PG_DIAG_CONTEXT);
+    PQclear(failed);
+    std::uint64_t record_line = 0;
+    std::string column;
+    parse_copy_context(context, record_line, column);
+    ErrorLocation where{.file = file};
+    if (record_line > 0) where.line = first_line + record_line - 1;
+    for (std::size_t k = 0; k < db_columns.size() && k < file_columns.size(); ++k)
+        if (db_columns[k] == column) column = file_columns[k];
+    if (!column.empty()) where.field = "column " + column;
+    bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
+    return Error(data_problem ? ErrorKind::input : ErrorKind::database, message.empty() ? "COPY failed" : message, where);
+}
+
 class ParallelCopy {
 public:
     ParallelCopy(const std::string& url, const TableDecl& table, const ScanResult& scanned, const std::string& target,
@@ -249,23 +268,10 @@ private:
         return error_ != nullptr;
     }
 
-    // PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record
-    // is numbered by its last line), so the file's line is the chunk's first line plus that number minus one.
     Error copy_error(PGresult* failed, std::size_t chunk_index) {
-        std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
-        std::string context = field(failed, PG_DIAG_CONTEXT);
-        PQclear(failed);
-        std::uint64_t record_line = 0;
-        std::string column;
-        parse_copy_context(context, record_line, column);
-        ErrorLocation where{.file = table_.source};
-        const Chunk& chunk = scanned_.chunks[chunk_index];
-        if (record_line > 0) where.line = chunk.first_line + record_line - 1;
-        for (std::size_t k = 0; k < options_.db_columns.size() && k < scanned_.columns.size(); ++k)
-            if (options_.db_columns[k] == column) column = scanned_.columns[k].name;
-        if (!column.empty()) where.field = "column " + column;
-        bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
-        return Error(data_problem ? ErrorKind::input : ErrorKind::database, message.empty() ? "COPY failed" : message, where);
+        std::vector<std::string> names;
+        for (const auto& c : scanned_.columns) names.push_back(c.name);
+        return copy_failure(failed, table_.source, scanned_.chunks[chunk_index].first_line, options_.db_columns, names);
     }
 
     const std::string& url_;
@@ -281,8 +287,38 @@ private:
 
 }  // namespace
 
-std::string copy_options_sql(const CsvOptions& csv) {
-    return "(FORMAT csv, HEADER false, DELIMITER " + quote_literal_char(csv.delimiter) + ", QUOTE " +
+struct CopyStream::Impl {
+    CopyConnection conn;
+    std::string file;
+    std::uint64_t bytes = 0;
+};
+
+CopyStream::CopyStream(const std::string& url, std::string file) : impl_(new Impl{CopyConnection(url), std::move(file)}) {}
+CopyStream::~CopyStream() {
+    // Not committed: closing the connection rolls everything back, the table included.
+    if (impl_ && impl_->conn.in_copy()) PQclear(impl_->conn.end_copy("load abandoned"));
+}
+
+void CopyStream::begin(const std::string& create_table_sql, const std::string& copy_sql) {
+    impl_->conn.exec("BEGIN", "starting the load transaction");
+    impl_->conn.exec(create_table_sql, "creating the loading table");
+    impl_->conn.begin_copy(copy_sql);
+}
+
+void CopyStream::put(const char* data, std::size_t size) {
+    impl_->conn.put(data, size);
+    impl_->bytes += size;
+}
+
+std::uint64_t CopyStream::bytes_sent() const { return impl_->bytes; }
+
+void CopyStream::commit(const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
+    if (PGresult* failed = impl_->conn.end_copy()) throw copy_failure(failed, impl_->file, 1, db_columns, file_columns);
+    impl_->conn.exec("COMMIT", "committing loaded rows");
+}
+
+std::string copy_options_sql(const CsvOptions& csv, bool header) {
+    return std::string("(FORMAT csv, HEADER ") + (header ? "true" : "false") + ", DELIMITER " + quote_literal_char(csv.delimiter) + ", QUOTE " +
            quote_literal_char(csv.quote) + ", ESCAPE " + quote_literal_char(csv.escape) + ", NULL " +
            quote_literal(csv.null_string) + ")";
 }

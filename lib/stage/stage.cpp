@@ -10,6 +10,7 @@
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 #include "pg/lock.hpp"
+#include "http/url.hpp"
 #include "stage/copy.hpp"
 #include "stage/scan.hpp"
 #include "stage/source.hpp"
@@ -101,6 +102,7 @@ public:
         started_ = clock::now();
         check_declaration(table);
         Prepared p{.table = &table, .out = StagedTable{.name = table.name, .sha256 = {}, .content_table = {}}};
+        if (is_url(table.source)) return p;  // read while it loads
         std::uint64_t size = source_size(table);
         p.out.file_bytes = size;
         if (same_size_file_staged(conn_, table, size)) {
@@ -124,6 +126,7 @@ public:
         const TableDecl& table = *p.table;
         started_ = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
         if (p.existing) return reused(table, p.out, *p.existing);
+        if (!p.scanned) return stage_url(p);
         const ScanResult& scanned = *p.scanned;
         std::string key = content_key(scanned.sha256, table);
         pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
@@ -148,8 +151,13 @@ private:
     // What can be checked before reading the data.
     void check_declaration(const TableDecl& table) const {
         for (const auto& [column, type] : table.column_types) check_type_name(table, column, type);
-        if (is_url(table.source))
-            throw declaration_error(table, ErrorKind::usage, "https sources are not supported yet: " + table.source);
+        if (is_url(table.source)) {
+            try {
+                http::Url::parse(table.source);
+            } catch (const Error& e) {
+                throw declaration_error(table, ErrorKind::usage, e.message());
+            }
+        }
     }
 
     std::uint64_t source_size(const TableDecl& table) const {
@@ -170,14 +178,17 @@ private:
             if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
             throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + table.source);
         }
+        check_primary_key_columns(table, scanned, table.source);
+        return scanned;
+    }
+
+    void check_primary_key_columns(const TableDecl& table, const ScanResult& scanned, const std::string& shown) const {
         for (const auto& key : table.primary_key) {
             bool found = std::any_of(scanned.columns.begin(), scanned.columns.end(),
                                      [&](const Column& c) { return c.name == key; });
             if (!found)
-                throw declaration_error(table, ErrorKind::usage,
-                                        "primary key column \"" + key + "\" is not in " + table.source);
+                throw declaration_error(table, ErrorKind::usage, "primary key column \"" + key + "\" is not in " + shown);
         }
-        return scanned;
     }
 
     // Enough chunks to keep every connection busy until the end (about four each), none larger than asked.
@@ -200,12 +211,11 @@ private:
               const std::string& content_table) {
         std::string loading = pg::slug("loading_" + content_table);
         std::vector<std::string> db_columns;
-        std::string column_sql, columns_text;
+        std::string column_sql;
         for (const auto& column : scanned.columns) {
             db_columns.push_back(pg::slug(column.name));
-            if (!column_sql.empty()) column_sql += ", ", columns_text += ", ";
+            if (!column_sql.empty()) column_sql += ", ";
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
-            columns_text += db_columns.back() + " " + column.sql_type;
         }
         {
             pqxx::work tx(conn_);
@@ -217,19 +227,107 @@ private:
             copy_with_progress(table, scanned, qualified(loading), db_columns);
             report(table, Phase::checking, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
             pqxx::work tx(conn_);
-            if (!table.primary_key.empty()) add_primary_key(tx, table, loading);
-            tx.exec0("ALTER TABLE " + qualified(loading) + " RENAME TO " + pg::quote_ident(content_table));
-            tx.exec_params(
-                "INSERT INTO ece.staged_files (content_table, table_name, sha256, content_key, source, rows, "
-                "file_bytes, data_bytes, columns, load_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                content_table, table.name, scanned.sha256, key, table.source, static_cast<std::int64_t>(scanned.rows),
-                static_cast<std::int64_t>(scanned.file_bytes), static_cast<std::int64_t>(scanned.data_bytes),
-                columns_text, elapsed());
+            make_content_table(tx, table, scanned, key, loading, content_table, table.source);
             tx.commit();
         } catch (...) {
             drop_quietly(loading);
             throw;
         }
+    }
+
+    // The loaded rows become the content table: primary key checked, renamed, recorded in the catalog.
+    void make_content_table(pqxx::work& tx, const TableDecl& table, const ScanResult& scanned, const std::string& key,
+                            const std::string& loading, const std::string& content_table, const std::string& source) {
+        std::string columns_text;
+        for (const auto& column : scanned.columns)
+            columns_text += (columns_text.empty() ? "" : ", ") + pg::slug(column.name) + " " + column.sql_type;
+        if (!table.primary_key.empty()) add_primary_key(tx, table, loading);
+        tx.exec0("ALTER TABLE " + qualified(loading) + " RENAME TO " + pg::quote_ident(content_table));
+        tx.exec_params(
+            "INSERT INTO ece.staged_files (content_table, table_name, sha256, content_key, source, rows, "
+            "file_bytes, data_bytes, columns, load_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            content_table, table.name, scanned.sha256, key, source, static_cast<std::int64_t>(scanned.rows),
+            static_cast<std::int64_t>(scanned.file_bytes), static_cast<std::int64_t>(scanned.data_bytes), columns_text,
+            elapsed());
+    }
+
+    // An https source is loaded while it downloads (one COPY, no temporary file), into a loading table whose
+    // undeclared columns are text; the hash is known only at the end: if that content is staged already, the
+    // loaded rows are dropped and the existing table is used, else the columns get their inferred types.
+    StagedTable stage_url(Prepared& p) {
+        const TableDecl& table = *p.table;
+        std::string shown = shown_url(table.source);
+        std::string loading = pg::slug("loading_" + table.name + "_" + pg::sha256_hex(shown + std::to_string(
+                                           clock::now().time_since_epoch().count())).substr(0, 12));
+        CopyStream copy(url_, shown);
+        std::vector<std::string> names, db_columns;
+        auto last_report = clock::now();
+        StreamConsumer consumer{
+            .on_columns =
+                [&](const std::vector<std::string>& columns) {
+                    names = columns;
+                    std::string column_sql;
+                    for (const auto& name : names) {
+                        db_columns.push_back(pg::slug(name));
+                        auto declared = table.column_types.find(name);
+                        column_sql += (column_sql.empty() ? "" : ", ") + pg::quote_ident(db_columns.back()) + " " +
+                                      (declared == table.column_types.end() ? "text" : declared->second);
+                    }
+                    copy.begin("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")",
+                               "COPY " + qualified(loading) + " FROM STDIN " + copy_options_sql(table.csv, table.csv.header));
+                },
+            .on_records =
+                [&](const char* data, std::size_t size) {
+                    copy.put(data, size);
+                    if (clock::now() - last_report >= options_.progress_interval) {
+                        last_report = clock::now();
+                        report(table, Phase::loading, copy.bytes_sent(), 0, 0, 0);
+                    }
+                },
+        };
+        report(table, Phase::loading, 0, 0, 0, 0);
+        ScanResult scanned;
+        try {
+            scanned = scan_url(table, options_.http, consumer);
+        } catch (const Error& e) {
+            if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
+            throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + shown);
+        }
+        check_primary_key_columns(table, scanned, shown);
+        copy.commit(db_columns, names);  // the loading table exists from here on: drop it on any failure
+
+        p.out.sha256 = scanned.sha256;
+        p.out.rows = scanned.rows;
+        p.out.file_bytes = scanned.file_bytes;
+        try {
+            std::string key = content_key(scanned.sha256, table);
+            pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
+            if (auto found = find_content(conn_, key)) {
+                drop_quietly(loading);
+                return reused(table, p.out, *found);
+            }
+            report(table, Phase::checking, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
+            p.out.content_table = content_table_name(table, key);
+            pqxx::work tx(conn_);
+            std::string retype;
+            for (std::size_t k = 0; k < scanned.columns.size(); ++k) {
+                const Column& column = scanned.columns[k];
+                if (column.declared || column.sql_type == "text") continue;
+                std::string name = pg::quote_ident(db_columns[k]);
+                retype += (retype.empty() ? "" : ", ") + ("ALTER COLUMN " + name + " TYPE " + column.sql_type +
+                                                          " USING " + name + "::" + column.sql_type);
+            }
+            if (!retype.empty()) tx.exec0("ALTER TABLE " + qualified(loading) + " " + retype);  // one rewrite
+            make_content_table(tx, table, scanned, key, loading, p.out.content_table, shown);
+            tx.commit();
+        } catch (...) {
+            drop_quietly(loading);
+            throw;
+        }
+        p.out.loaded = true;
+        p.out.seconds = elapsed();
+        report(table, Phase::loaded, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
+        return p.out;
     }
 
     void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) const {

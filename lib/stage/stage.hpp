@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "env/environments.hpp"
+#include "http/client.hpp"
 #include "stage/table.hpp"
 
 namespace ece::stage {
@@ -48,6 +49,7 @@ struct StageOptions {
     std::uint64_t chunk_bytes = 64ull << 20;     // largest COPY unit (files are cut in ~4 chunks per connection)
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
+    http::ClientOptions http{};  // for https sources (trust, proxy, timeouts, retries before the body)
     std::string declared_in{};  // the ece.yml that declared the tables with a line: errors in a declaration name it
 };
 
