@@ -6,11 +6,14 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "core/error.hpp"
+#include "stage/binary.hpp"
 #include "stage/source.hpp"
 
 namespace ece::stage {
@@ -156,7 +159,9 @@ void parse_copy_context(const std::string& context, std::uint64_t& line, std::st
 
 // PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record is
 // numbered by its last line), so the file's line is the stream's first line plus that number minus one. Clears failed.
-Error copy_failure(PGresult* failed, const std::string& file, std::uint64_t first_line,
+// line_in_file maps the line number PostgreSQL reports (in binary COPY: the row number) to the file's line.
+Error copy_failure(PGresult* failed, const std::string& file,
+                   const std::function<std::uint64_t(std::uint64_t)>& line_in_file,
                    const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
     std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
     std::string context = field(failed, PG_DIAG_CONTEXT);
@@ -165,7 +170,7 @@ Error copy_failure(PGresult* failed, const std::string& file, std::uint64_t firs
     std::string column;
     parse_copy_context(context, record_line, column);
     ErrorLocation where{.file = file};
-    if (record_line > 0) where.line = first_line + record_line - 1;
+    if (record_line > 0) where.line = line_in_file(record_line);
     for (std::size_t k = 0; k < db_columns.size() && k < file_columns.size(); ++k)
         if (db_columns[k] == column) column = file_columns[k];
     if (!column.empty()) where.field = "column " + column;
@@ -178,9 +183,12 @@ public:
     ParallelCopy(const std::string& url, const TableDecl& table, const ScanResult& scanned, const std::string& target,
                  const CopyOptions& options)
         : url_(url), table_(table), scanned_(scanned), options_(options),
-          copy_sql_("COPY " + target + " FROM STDIN " + copy_options_sql(table.csv)),
+          wires_(options.binary ? detail::wire_types(scanned.columns) : std::nullopt),
+          copy_sql_("COPY " + target + " FROM STDIN " + (wires_ ? "(FORMAT binary)" : copy_options_sql(table.csv))),
           workers_(std::max(1u, std::min<unsigned>(options.connections, static_cast<unsigned>(scanned.chunks.size())))),
-          queues_(workers_) {}
+          queues_(workers_) {
+        for (const auto& c : scanned.columns) names_.push_back(c.name);
+    }
 
     void run() {
         std::vector<std::thread> threads;
@@ -243,10 +251,21 @@ private:
         try {
             CopyConnection conn(url_);
             conn.exec("BEGIN", "starting the load transaction");
+            std::optional<detail::BinaryEncoder> encoder;
+            if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
+            std::string encoded;
             Piece piece;
             while (queues_[w].pop(piece)) {
                 if (piece.first) conn.begin_copy(copy_sql_);
-                conn.put(piece.data.data(), piece.data.size());
+                if (encoder) {
+                    encoded.clear();
+                    if (piece.first) encoder->start(scanned_.chunks[piece.chunk].first_line, encoded);
+                    encoder->feed(piece.data.data(), piece.data.size(), encoded);
+                    if (piece.last) encoder->finish(encoded);
+                    conn.put(encoded.data(), encoded.size());
+                } else {
+                    conn.put(piece.data.data(), piece.data.size());
+                }
                 if (options_.counters) options_.counters->bytes += piece.data.size();
                 if (piece.last) {
                     if (PGresult* failed = conn.end_copy()) throw copy_error(failed, piece.chunk);
@@ -269,16 +288,21 @@ private:
     }
 
     Error copy_error(PGresult* failed, std::size_t chunk_index) {
-        std::vector<std::string> names;
-        for (const auto& c : scanned_.columns) names.push_back(c.name);
-        return copy_failure(failed, table_.source, scanned_.chunks[chunk_index].first_line, options_.db_columns, names);
+        const Chunk& chunk = scanned_.chunks[chunk_index];
+        auto line_in_file = [&](std::uint64_t reported) {
+            if (wires_) return detail::line_of_record(table_, chunk, reported - 1);
+            return chunk.first_line + reported - 1;
+        };
+        return copy_failure(failed, table_.source, line_in_file, options_.db_columns, names_);
     }
 
     const std::string& url_;
     const TableDecl& table_;
     const ScanResult& scanned_;
     const CopyOptions& options_;
+    std::optional<std::vector<detail::Wire>> wires_;  // set: the chunks go as binary COPY
     std::string copy_sql_;
+    std::vector<std::string> names_;
     unsigned workers_;
     std::vector<PieceQueue> queues_;
     std::mutex error_mutex_;
@@ -313,7 +337,8 @@ void CopyStream::put(const char* data, std::size_t size) {
 std::uint64_t CopyStream::bytes_sent() const { return impl_->bytes; }
 
 void CopyStream::commit(const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
-    if (PGresult* failed = impl_->conn.end_copy()) throw copy_failure(failed, impl_->file, 1, db_columns, file_columns);
+    if (PGresult* failed = impl_->conn.end_copy())
+        throw copy_failure(failed, impl_->file, [](std::uint64_t line) { return line; }, db_columns, file_columns);
     impl_->conn.exec("COMMIT", "committing loaded rows");
 }
 

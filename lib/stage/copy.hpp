@@ -22,6 +22,7 @@ struct CopyOptions {
     unsigned connections = 2;
     CopyCounters* counters = nullptr;  // optional, updated while copying (read by a progress reporter)
     std::vector<std::string> db_columns{};  // the table's column names, in file order (to name columns in errors)
+    bool binary = true;  // re-encode as binary COPY when every column type allows (see binary.hpp), else CSV
 };
 
 // COPY every chunk of scanned into qualified_table (already quoted, e.g. "ece_content"."loading_x") whose

@@ -364,7 +364,8 @@ private:
     void copy_with_progress(const TableDecl& table, const ScanResult& scanned, const std::string& target,
                             const std::vector<std::string>& db_columns) {
         CopyCounters counters;
-        CopyOptions copy{.connections = options_.connections, .counters = &counters, .db_columns = db_columns};
+        CopyOptions copy{.connections = options_.connections, .counters = &counters, .db_columns = db_columns,
+                         .binary = options_.binary_copy};
         auto running = std::async(std::launch::async, [&] { copy_chunks(url_, table, scanned, target, copy); });
         while (running.wait_for(options_.progress_interval) != std::future_status::ready)
             report(table, Phase::loading, counters.bytes, scanned.data_bytes, counters.rows, scanned.rows);

@@ -49,6 +49,7 @@ struct StageOptions {
     std::uint64_t chunk_bytes = 64ull << 20;     // largest COPY unit (files are cut in ~4 chunks per connection)
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
+    bool binary_copy = true;  // local files: send binary COPY when every column type allows (half the server's work)
     http::ClientOptions http{};  // for https sources (trust, proxy, timeouts, retries before the body)
     std::string declared_in{};  // the ece.yml that declared the tables with a line: errors in a declaration name it
 };
