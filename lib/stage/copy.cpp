@@ -190,20 +190,66 @@ public:
         for (const auto& c : scanned.columns) names_.push_back(c.name);
     }
 
+    // A plain file: every connection reads the chunks it takes itself (the next one not taken yet), so all of them
+    // stream from the start. gzip cannot be read from the middle: one reader inflates in order and deals the
+    // (small) chunks out round robin.
     void run() {
+        bool self_reading = !is_gzip(table_);
         std::vector<std::thread> threads;
-        for (unsigned w = 0; w < workers_; ++w) threads.emplace_back([this, w] { work(w); });
-        try {
-            read_chunks();
-        } catch (...) {
-            fail(std::current_exception());
+        for (unsigned w = 0; w < workers_; ++w) {
+            threads.emplace_back([this, w, self_reading] {
+                if (self_reading) {
+                    ChunkReader reader(*this);
+                    work([&](Piece& piece) { return reader.next(piece); });
+                } else {
+                    work([&](Piece& piece) { return queues_[w].pop(piece); });
+                }
+            });
         }
-        for (auto& q : queues_) q.close();
+        if (!self_reading) {
+            try {
+                read_chunks();
+            } catch (...) {
+                fail(std::current_exception());
+            }
+            for (auto& q : queues_) q.close();
+        }
         for (auto& t : threads) t.join();
         if (error_) std::rethrow_exception(error_);
     }
 
 private:
+    // The pieces of the chunks one connection takes, read from the file directly.
+    class ChunkReader {
+    public:
+        explicit ChunkReader(ParallelCopy& copy) : copy_(copy) {}
+        bool next(Piece& piece) {
+            if (left_ == 0) {
+                std::size_t k = copy_.next_chunk_++;
+                if (k >= copy_.scanned_.chunks.size() || copy_.error_present()) return false;
+                const Chunk& chunk = copy_.scanned_.chunks[k];
+                source_ = open_file(copy_.table_.source, chunk.offset);
+                chunk_ = k;
+                left_ = chunk.bytes;
+                piece.first = true;
+            } else {
+                piece.first = false;
+            }
+            piece.chunk = chunk_;
+            piece.data.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left_, piece_size)));
+            copy_.read_exactly(*source_, piece.data.data(), piece.data.size());
+            left_ -= piece.data.size();
+            piece.last = left_ == 0;
+            return true;
+        }
+
+    private:
+        ParallelCopy& copy_;
+        std::unique_ptr<ByteSource> source_;
+        std::size_t chunk_ = 0;
+        std::uint64_t left_ = 0;
+    };
+
     void fail(std::exception_ptr error) {
         {
             std::lock_guard lock(error_mutex_);
@@ -247,7 +293,7 @@ private:
         }
     }
 
-    void work(unsigned w) {
+    void work(const std::function<bool(Piece&)>& next_piece) {
         try {
             CopyConnection conn(url_);
             conn.exec("BEGIN", "starting the load transaction");
@@ -255,7 +301,7 @@ private:
             if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
             std::string encoded;
             Piece piece;
-            while (queues_[w].pop(piece)) {
+            while (next_piece(piece)) {
                 if (piece.first) conn.begin_copy(copy_sql_);
                 if (encoder) {
                     encoded.clear();
@@ -305,6 +351,7 @@ private:
     std::vector<std::string> names_;
     unsigned workers_;
     std::vector<PieceQueue> queues_;
+    std::atomic<std::size_t> next_chunk_{0};
     std::mutex error_mutex_;
     std::exception_ptr error_;
 };

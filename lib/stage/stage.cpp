@@ -173,7 +173,7 @@ private:
     ScanResult scan_declared(const TableDecl& table, std::uint64_t size) const {
         ScanResult scanned;
         try {
-            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(size)});
+            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(table, size)});
         } catch (const Error& e) {
             if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
             throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + table.source);
@@ -191,10 +191,13 @@ private:
         }
     }
 
-    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked.
-    std::uint64_t chunk_bytes_for(std::uint64_t file_bytes) const {
+    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked. gzip
+    // is inflated by one reader that deals chunks out in turn: small chunks let every connection start at once.
+    std::uint64_t chunk_bytes_for(const TableDecl& table, std::uint64_t file_bytes) const {
+        std::uint64_t largest = std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20);
+        if (is_gzip(table)) largest = std::min<std::uint64_t>(largest, 4ull << 20);
         std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 4ull);
-        return std::clamp<std::uint64_t>(share, 1ull << 20, std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20));
+        return std::clamp<std::uint64_t>(share, 1ull << 20, largest);
     }
 
     StagedTable reused(const TableDecl& table, StagedTable out, const std::string& content_table) {
