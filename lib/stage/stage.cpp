@@ -4,6 +4,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "catalog/migrate.hpp"
 #include "core/error.hpp"
@@ -463,6 +464,41 @@ void point_views(pqxx::connection& conn, const Environment& env, const std::vect
     tx.commit();
 }
 
+// gc drops the content tables no view points at. A staging holds this lock shared from before it loads until its
+// views point at what it loaded, and gc holds it exclusively, so gc never drops a table a staging is about to use.
+constexpr const char* gc_lock_name = "stage:gc";
+
+class GcLock {
+public:
+    GcLock(pqxx::connection_base& conn, bool exclusive, std::chrono::milliseconds timeout = std::chrono::minutes(10))
+        : conn_(conn), exclusive_(exclusive), key_(pg::AdvisoryLock::key_for(gc_lock_name)) {
+        std::string attempt = exclusive ? "SELECT pg_try_advisory_lock($1)" : "SELECT pg_try_advisory_lock_shared($1)";
+        auto deadline = clock::now() + timeout;
+        while (!pqxx::nontransaction(conn_).exec_params1(attempt, key_)[0].as<bool>()) {
+            if (clock::now() > deadline) {
+                throw Error(ErrorKind::conflict, exclusive ? "a staging is in progress; run gc again when it is done"
+                                                           : "ece-stage gc is running; try again when it is done");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    ~GcLock() {
+        try {
+            pqxx::nontransaction(conn_).exec_params(
+                exclusive_ ? "SELECT pg_advisory_unlock($1)" : "SELECT pg_advisory_unlock_shared($1)", key_);
+        } catch (...) {
+            // A lost connection has released it already.
+        }
+    }
+    GcLock(const GcLock&) = delete;
+    GcLock& operator=(const GcLock&) = delete;
+
+private:
+    pqxx::connection_base& conn_;
+    bool exclusive_;
+    std::int64_t key_;
+};
+
 }  // namespace
 
 void migrate_catalog(pqxx::connection_base& conn) { catalog::migrate(conn, "stage", stage_migrations); }
@@ -476,6 +512,7 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
     try {
         migrate_catalog(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + env.name);
+        GcLock no_gc_meanwhile(conn, /*exclusive=*/false);
         Stager stager(url, conn, options);
         auto for_table = [](const TableDecl& table, auto&& step) {
             try {
@@ -527,6 +564,7 @@ std::vector<StagedFile> status(pqxx::connection_base& conn) {
 
 std::vector<std::string> gc(pqxx::connection_base& conn) {
     migrate_catalog(conn);
+    GcLock no_staging_meanwhile(conn, /*exclusive=*/true);
     std::vector<std::string> dropped;
     {
         pqxx::work tx(conn);

@@ -8,6 +8,10 @@
 
 #include "core/error.hpp"
 #include "pg/connect.hpp"
+#include "pg/lock.hpp"
+
+#include <atomic>
+#include <thread>
 #include "pg_support.hpp"
 #include "support.hpp"
 
@@ -222,6 +226,25 @@ TEST_F(StageDb, BinaryCopyErrorsNameTheLine) {
     auto message = error_of([&] { stage_tables(url_, a_, {ok}); });
     EXPECT_EQ(message, ok.source + ":3: column day: date/time field value out of range: \"0000-01-01\"");
     EXPECT_THAT(content_tables(), IsEmpty());
+}
+
+// A staging holds the gc lock shared from its load until its views point at the new table: gc waits for it.
+TEST_F(StageDb, GcWaitsForAStagingInProgress) {
+    auto t = write("patients", "p.csv", patients_csv(10));
+    stage_tables(url_, a_, {t});
+    auto staging = pg::connect_owned(url_, "a staging in progress");
+    pqxx::nontransaction(*staging).exec_params("SELECT pg_advisory_lock_shared($1)", pg::AdvisoryLock::key_for("stage:gc"));
+    std::atomic<bool> done{false};
+    std::thread collector([&] {
+        auto conn = pg::connect_owned(url_, "gc");
+        gc(*conn);
+        done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(done);
+    pqxx::nontransaction(*staging).exec_params("SELECT pg_advisory_unlock_shared($1)", pg::AdvisoryLock::key_for("stage:gc"));
+    collector.join();
+    EXPECT_TRUE(done);
 }
 
 TEST_F(StageDb, GcDropsLeftoversOfInterruptedLoads) {
