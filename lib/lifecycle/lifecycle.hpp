@@ -45,6 +45,7 @@ public:
     void info(std::string_view line);
     void error(std::string_view message);
     void warning(std::string_view message);
+    void notice(std::string_view message);
     bool github_actions() const { return github_; }
 
 private:

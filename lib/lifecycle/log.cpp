@@ -49,4 +49,12 @@ void Log::warning(std::string_view message) {
     }
 }
 
+void Log::notice(std::string_view message) {
+    if (github_) {
+        commands_.notice(message);
+    } else {
+        out_ << mask_secrets(message) << "\n";
+    }
+}
+
 }  // namespace ece::lifecycle

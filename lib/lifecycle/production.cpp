@@ -58,13 +58,19 @@ ProductionBuild build_production(env::Environments& environments, const Options&
         log.group("dbt build for production");
     };
     auto catalog = pg::connect_owned(options.admin_url, "production build: catalog");
+    log.group("dbt parse for production");
     result.build = dbt::run_build(*catalog, target, build);
     log.end_group();
     if (!result.build.ok()) {
         throw Error(ErrorKind::external, "production's dbt build: " + result.build.status + ": " + result.build.message);
     }
-    result.manifest_id = dbt::store_production_manifest(*catalog, *build.target_path / "manifest.json", sha,
-                                                        "production build of ece demo");
+    const auto stored = dbt::load_production_manifest_json(*catalog);
+    if (result.build.status == dbt::build_status::nothing_to_build && stored) {
+        result.manifest_id = stored->id;  // production is what the stored manifest says already
+    } else {
+        result.manifest_id = dbt::store_production_manifest(*catalog, *build.target_path / "manifest.json", sha,
+                                                            "production build of " + config.project);
+    }
     return result;
 }
 
