@@ -156,8 +156,7 @@ int run_in_github_actions() {
     } else {
         log.warning("GitHub is not used (" + github_missing + "): no comment, no deployment");
     }
-    std::string publish_missing;
-    auto publisher = make_publisher(publish_missing);
+    auto publisher = make_publisher(options.admin_url);
     services.publisher = publisher.get();
     auto summary = actions::StepSummary::from_env();
     services.job_summary = [&summary](const std::string& markdown) { summary.append(markdown); };

@@ -40,7 +40,7 @@ std::optional<GitHubServices> github_services(const std::string& api_url, const 
                                               const std::string& repository, const std::string& comment_behavior,
                                               std::string& unavailable_reason);
 
-// The publisher of this build (lib/publish), or null with the reason.
-std::unique_ptr<lifecycle::Publisher> make_publisher(std::string& unavailable_reason);
+// The publisher (lib/publish fed from the catalog).
+std::unique_ptr<lifecycle::Publisher> make_publisher(const std::string& admin_url);
 
 }  // namespace ece::cli

@@ -78,8 +78,7 @@ int run_local(const po::variables_map& vm) {
         file = std::make_unique<lifecycle::FileCommentSink>(vm["comment-file"].as<std::string>());
         services.comments = file.get();
     }
-    std::string publish_missing;
-    auto publisher = cli::make_publisher(publish_missing);
+    auto publisher = cli::make_publisher(options.admin_url);
     services.publisher = publisher.get();
 
     lifecycle::Outcome outcome;

@@ -18,9 +18,8 @@ std::optional<GitHubServices> github_services(const std::string&, const std::str
     return std::nullopt;
 }
 
-std::unique_ptr<lifecycle::Publisher> make_publisher(std::string& unavailable_reason) {
-    unavailable_reason = "this build of ece has no publish step (lib/publish)";
-    return nullptr;
+std::unique_ptr<lifecycle::Publisher> make_publisher(const std::string& admin_url) {
+    return lifecycle::make_catalog_publisher(admin_url);
 }
 
 namespace {

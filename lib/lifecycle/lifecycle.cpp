@@ -351,6 +351,7 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
 
     if (!run_step(outcome, log, "find pull request", [&] {
             if (target.pr) return "pull request #" + std::to_string(*target.pr) + " (from the event)";
+            if (!services.pulls && !target.branch.empty()) return "branch " + target.branch + " (no pull request)";
             if (!services.pulls)
                 throw Error(ErrorKind::usage, "no pull request is known for commit " + target.sha +
                                                   " and GitHub cannot be asked (no token): pass the pull-request input");
@@ -370,11 +371,16 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
     outcome.environment = id.name;
     const auto record = environments.find(id);
 
-    const bool published_ok = run_step(outcome, log, "publish", [&]() -> std::string {
+    std::optional<fs::path> merged_manifest;
+    const bool parsed = run_step(outcome, log, "parse merged project", [&] {
+        merged_manifest = parse_production_manifest(environments, options, options.work_dir / "production");
+        return "parsed " + options.project_dir.string() + " as production sees it";
+    });
+    const bool published_ok = parsed && run_step(outcome, log, "publish", [&]() -> std::string {
         if (!services.publisher) {
             throw Error(ErrorKind::usage, "publishing is not available in this build of ece (lib/publish missing)");
         }
-        const auto published = services.publisher->publish(environments, id, target);
+        const auto published = services.publisher->publish(environments, id, target, *merged_manifest);
         std::string archives;
         for (const auto& a : published.archive_schemas) archives += (archives.empty() ? "" : ", ") + a;
         return "published " + plural(published.relations, "relation", "relations") + " in " +
@@ -384,9 +390,9 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
 
     if (published_ok) {
         run_step(outcome, log, "production state", [&] {
-            const auto manifest = parse_production_manifest(environments, options, options.work_dir / "production");
             auto conn = pg::connect_owned(admin_url_of(options), "storing production's manifest");
-            const auto stored = dbt::store_production_manifest(*conn, manifest, target.sha, "publish of " + id.name);
+            const auto stored =
+                dbt::store_production_manifest(*conn, *merged_manifest, target.sha, "publish of " + id.name);
             return "stored the merged manifest as production state (ece.state_manifests #" + std::to_string(stored) + ")";
         });
         run_step(outcome, log, "env down", [&] {

@@ -116,8 +116,15 @@ struct Published {
 class Publisher {
 public:
     virtual ~Publisher() = default;
-    virtual Published publish(env::Environments& environments, const env::Identity& id, const Target& target) = 0;
+    // merged_manifest: the merged project parsed as production sees it (the staleness check's "main").
+    virtual Published publish(env::Environments& environments, const env::Identity& id, const Target& target,
+                              const std::filesystem::path& merged_manifest) = 0;
 };
+
+// lib/publish fed from the catalog: the relations ece.built_nodes says the environment holds, production's manifest
+// (ece.state_manifests) and the merged one for the staleness check, other environments' schemas tolerated as
+// dependents (they defer to production). admin_url: a secret.
+std::unique_ptr<Publisher> make_catalog_publisher(std::string admin_url);
 
 // --- options and results ----------------------------------------------------------------------------------------
 
