@@ -176,6 +176,11 @@ void FakeGitHub::set_rate_limit_remaining(int remaining) {
     rate_limit_remaining_ = remaining;
 }
 
+bool FakeGitHub::rate_limit_exhausted() const {
+    std::lock_guard lock(mutex_);
+    return rate_limit_remaining_ == 0;
+}
+
 // Authentication, API version, repository and rate-limit headers, shared by every API route.
 ServerResponse FakeGitHub::guarded(const ServerRequest& request,
                                    const std::function<ServerResponse(const ServerRequest&)>& handler) {
@@ -187,6 +192,8 @@ ServerResponse FakeGitHub::guarded(const ServerRequest& request,
         response = ServerResponse::error(400, "API version " + *version + " is not supported.");
     } else if (request.params.at("owner") != options_.owner || request.params.at("repo") != options_.repo) {
         response = ServerResponse::error(404, "Not Found");
+    } else if (rate_limit_exhausted()) {
+        response = ServerResponse::error(403, "API rate limit exceeded for installation ID 1000.");
     } else {
         if (request.method != "GET") {
             std::lock_guard lock(mutex_);
