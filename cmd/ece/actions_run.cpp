@@ -145,7 +145,7 @@ int run_in_github_actions() {
     std::optional<GitHubServices> github;
     if (token) {
         github = github_services(context.api_url, *token, context.repository, environments.config().comment.behavior,
-                                 github_missing);
+                                 options.run_url, github_missing);
     } else {
         github_missing = "no github-token input";
     }

@@ -29,7 +29,7 @@ std::optional<std::filesystem::path> find_source_file(const std::filesystem::pat
 // so through note. Empty note: real dbt.
 std::string choose_dbt(const std::string& configured, std::string& note);
 
-// GitHub services (comments, deployments, pull requests) from a token, when lib/github is in this build.
+// GitHub services (comments, deployments, pull requests) from a token.
 struct GitHubServices {
     std::unique_ptr<lifecycle::CommentSink> comments;
     std::unique_ptr<lifecycle::Deployments> deployments;
@@ -38,7 +38,7 @@ struct GitHubServices {
 // nullopt when there is no token; throws ece::Error(usage) for a malformed repository name.
 std::optional<GitHubServices> github_services(const std::string& api_url, const std::string& token,
                                               const std::string& repository, const std::string& comment_behavior,
-                                              std::string& unavailable_reason);
+                                              const std::string& log_url, std::string& unavailable_reason);
 
 // The publisher (lib/publish fed from the catalog).
 std::unique_ptr<lifecycle::Publisher> make_publisher(const std::string& admin_url);

@@ -1,6 +1,7 @@
 // What this build of ece reaches beyond the database: GitHub (lib/github) and publishing (lib/publish).
 #include "core/error.hpp"
 #include "ece.hpp"
+#include "lifecycle/github.hpp"
 #include "process/process.hpp"
 
 #include <cstdlib>
@@ -12,10 +13,27 @@ namespace fs = std::filesystem;
 
 namespace ece::cli {
 
-std::optional<GitHubServices> github_services(const std::string&, const std::string&, const std::string&,
-                                              const std::string&, std::string& unavailable_reason) {
-    unavailable_reason = "this build of ece has no GitHub client (lib/github)";
-    return std::nullopt;
+std::optional<GitHubServices> github_services(const std::string& api_url, const std::string& token,
+                                              const std::string& repository, const std::string& comment_behavior,
+                                              const std::string& log_url, std::string& unavailable_reason) {
+    if (token.empty()) {
+        unavailable_reason = "no github-token";
+        return std::nullopt;
+    }
+    if (repository.empty()) {
+        unavailable_reason = "GITHUB_REPOSITORY is not set";
+        return std::nullopt;
+    }
+    github::ClientConfig config;
+    config.api_url = api_url;
+    config.token = token;
+    config.repository = github::Repository::parse(repository);
+    auto client = std::make_shared<github::Client>(config);
+    GitHubServices services;
+    services.comments = std::make_unique<lifecycle::GitHubCommentSink>(client, comment_behavior);
+    services.deployments = std::make_unique<lifecycle::GitHubDeployments>(client, log_url);
+    services.pulls = std::make_unique<lifecycle::GitHubPullRequests>(client);
+    return services;
 }
 
 std::unique_ptr<lifecycle::Publisher> make_publisher(const std::string& admin_url) {

@@ -1,0 +1,47 @@
+#pragma once
+// The lifecycle's GitHub side on lib/github: the sticky pull-request comment, deployments, pull requests.
+#include "github/client.hpp"
+#include "lifecycle/lifecycle.hpp"
+
+#include <memory>
+#include <string>
+
+namespace ece::lifecycle {
+
+// The comment of one environment on its pull request, found by ece's marker (comment/marker.hpp):
+//   update          edit ece's comment of this environment (create it the first time)
+//   new             a new comment every run
+//   delete-and-new  delete ece's previous comment and post a new one, so it is the newest
+// An unchanged body is not edited again. Returns the comment's html_url.
+class GitHubCommentSink : public CommentSink {
+public:
+    GitHubCommentSink(std::shared_ptr<github::Client> client, std::string behavior);
+    std::string post(const Target& target, const std::string& environment, const comment::Rendered& rendered) override;
+
+private:
+    std::shared_ptr<github::Client> client_;
+    std::string behavior_;
+};
+
+class GitHubDeployments : public Deployments {
+public:
+    GitHubDeployments(std::shared_ptr<github::Client> client, std::string log_url);
+    std::int64_t create(const std::string& ref, const std::string& environment, const std::string& description) override;
+    void status(std::int64_t deployment, const std::string& state, const std::string& description) override;
+
+private:
+    std::shared_ptr<github::Client> client_;
+    std::string log_url_;
+};
+
+class GitHubPullRequests : public PullRequests {
+public:
+    explicit GitHubPullRequests(std::shared_ptr<github::Client> client);
+    std::vector<Pull> for_commit(const std::string& sha) override;
+    Pull get(int number) override;
+
+private:
+    std::shared_ptr<github::Client> client_;
+};
+
+}  // namespace ece::lifecycle
