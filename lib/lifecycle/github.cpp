@@ -1,6 +1,6 @@
 #include "lifecycle/github.hpp"
 
-#include "comment/marker.hpp"
+#include "comment/sticky.hpp"
 #include "core/error.hpp"
 
 namespace ece::lifecycle {
@@ -15,25 +15,15 @@ PullRequests::Pull pull_of(const github::PullRequest& p) {
 
 GitHubCommentSink::GitHubCommentSink(std::shared_ptr<github::Client> client, std::string behavior)
     : client_(std::move(client)), behavior_(std::move(behavior)) {
-    if (behavior_ != "update" && behavior_ != "new" && behavior_ != "delete-and-new")
-        throw Error(ErrorKind::usage, "comment behavior '" + behavior_ + "': use update, new or delete-and-new",
-                    ErrorLocation{.field = "comment-behavior"});
+    comment::parse_behavior(behavior_);  // refuses an unknown behavior before anything runs
 }
 
 std::string GitHubCommentSink::post(const Target& target, const std::string& environment,
                                     const comment::Rendered& rendered) {
     if (!target.pr) throw Error(ErrorKind::usage, "no pull request to comment on for " + environment);
-    std::optional<github::Comment> previous;
-    if (behavior_ != "new") {
-        for (const auto& c : client_->list_issue_comments(*target.pr))
-            if (comment::marker_matches(c.body, environment)) previous = c;  // the newest one wins
-    }
-    if (previous && behavior_ == "update") {
-        if (previous->body == rendered.markdown) return previous->html_url;
-        return client_->update_issue_comment(previous->id, rendered.markdown).html_url;
-    }
-    if (previous) client_->delete_issue_comment(previous->id);
-    return client_->create_issue_comment(*target.pr, rendered.markdown).html_url;
+    comment::StickyOptions options;
+    options.behavior = comment::parse_behavior(behavior_);
+    return comment::post_sticky(*client_, *target.pr, environment, rendered, options).url;
 }
 
 GitHubDeployments::GitHubDeployments(std::shared_ptr<github::Client> client, std::string log_url)

@@ -8,11 +8,8 @@
 
 namespace ece::lifecycle {
 
-// The comment of one environment on its pull request, found by ece's marker (comment/marker.hpp):
-//   update          edit ece's comment of this environment (create it the first time)
-//   new             a new comment every run
-//   delete-and-new  delete ece's previous comment and post a new one, so it is the newest
-// An unchanged body is not edited again. Returns the comment's html_url.
+// The sticky comment of one environment on its pull request (comment::post_sticky): behavior update, new or
+// delete-and-new. Returns the comment's html_url.
 class GitHubCommentSink : public CommentSink {
 public:
     GitHubCommentSink(std::shared_ptr<github::Client> client, std::string behavior);

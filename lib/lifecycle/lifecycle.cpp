@@ -8,6 +8,7 @@
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
 #include "dbt/plan_output.hpp"
+#include "comment/catalog_report.hpp"
 #include "env/hints.hpp"
 #include "lifecycle/steps.hpp"
 #include "pg/connect.hpp"
@@ -92,41 +93,49 @@ void add_steps(comment::Report& report, const Outcome& outcome) {
     }
 }
 
-std::optional<cost::EnvironmentCost> environment_cost(const env::Record& record, const config::Config& config) {
-    if (!record.bytes) return std::nullopt;
-    const auto now = env::Clock::now();
-    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - record.created_at);
-    std::optional<std::chrono::seconds> lifetime;
-    if (record.expires_at)
-        lifetime = std::chrono::duration_cast<std::chrono::seconds>(*record.expires_at - record.created_at);
-    return cost::shared_environment_cost(static_cast<std::uint64_t>(*record.bytes),
-                                         cost::Money::from_dollars(config.cost.shared_server_usd_per_gb_month),
-                                         std::max(age, std::chrono::seconds(0)), lifetime);
+std::string admin_url_of(const Options& options) {
+    if (options.admin_url.empty()) throw Error(ErrorKind::internal, "lifecycle options carry no admin URL");
+    return options.admin_url;
 }
 
-comment::CostSection cost_section(const env::Record& record, const config::Config& config, const Options& options) {
-    comment::CostSection section;
-    section.environment = environment_cost(record, config);
+cost::PriceCatalogue prices_of(const Options& options, std::string& note) {
     try {
         const auto path = options.prices_file.empty() ? cost::default_catalogue_path() : fs::path(options.prices_file);
-        section.prices_note = comment::catalogue_note(cost::load_catalogue(path));
-    } catch (const std::exception&) {
-        // Without a catalogue the shared-server rate of ece.yml still prices the environment.
-        section.prices_note = "shared server at $" + std::to_string(config.cost.shared_server_usd_per_gb_month) +
-                              "/GB-month (ece.yml cost.shared_server_usd_per_gb_month)";
+        auto catalogue = cost::load_catalogue(path);
+        note = comment::catalogue_note(catalogue);
+        return catalogue;
+    } catch (const std::exception& e) {
+        // Without a catalogue the shared-server rate of ece.yml still prices an environment on a shared server.
+        note = std::string("no price catalogue (") + e.what() + ")";
+        return {};
     }
-    return section;
 }
 
-std::string resource_type_of(const std::string& unique_id) { return unique_id.substr(0, unique_id.find('.')); }
-
-std::vector<comment::DbtResult> results_of(const dbt::RunResults& results) {
-    std::vector<comment::DbtResult> out;
-    for (const auto& r : results.results) {
-        out.push_back({r.unique_id, resource_type_of(r.unique_id), r.status, r.execution_time, r.rows_affected,
-                       r.message});
+// The report as the catalog knows the environment (lib/comment's assembly: header, cost, the latest build's plan and
+// results, data compared with production), then this run's own facts on top: its status and its sub-steps.
+comment::Report catalog_report(env::Environments& environments, const env::Identity& id, const Target& target,
+                               const Options& options, comment::Status status, bool with_build, Log& log) {
+    comment::Report report;
+    report.header = header_for(id, target, options, status);
+    try {
+        auto admin = pg::connect_owned(admin_url_of(options), "reading the catalog for the comment");
+        std::string note;
+        const auto prices = prices_of(options, note);
+        comment::FillOptions fill;
+        fill.dbt_plan = fill.dbt_results = fill.data_changes = with_build;
+        comment::fill_from_catalog(report, *admin, id, environments.config(), prices, fill);
+        if (report.cost) report.cost->prices_note = note;
+    } catch (const std::exception& e) {
+        log.warning(std::string("the comment lacks the catalog's facts: ") + e.what());
+        report.warnings.push_back("the catalog could not be read for this comment");
     }
-    return out;
+    // This run's facts win over the catalog's.
+    report.header.status = status;
+    report.header.run_url = options.run_url;
+    if (!target.sha.empty()) report.header.head_sha = target.sha;
+    if (target.pr) report.header.pr_number = target.pr;
+    if (!target.branch.empty()) report.header.branch = target.branch;
+    return report;
 }
 
 // Renders, posts to every sink and the job summary, as the step "comment".
@@ -192,11 +201,6 @@ private:
 };
 
 // ---- shared pieces of the chains ------------------------------------------------------------------------------
-
-std::string admin_url_of(const Options& options) {
-    if (options.admin_url.empty()) throw Error(ErrorKind::internal, "lifecycle options carry no admin URL");
-    return options.admin_url;
-}
 
 // What an environment held besides its schemas: its built nodes (lib/dbt) and staged content nothing else uses.
 std::string forget_environment(const Options& options, const std::string& environment) {
@@ -291,14 +295,14 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
         });
     }
 
-    comment::Report report;
-    report.header = header_for(id, target, options, outcome.ok() ? comment::Status::ready : comment::Status::failed);
+    auto report = catalog_report(environments, id, target, options,
+                                 outcome.ok() ? comment::Status::ready : comment::Status::failed, env_ok, log);
     add_steps(report, outcome);
-    if (build) {
+    if (build) {  // this run's plan and results, also when the catalog holds an older build
         report.dbt_plan = comment::parse_dbt_plan(dbt::plan_to_json(build->plan), "the build's plan");
-        if (build->run_results) report.dbt_results = results_of(*build->run_results);
+        report.dbt_results.reset();
+        if (build->run_results) report.dbt_results = comment::dbt_results_from(*build->run_results);
     }
-    if (up) report.cost = cost_section(up->record, environments.config(), options);
     if (env_ok) {
         try {
             outcome.hints = hints(environments, target);
@@ -321,17 +325,14 @@ Outcome destroy(env::Environments& environments, const Target& target, const Opt
     outcome.step = actions::Step::destroy;
     const auto id = environments.identify(target.branch, target.pr);
     outcome.environment = id.name;
-    const auto record = environments.find(id);  // before down: its size and age price the final comment
-
     run_step(outcome, log, "env down", [&] {
         const auto down = environments.down(id);
         return down_detail(down) + forget_environment(options, id.name);
     });
 
-    comment::Report report;
-    report.header = header_for(id, target, options, outcome.ok() ? comment::Status::destroyed : comment::Status::failed);
+    auto report = catalog_report(environments, id, target, options,
+                                 outcome.ok() ? comment::Status::destroyed : comment::Status::failed, false, log);
     add_steps(report, outcome);
-    if (record) report.cost = cost_section(*record, environments.config(), options);
     post_comment(outcome, log, report, target, services);
 
     DeploymentRecord deployment(services.deployments, log);
@@ -369,8 +370,6 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
 
     const auto id = environments.identify(target.branch, target.pr);
     outcome.environment = id.name;
-    const auto record = environments.find(id);
-
     std::optional<fs::path> merged_manifest;
     const bool parsed = run_step(outcome, log, "parse merged project", [&] {
         merged_manifest = parse_production_manifest(environments, options, options.work_dir / "production");
@@ -402,10 +401,9 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
         skip_step(outcome, log, "env down", "kept: the publish did not happen");
     }
 
-    comment::Report report;
-    report.header = header_for(id, target, options, outcome.ok() ? comment::Status::published : comment::Status::failed);
+    auto report = catalog_report(environments, id, target, options,
+                                 outcome.ok() ? comment::Status::published : comment::Status::failed, false, log);
     add_steps(report, outcome);
-    if (record) report.cost = cost_section(*record, environments.config(), options);
     post_comment(outcome, log, report, target, services);
 
     DeploymentRecord deployment(services.deployments, log);
