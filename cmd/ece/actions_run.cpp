@@ -105,7 +105,7 @@ int run_in_github_actions() {
     const fs::path workspace = context.workspace.empty() ? fs::current_path() : fs::path(context.workspace);
     auto config = load_config(workspace, inputs);
     if (auto behavior = inputs.get("comment-behavior")) config.comment.behavior = *behavior;
-    for (const char* unsupported : {"select", "environment-name", "fork-artifact"}) {
+    for (const char* unsupported : {"select", "environment-name", "fork-artifact", "dbt-target"}) {
         if (inputs.get(unsupported))
             log.warning(std::string("input '") + unsupported + "' is not supported by this version of ece; ignored");
     }
