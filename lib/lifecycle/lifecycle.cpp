@@ -394,6 +394,19 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
                 dbt::store_production_manifest(*conn, *merged_manifest, target.sha, "publish of " + id.name);
             return "stored the merged manifest as production state (ece.state_manifests #" + std::to_string(stored) + ")";
         });
+        // The environment's staged views moved into production with the relations reading them; staging the merged
+        // declarations into production records that (and grants the production role the content they read) before
+        // env down lets stage gc look for content nothing uses.
+        const auto tables = stage_declarations(environments.config());
+        if (!tables.empty()) {
+            run_step(outcome, log, "stage production", [&] {
+                const auto& config = environments.config();
+                const stage::Environment production{"production", config.production.raw_schema, config.production.role,
+                                                    true};
+                return describe_staged(stage_tables_into(admin_url_of(options), production, tables, log),
+                                       production.raw_schema);
+            });
+        }
         run_step(outcome, log, "env down", [&] {
             return down_detail(environments.down(id)) + forget_environment(options, id.name);
         });
