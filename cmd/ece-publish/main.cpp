@@ -1,4 +1,5 @@
 // ece-publish: moves a merged pull request's environment into production in one transaction, or swaps it back.
+//   ece-publish (--branch B | --pr N) [--sha S] [--manifest FILE | --project-dir P] [--strict | --rebuild] [--dry-run]
 //   ece-publish (--branch B | --pr N) [--sha S] [--strict | --rebuild] [--dry-run] --relations FILE
 //   ece-publish --rollback [ID]
 //   ece-publish list [--limit N]
@@ -9,6 +10,8 @@
 #include "core/secrets.hpp"
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
+#include "env/environments.hpp"
+#include "publish/merge.hpp"
 #include "publish/json.hpp"
 #include "publish/publish.hpp"
 
@@ -27,7 +30,9 @@ namespace publish = ece::publish;
 namespace {
 
 const char* const usage_text =
-    "usage: ece-publish (--branch B | --pr N) [--sha S] [--strict | --rebuild] [--dry-run] --relations FILE\n"
+    "usage: ece-publish (--branch B | --pr N) [--sha S] [--manifest FILE | --project-dir P] [--strict | --rebuild]\n"
+    "                   [--dry-run] [--keep-environment]\n"
+    "       ece-publish (--branch B | --pr N) [--sha S] [--strict | --rebuild] [--dry-run] --relations FILE\n"
     "       ece-publish --rollback [ID]\n"
     "       ece-publish list [--limit N]\n"
     "common options: [--database-url URL] [--config ece.yml] [--format text|json]\n"
@@ -37,26 +42,20 @@ const char* const usage_text =
     "    \"unique_id\", \"checksum\"}, ...]\n"
     "or an object {\"environment\", \"pr\", \"sha\", \"production_role\", \"relations\": [...], \"staged_views\": [...],\n"
     "  \"main_checksums\": {id: checksum}, \"production_checksums\": {...}, \"rebindable_views\": [{\"schema\", \"name\"}],\n"
-    "  \"tolerated_dependent_schemas\": [...]}. Without it, publish reads the catalog (ece.environments,\n"
-    "ece.built_nodes), which needs the env and dbt steps.\n";
+    "  \"tolerated_dependent_schemas\": [...]}.\n"
+    "\n"
+    "Without --relations, publish reads the catalog (ece.environments, ece.built_nodes, ece.staged_usage,\n"
+    "ece.state_manifests) and the merged main's manifest (--manifest FILE, else `dbt parse` of --project-dir,\n"
+    "default dbt.project_dir of ece.yml). A stale environment is rebuilt first (--rebuild, default; needs the\n"
+    "checked-out merged main in --project-dir) or refused with the list (--strict). After publishing, the merged\n"
+    "manifest becomes production's state and the environment is removed. A commit published already is a no-op.\n"
+    "--sha defaults to $GITHUB_SHA.\n";
 
 struct Common {
     std::string database_url;
     std::string config_file;
     std::string format = "text";
 };
-
-std::string admin_url(const Common& common, const ece::config::Config& config) {
-    if (!common.database_url.empty()) {
-        ece::register_secret(common.database_url);
-        return common.database_url;
-    }
-    if (const char* from_env = std::getenv(config.server.database_url_env.c_str()); from_env && *from_env) {
-        ece::register_secret(from_env);
-        return from_env;
-    }
-    return ece::pg::resolve_admin_url(std::nullopt);
-}
 
 ece::config::Config load_config(const Common& common) {
     if (!common.config_file.empty()) return ece::config::load(common.config_file);
@@ -82,6 +81,10 @@ int print_result(const publish::Result& result, const std::string& format) {
         return code;
     }
     switch (result.outcome) {
+        case publish::Outcome::already_published:
+            std::cout << "already published as publish #" << result.id << " (" << result.relations.size()
+                      << " relations of environment " << result.environment << "); nothing to do\n";
+            break;
         case publish::Outcome::needs_rebuild:
             std::cout << "environment " << result.environment
                       << " is stale against the merged main; build these nodes into it, then publish again:\n"
@@ -114,6 +117,52 @@ int print_result(const publish::Result& result, const std::string& format) {
     return code;
 }
 
+int print_merge(const publish::MergeResult& merged, const std::string& format) {
+    const auto& result = merged.publish;
+    int code = result.outcome == publish::Outcome::needs_rebuild ? ece::exit_code::conflict : ece::exit_code::ok;
+    if (format == "json") {
+        auto value = publish::to_json(result).as_object();
+        value["already_published"] = merged.already_published;
+        value["sha"] = merged.sha;
+        if (merged.previous) value["previous"] = publish::to_json(*merged.previous);
+        if (merged.rebuild_id) {
+            value["rebuild"] = boost::json::object{{"build_id", *merged.rebuild_id}, {"status", merged.rebuild_status}};
+        }
+        if (merged.manifest_id) value["manifest_id"] = *merged.manifest_id;
+        value["environment_removed"] = merged.environment_removed;
+        if (result.outcome == publish::Outcome::published) value["rollback_command"] = merged.rollback_command();
+        boost::json::array warnings;
+        for (const auto& w : merged.warnings) warnings.push_back(boost::json::value(w));
+        value["warnings"] = warnings;
+        print_json(value);
+        return code;
+    }
+    if (merged.already_published) {
+        std::cout << "commit " << (merged.sha.empty() ? std::string("(unknown)") : merged.sha.substr(0, 12))
+                  << " of environment " << merged.environment << " was published already as publish #" << result.id;
+        if (merged.previous && merged.previous->rolled_back_by) {
+            std::cout << " (rolled back by #" << *merged.previous->rolled_back_by << ")";
+        }
+        std::cout << "; nothing to do\n";
+        return ece::exit_code::ok;
+    }
+    if (merged.rebuild_id) {
+        std::cout << "rebuilt the stale nodes into environment " << merged.environment << " (build #"
+                  << *merged.rebuild_id << ", " << merged.rebuild_status << "):\n"
+                  << result.stale.describe();
+    }
+    code = print_result(result, format);
+    if (result.outcome == publish::Outcome::published) {
+        if (merged.manifest_id) {
+            std::cout << "production state: ece.state_manifests #" << *merged.manifest_id << " (sha "
+                      << merged.sha.substr(0, 12) << ")\n";
+        }
+        if (merged.environment_removed) std::cout << "removed environment " << merged.environment << "\n";
+    }
+    for (const auto& w : merged.warnings) std::cerr << "warning: " << ece::mask_secrets(w) << "\n";
+    return code;
+}
+
 int list_command(pqxx::connection& conn, int limit, const std::string& format) {
     auto records = publish::list_publishes(conn, limit);
     if (format == "json") {
@@ -139,7 +188,7 @@ int list_command(pqxx::connection& conn, int limit, const std::string& format) {
 
 int run(int argc, char** argv) {
     Common common;
-    std::string branch, sha, relations_file, rollback_id, command;
+    std::string branch, sha, relations_file, rollback_id, command, manifest_file, project_dir, dbt_executable;
     std::int64_t pr = 0;
     int limit = 50;
     po::options_description options("options");
@@ -150,7 +199,11 @@ int run(int argc, char** argv) {
         ("pr", po::value(&pr), "the merged pull request whose environment to publish")
         ("sha", po::value(&sha), "the merged commit (recorded)")
         ("strict", "stop when the environment is stale (lists the nodes)")
-        ("rebuild", "when the environment is stale, report the nodes to build first (default)")
+        ("rebuild", "when the environment is stale, build what main changed into it first (default)")
+        ("manifest", po::value(&manifest_file), "the merged main's manifest.json (default: dbt parse of --project-dir)")
+        ("project-dir", po::value(&project_dir), "the checked-out merged main (default: dbt.project_dir of ece.yml)")
+        ("dbt", po::value(&dbt_executable), "the dbt executable (default: dbt.executable of ece.yml)")
+        ("keep-environment", "do not remove the environment after publishing")
         ("dry-run", "check everything, change nothing")
         ("relations", po::value(&relations_file), "low-level input: JSON file of the built relations (see above)")
         ("rollback", po::value(&rollback_id)->implicit_value(""), "swap publish ID (default: the latest) back")
@@ -204,12 +257,34 @@ int run(int argc, char** argv) {
     if (vm.count("rebuild")) options_for_run.on_stale = publish::OnStale::rebuild;
     options_for_run.dry_run = vm.count("dry-run") != 0;
 
-    if (publishing && relations_file.empty()) {
-        throw ece::Error(ece::ErrorKind::usage,
-                         "publishing from the catalog (ece.environments, ece.built_nodes) is not available in this "
-                         "build yet; give --relations FILE");
+    if (!relations_file.empty() && (vm.count("manifest") || vm.count("project-dir"))) {
+        throw ece::Error(ece::ErrorKind::usage, "--relations is the low-level form: no --manifest or --project-dir");
     }
-    auto conn = ece::pg::connect(admin_url(common, config), "publish");
+    if (sha.empty()) {
+        if (const char* github_sha = std::getenv("GITHUB_SHA"); github_sha && *github_sha) sha = github_sha;
+    }
+    auto settings = ece::env::Settings::resolve(
+        common.database_url.empty() ? std::nullopt : std::optional<std::string>(common.database_url), config);
+    const auto url = settings.admin_url;
+    if (publishing && relations_file.empty()) {
+        publish::PublishTarget target;
+        if (vm.count("branch")) target.branch = branch;
+        if (vm.count("pr")) target.pr = pr;
+        if (!sha.empty()) target.sha = sha;
+        publish::MergeOptions merge;
+        merge.publish = options_for_run;
+        if (!manifest_file.empty()) merge.main_manifest = manifest_file;
+        merge.project_dir = project_dir.empty() ? config.dbt.project_dir : fs::path(project_dir);
+        merge.dbt = dbt_executable.empty() ? fs::path(config.dbt.executable) : fs::path(dbt_executable);
+        merge.threads = config.dbt.threads;
+        merge.remove_environment = vm.count("keep-environment") == 0;
+        if (common.format == "text") {
+            merge.on_log_line = [](std::string_view line) { std::cout << "  dbt: " << line << "\n"; };
+        }
+        ece::env::Environments environments(settings);
+        return print_merge(publish::publish_merged(url, environments, target, merge), common.format);
+    }
+    auto conn = ece::pg::connect(url, "publish");
     if (command == "list") return list_command(conn, limit, common.format);
     if (rollback) {
         std::optional<std::int64_t> id;

@@ -241,20 +241,27 @@ PullRequest Client::get_pull_request(int number) {
     });
 }
 
+std::vector<PullRequest> Client::pull_list(const std::string& path_and_query) {
+    std::vector<PullRequest> pulls;
+    for (const auto& page : http_.get_all_pages(request("GET", path_and_query))) {
+        JsonReader r(http::redact_url(page.url));
+        auto value = r.parse(page);
+        const auto& items = r.array(value, "$");
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            pulls.push_back(read_pull(r, items[i], "$[" + std::to_string(i) + "]"));
+        }
+    }
+    return pulls;
+}
+
 std::vector<PullRequest> Client::pulls_for_commit(std::string_view sha) {
     return doing("finding the pull requests of commit " + std::string(sha), [&] {
-        std::vector<PullRequest> pulls;
-        auto first = request("GET", repo_path() + "/commits/" + http::percent_encode(sha) + "/pulls?per_page=100");
-        for (const auto& page : http_.get_all_pages(first)) {
-            JsonReader r(http::redact_url(page.url));
-            auto value = r.parse(page);
-            const auto& items = r.array(value, "$");
-            for (std::size_t i = 0; i < items.size(); ++i) {
-                pulls.push_back(read_pull(r, items[i], "$[" + std::to_string(i) + "]"));
-            }
-        }
-        return pulls;
+        return pull_list(repo_path() + "/commits/" + http::percent_encode(sha) + "/pulls?per_page=100");
     });
+}
+
+std::vector<PullRequest> Client::list_open_pull_requests() {
+    return doing("listing the open pull requests", [&] { return pull_list(repo_path() + "/pulls?state=open&per_page=100"); });
 }
 
 Deployment Client::create_deployment(const DeploymentRequest& d) {

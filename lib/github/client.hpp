@@ -133,6 +133,8 @@ public:
     PullRequest get_pull_request(int number);
     // Pull requests whose head (or merge) contains the commit.
     std::vector<PullRequest> pulls_for_commit(std::string_view sha);
+    // Every open pull request of the repository (all pages), e.g. for gc to reap environments of closed ones.
+    std::vector<PullRequest> list_open_pull_requests();
 
     Deployment create_deployment(const DeploymentRequest& request);
     DeploymentStatus create_deployment_status(std::int64_t deployment_id, const DeploymentStatusRequest& request);
@@ -148,6 +150,8 @@ public:
 
 private:
     http::Request request(std::string method, const std::string& path, std::string body = {}) const;
+    // Every page of a list of pull requests.
+    std::vector<PullRequest> pull_list(const std::string& path_and_query);
     std::string repo_path() const;
 
     ClientConfig config_;

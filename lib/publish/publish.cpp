@@ -340,6 +340,18 @@ Result publish(pqxx::connection& conn, const PublishInput& requested, const Opti
         migrate(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + input->environment, options.advisory_lock_timeout);
         pg::AdvisoryLock publish_lock(conn, "publish", options.advisory_lock_timeout);
+        if (options.once_per_sha && !input->sha.empty()) {
+            if (auto done = find_published(conn, input->environment, input->sha)) {
+                Result result;
+                result.outcome = Outcome::already_published;
+                result.id = done->id;
+                result.environment = done->environment;
+                result.relations = done->relations;
+                result.archive_schemas = done->archive_schemas;
+                result.duration = since(started);
+                return result;
+            }
+        }
         auto plan = plan_for(*input);
         {
             // Refusals (missing relations, dependent objects) come here, before a record or any lock on production.
@@ -475,6 +487,23 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
         throw;
     } catch (const std::exception& e) {
         throw pg::translate(e, "rolling back a publish");
+    }
+}
+
+std::optional<PublishRecord> find_published(pqxx::connection& conn, const std::string& environment,
+                                            const std::string& sha) {
+    try {
+        pqxx::read_transaction tx(conn, "publish find");
+        if (tx.exec1("SELECT to_regclass('ece.publishes') IS NULL")[0].as<bool>()) return std::nullopt;
+        auto rows = tx.exec_params(std::string("SELECT ") + record_columns +
+                                       " FROM ece.publishes WHERE kind = 'publish' AND status = 'published' AND "
+                                       "CASE WHEN $2 <> '' THEN sha = $2 ELSE environment = $1 END "
+                                       "ORDER BY id DESC LIMIT 1",
+                                   environment, sha);
+        if (rows.empty()) return std::nullopt;
+        return record_from(rows[0]);
+    } catch (const std::exception& e) {
+        throw pg::translate(e, "looking up earlier publishes");
     }
 }
 

@@ -35,6 +35,10 @@ struct Options {
     std::chrono::milliseconds advisory_lock_timeout{std::chrono::minutes(2)};
     OnStale on_stale = OnStale::rebuild;
     bool dry_run = false;  // check everything (staleness, dependents), change nothing
+    // A commit (PublishInput::sha, non-empty) with a successful publish is not published again: checked under the
+    // locks, it returns Outcome::already_published with that publish's id. Publishing on merge sets it: the
+    // workflows may trigger twice for one merge.
+    bool once_per_sha = false;
 
     // keep_archives, lock_timeout, lock_retries, on_stale from ece.yml's publish section.
     static Options from(const config::Publish& publish);
@@ -58,6 +62,11 @@ Result publish(pqxx::connection& conn, const PublishInput& input, const Options&
 // (usage) for an unknown id, (conflict) when it was rolled back already, its archive was pruned, or a later
 // publish that is not rolled back replaced the same relations.
 Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Options& options);
+
+// The newest successful publish (kind publish, status published) of commit sha when sha is not empty, else of
+// the environment; nullopt when there is none (or no catalog yet).
+std::optional<PublishRecord> find_published(pqxx::connection& conn, const std::string& environment,
+                                            const std::string& sha);
 
 // The newest publishes first.
 std::vector<PublishRecord> list_publishes(pqxx::connection& conn, int limit = 50);

@@ -95,6 +95,7 @@ std::string_view to_string(Outcome outcome) {
         case Outcome::rolled_back: return "rolled_back";
         case Outcome::dry_run: return "dry_run";
         case Outcome::needs_rebuild: return "needs_rebuild";
+        case Outcome::already_published: return "already_published";
     }
     return "published";
 }

@@ -122,6 +122,7 @@ enum class Outcome {
     rolled_back,    // production changed back
     dry_run,        // checked, nothing changed
     needs_rebuild,  // stale environment in --rebuild mode without a rebuild hook: build `stale` first
+    already_published,  // Options::once_per_sha: this commit was published already (Result::id is that publish)
 };
 std::string_view to_string(Outcome outcome);
 

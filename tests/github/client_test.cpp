@@ -104,6 +104,17 @@ TEST(GitHubClient, TooLongCommentIsRefusedWithGitHubsMessage) {
                                     "(IssueComment.body: body is too long (maximum is 65536 characters))"));
 }
 
+TEST(GitHubClient, OpenPullRequestsAcrossPages) {
+    FakeGitHub fake;
+    for (int n = 1; n <= 130; ++n) {
+        fake.add_pull({.number = n, .state = n % 3 == 0 ? "closed" : "open", .head_ref = "b" + std::to_string(n)});
+    }
+    Client client(config_for(fake));
+    auto open = client.list_open_pull_requests();
+    EXPECT_EQ(open.size(), 87u);  // 130 minus the 43 closed ones, over two pages of 100
+    for (const auto& pull : open) EXPECT_EQ(pull.state, "open") << pull.number;
+}
+
 TEST(GitHubClient, PullRequestsAndTheirCommits) {
     FakeGitHub fake;
     fake.add_pull({.number = 12, .title = "Add marts", .head_ref = "feature/marts", .head_sha = std::string(40, 'a')});

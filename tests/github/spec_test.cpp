@@ -181,6 +181,7 @@ TEST(GitHubSpec, EveryRequestTheClientSendsIsInTheOfficialDescription) {
     client.delete_issue_comment(comment.id);
     client.get_pull_request(12);
     client.pulls_for_commit(std::string(40, 'c'));
+    client.list_open_pull_requests();
     auto deployment = client.create_deployment({.ref = "main", .environment = "ece/pr-12", .description = "d",
                                                 .payload = R"({"schema":"pr_12"})"});
     client.create_deployment_status(deployment.id, {.state = "success", .description = "ready",
@@ -203,7 +204,7 @@ TEST(GitHubSpec, EveryRequestTheClientSendsIsInTheOfficialDescription) {
                                 "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
                                 "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
                                 "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
-                                "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+                                "GET /repos/{owner}/{repo}/pulls/{pull_number}", "GET /repos/{owner}/{repo}/pulls",
                                 "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
                                 "POST /repos/{owner}/{repo}/deployments",
                                 "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",

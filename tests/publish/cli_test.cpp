@@ -69,11 +69,15 @@ TEST_F(PublishTest, CommandLinePublishesFromARelationsFileListsAndRollsBack) {
     EXPECT_EQ(again.exit_code, ece::exit_code::conflict);
     EXPECT_THAT(again.err, HasSubstr("rolled back already"));
 
-    auto usage = ece_publish({"--pr", "1", "--database-url", url});
+    // From the catalog: pr-1 has no environment (any more) but was published: a no-op; pr-2 has neither.
+    auto published_before = ece_publish({"--pr", "1", "--database-url", url});
+    EXPECT_EQ(published_before.exit_code, 0) << published_before.err;
+    EXPECT_THAT(published_before.out, HasSubstr("was published already as publish #1"));
+    auto usage = ece_publish({"--pr", "2", "--database-url", url});
     EXPECT_EQ(usage.exit_code, ece::exit_code::usage);
-    EXPECT_THAT(usage.err, HasSubstr("--relations FILE"));
+    EXPECT_THAT(usage.err, HasSubstr("there is no environment pr-2"));
 
-    for (const auto* output : {&dry, &published, &listed, &rolled, &again, &usage}) {
+    for (const auto* output : {&dry, &published, &listed, &rolled, &again, &published_before, &usage}) {
         EXPECT_THAT(ece::test::find_secrets(output->out + output->err, {password, url}), testing::IsEmpty());
     }
 }
