@@ -58,4 +58,10 @@ std::vector<PullRequests::Pull> GitHubPullRequests::for_commit(const std::string
 
 PullRequests::Pull GitHubPullRequests::get(int number) { return pull_of(client_->get_pull_request(number)); }
 
+std::set<int> GitHubPullRequests::open_numbers() {
+    std::set<int> out;
+    for (const auto& p : client_->list_open_pull_requests()) out.insert(p.number);
+    return out;
+}
+
 }  // namespace ece::lifecycle

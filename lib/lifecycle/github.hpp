@@ -36,6 +36,7 @@ public:
     explicit GitHubPullRequests(std::shared_ptr<github::Client> client);
     std::vector<Pull> for_commit(const std::string& sha) override;
     Pull get(int number) override;
+    std::set<int> open_numbers() override;
 
 private:
     std::shared_ptr<github::Client> client_;

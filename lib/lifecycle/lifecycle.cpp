@@ -370,30 +370,28 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
 
     const auto id = environments.identify(target.branch, target.pr);
     outcome.environment = id.name;
-    std::optional<fs::path> merged_manifest;
-    const bool parsed = run_step(outcome, log, "parse merged project", [&] {
-        merged_manifest = parse_production_manifest(environments, options, options.work_dir / "production");
-        return "parsed " + options.project_dir.string() + " as production sees it";
-    });
-    const bool published_ok = parsed && run_step(outcome, log, "publish", [&]() -> std::string {
+    std::optional<Published> published;
+    const bool published_ok = run_step(outcome, log, "publish", [&]() -> std::string {
         if (!services.publisher) {
             throw Error(ErrorKind::usage, "publishing is not available in this build of ece (lib/publish missing)");
         }
-        const auto published = services.publisher->publish(environments, id, target, *merged_manifest);
+        published = services.publisher->publish(environments, target, options, log);
+        for (const auto& w : published->warnings) log.warning(w);
+        if (published->already_published) {
+            return "commit " + target.sha + " was published already (publish #" + std::to_string(published->id) +
+                   "): nothing changed now";
+        }
         std::string archives;
-        for (const auto& a : published.archive_schemas) archives += (archives.empty() ? "" : ", ") + a;
-        return "published " + plural(published.relations, "relation", "relations") + " in " +
-               std::to_string(published.swap_duration.count()) + " ms (publish #" + std::to_string(published.id) +
-               (archives.empty() ? "" : ", archive " + archives) + "); undo with " + published.rollback_command;
+        for (const auto& a : published->archive_schemas) archives += (archives.empty() ? "" : ", ") + a;
+        return "published " + plural(published->relations, "relation", "relations") + " in " +
+               std::to_string(published->swap_duration.count()) + " ms (publish #" + std::to_string(published->id) +
+               (archives.empty() ? "" : ", archive " + archives) + "); undo with " + published->rollback_command +
+               (published->manifest_id ? "; the merged manifest is production state (ece.state_manifests #" +
+                                             std::to_string(*published->manifest_id) + ")"
+                                       : "");
     });
 
     if (published_ok) {
-        run_step(outcome, log, "production state", [&] {
-            auto conn = pg::connect_owned(admin_url_of(options), "storing production's manifest");
-            const auto stored =
-                dbt::store_production_manifest(*conn, *merged_manifest, target.sha, "publish of " + id.name);
-            return "stored the merged manifest as production state (ece.state_manifests #" + std::to_string(stored) + ")";
-        });
         // The environment's staged views moved into production with the relations reading them; staging the merged
         // declarations into production records that (and grants the production role the content they read) before
         // env down lets stage gc look for content nothing uses.
@@ -417,6 +415,8 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
     auto report = catalog_report(environments, id, target, options,
                                  outcome.ok() ? comment::Status::published : comment::Status::failed, false, log);
     add_steps(report, outcome);
+    if (published)
+        for (const auto& w : published->warnings) report.warnings.push_back(w);
     post_comment(outcome, log, report, target, services);
 
     DeploymentRecord deployment(services.deployments, log);
@@ -434,16 +434,18 @@ Outcome gc(env::Environments& environments, const Options& options, Services& se
     env::GcOptions gc_options;
     if (services.pulls) {
         run_step(outcome, log, "open pull requests", [&] {
-            std::set<int> open;
+            const auto open = services.pulls->open_numbers();
             std::size_t asked = 0;
             for (const auto& listed : environments.list()) {
+                if (listed.record.pr && listed.record.status != env::Status::destroyed) ++asked;
+            }
+            std::size_t still_open = 0;
+            for (const auto& listed : environments.list()) {
                 const auto& r = listed.record;
-                if (!r.pr || r.status == env::Status::destroyed) continue;
-                ++asked;
-                if (services.pulls->get(*r.pr).open) open.insert(*r.pr);
+                if (r.pr && r.status != env::Status::destroyed && open.count(*r.pr)) ++still_open;
             }
             gc_options.open_pull_requests = open;
-            return std::to_string(open.size()) + " of " + std::to_string(asked) + " pull requests with an environment are open";
+            return std::to_string(still_open) + " of " + std::to_string(asked) + " pull requests with an environment are open";
         });
         if (!outcome.ok()) gc_options.open_pull_requests.reset();  // only expiry counts then
     } else {
@@ -463,30 +465,6 @@ Outcome gc(env::Environments& environments, const Options& options, Services& se
         return plural(removed, "environment", "environments") + " removed" + (detail.empty() ? "" : ": " + detail);
     });
     return outcome;
-}
-
-// ---- production's manifest -----------------------------------------------------------------------------------
-
-fs::path parse_production_manifest(env::Environments& environments, const Options& options, const fs::path& work_dir) {
-    const auto facts = environments.production_facts();
-    dbt::BuildTarget production{facts.host, facts.port, facts.dbname, facts.user, "", facts.schema, facts.schema,
-                                "production", "", {}};
-    fs::create_directories(work_dir);
-    const auto home = fs::absolute(work_dir);
-    {
-        std::ofstream profiles(home / "profiles.yml", std::ios::trunc);
-        profiles << dbt::profiles_yml(production, 1);
-    }
-    const auto target_path = home / "target";
-    process::Command command;
-    command.argv = {options.dbt, "parse", "--project-dir", fs::absolute(options.project_dir).string(),
-                    "--profiles-dir", home.string(), "--profile", dbt::profile_name, "--target", dbt::profile_name,
-                    "--target-path", target_path.string()};
-    command.cwd = options.project_dir;
-    command.env = dbt::dbt_environment(production, home, environments.config().production.raw_schema);
-    command.timeout = std::chrono::minutes(15);
-    process::run_checked(command, "dbt parse of the merged project (production's manifest)");
-    return target_path / "manifest.json";
 }
 
 }  // namespace ece::lifecycle

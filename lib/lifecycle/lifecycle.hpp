@@ -101,29 +101,37 @@ public:
     // Pull requests that hold the commit (a push to main: the merged one).
     virtual std::vector<Pull> for_commit(const std::string& sha) = 0;
     virtual Pull get(int number) = 0;
+    // Every open pull request's number.
+    virtual std::set<int> open_numbers() = 0;
 };
 
 // What a publish did, for the log and the comment.
 struct Published {
-    std::int64_t id = 0;
+    std::int64_t id = 0;             // ece.publishes row (the earlier one when already published)
+    bool already_published = false;  // this commit was published before: nothing changed now
     std::size_t relations = 0;
     std::chrono::milliseconds swap_duration{0};
     std::vector<std::string> archive_schemas;
-    std::string rollback_command;  // e.g. "ece-publish --rollback 3"
+    std::string rollback_command;    // e.g. "ece-publish --rollback 3"
+    std::optional<std::int64_t> manifest_id;  // the merged manifest stored as production state
+    std::vector<std::string> warnings;        // after the swap committed (storing the manifest, ...)
 };
+
+struct Options;
 
 // The one-transaction swap of an environment into production (lib/publish).
 class Publisher {
 public:
     virtual ~Publisher() = default;
-    // merged_manifest: the merged project parsed as production sees it (the staleness check's "main").
-    virtual Published publish(env::Environments& environments, const env::Identity& id, const Target& target,
-                              const std::filesystem::path& merged_manifest) = 0;
+    // Parses the merged project (options.project_dir) as production sees it, publishes the environment (rebuilding
+    // what main changed first when it is stale) and stores the merged manifest as production state. Leaves the
+    // environment for the caller to remove.
+    virtual Published publish(env::Environments& environments, const Target& target, const Options& options,
+                              Log& log) = 0;
 };
 
-// lib/publish fed from the catalog: the relations ece.built_nodes says the environment holds, production's manifest
-// (ece.state_manifests) and the merged one for the staleness check, other environments' schemas tolerated as
-// dependents (they defer to production). admin_url: a secret.
+// lib/publish's publish_merged: the catalog's view of the environment (built nodes, staged views, production's
+// manifest), idempotent per merged commit.
 std::unique_ptr<Publisher> make_catalog_publisher(std::string admin_url);
 
 // --- options and results ----------------------------------------------------------------------------------------
@@ -191,11 +199,6 @@ Outcome dispatch(const std::string& command, env::Environments& environments, co
 
 // The branch's connection commands (ece-env hints), without a password.
 std::string hints(env::Environments& environments, const Target& target);
-
-// Parses the dbt project the way production sees it (production's target and raw schema) and returns the
-// manifest.json path under work_dir: what publish stores as production state.
-std::filesystem::path parse_production_manifest(env::Environments& environments, const Options& options,
-                                                const std::filesystem::path& work_dir);
 
 // "ece/<env>"
 std::string deployment_environment(const std::string& environment);

@@ -162,6 +162,18 @@ protected:
         return file;
     }
 
+    fs::path push_event(const std::string& after) {
+        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/push.json")));
+        auto& o = payload.as_object();
+        o["ref"] = "refs/heads/main";
+        o["after"] = after;
+        o["repository"].as_object()["full_name"] = "octo-org/warehouse";
+        o["repository"].as_object()["default_branch"] = "main";
+        const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
+        write(file, json::serialize(payload));
+        return file;
+    }
+
     fs::path schedule_event() {
         const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
         write(file, R"({"schedule": "17 3 * * *", "repository": {"full_name": "octo-org/warehouse",
@@ -344,6 +356,23 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
     ASSERT_EQ(comments.size(), 1u);
     EXPECT_THAT(comments[0].body, testing::HasSubstr("published"));
 
+    // The push to main of the same merge (the publish workflow): the pull request is found from the commit, and
+    // nothing is published twice.
+    github_.add_pull({.number = 1, .state = "closed", .merged = true, .head_ref = "feature/decades",
+                      .head_sha = sha_of('2'), .merge_commit_sha = sha_of('3')});
+    github_.link_commit(sha_of('3'), 1);
+    run = ece("push", push_event(sha_of('3')), ws, sha_of('3'), {{"COMMAND", "publish"}});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, testing::HasSubstr("pull request #1 holds commit"));
+    EXPECT_THAT(run.log, testing::HasSubstr("was published already"));
+    {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT count(*) FROM ece.publishes WHERE environment = 'pr-1'")[0].as<int>(), 1);
+    }
+    ASSERT_EQ(github_.comments(1).size(), 1u);
+    EXPECT_THAT(github_.comments(1)[0].body, testing::HasSubstr("published"));
+
     // GitHub shows each environment as a transient deployment with its statuses.
     std::vector<std::string> states;
     for (const auto& d : github_.deployments()) {
@@ -352,8 +381,9 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
         for (const auto& s : d.statuses) states.push_back(s.state);
     }
     // Opened: in_progress, success; synchronize: in_progress, success (which makes the first inactive, as GitHub
-    // does for an environment's older deployments); merged: inactive.
-    EXPECT_THAT(states, testing::ElementsAre("in_progress", "success", "inactive", "in_progress", "success", "inactive"));
+    // does for an environment's older deployments); merged: inactive; the push of the merge: inactive.
+    EXPECT_THAT(states, testing::ElementsAre("in_progress", "success", "inactive", "in_progress", "success", "inactive",
+                                             "inactive"));
 
     // #2 opened, then closed without merging: nothing of it is left.
     const std::string base2 = prefix_ + "pr_2";
