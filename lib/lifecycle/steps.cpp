@@ -76,7 +76,6 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
         log.group("dbt build for " + id.name);
     };
     auto catalog = pg::connect_owned(options.admin_url, "dbt build: catalog");
-    log.group("dbt parse for " + id.name);
     return dbt::run_build(*catalog, build_target, build);
 }
 
