@@ -6,6 +6,8 @@
 #include "actions/inputs.hpp"
 #include "config/config.hpp"
 #include "core/error.hpp"
+#include "dbt/artifact_state.hpp"
+#include "github/client.hpp"
 #include "core/secrets.hpp"
 #include "ece.hpp"
 #include "env/environments.hpp"
@@ -148,6 +150,18 @@ int run_in_github_actions() {
                                  options.run_url, github_missing);
     } else {
         github_missing = "no github-token input";
+    }
+    if (token && !context.repository.empty()) {
+        github::ClientConfig client;
+        client.api_url = context.api_url;
+        client.token = *token;
+        client.repository = github::Repository::parse(context.repository);
+        options.artifact = dbt::github_artifact_fetcher(client, event.default_branch.empty() ? "main" : event.default_branch,
+                                                        environments.config().dbt.state_artifact,
+                                                        options.work_dir / "artifact");
+    } else {
+        options.artifact_unavailable_reason = "no GitHub token for the " + environments.config().dbt.state_artifact +
+                                              " artifact";
     }
     if (github) {
         services.comments = github->comments.get();

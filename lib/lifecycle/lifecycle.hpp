@@ -14,6 +14,7 @@
 #include "comment/render.hpp"
 #include "comment/report.hpp"
 #include "config/config.hpp"
+#include "dbt/production_state.hpp"
 #include "env/environments.hpp"
 
 #include <chrono>
@@ -145,7 +146,9 @@ struct Options {
     std::string run_url;                        // the workflow run, for the comment and deployments
     std::string prices_file;                    // empty: the catalogue shipped with ece
     std::chrono::minutes build_timeout{120};
-    std::string gc_protect;                     // never gc'd: the environment being worked on (empty: none)
+    // Production's manifest from a GitHub Actions artifact when the catalog has none (dbt::github_artifact_fetcher).
+    dbt::ArtifactFetcher artifact;
+    std::string artifact_unavailable_reason;
 };
 
 // The GitHub side of a run; any may be null (no token, not in Actions): the step is then skipped, saying so.

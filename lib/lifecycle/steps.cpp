@@ -70,6 +70,8 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
     const auto build_target = dbt::build_target_for(environments, id, target.sha);
     auto build = build_options(options, id.name, log);
     build.threads = environments.config().dbt.threads;
+    build.artifact = options.artifact;
+    build.artifact_unavailable_reason = options.artifact_unavailable_reason;
     build.on_plan = [&](const dbt::Plan& plan) {
         log.group("dbt plan for " + id.name);
         log.info(dbt::plan_to_text(plan, target.branch));
