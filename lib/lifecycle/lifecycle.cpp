@@ -377,6 +377,7 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
         }
         published = services.publisher->publish(environments, target, options, log);
         for (const auto& w : published->warnings) log.warning(w);
+        if (!published->summary.empty()) return published->summary;
         if (published->already_published) {
             return "commit " + target.sha + " was published already (publish #" + std::to_string(published->id) +
                    "): nothing changed now";
@@ -391,7 +392,9 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
                                        : "");
     });
 
-    if (published_ok) {
+    if (published_ok && published->environment_became_production) {
+        skip_step(outcome, log, "env down", "the environment's cluster is production now");
+    } else if (published_ok) {
         // The environment's staged views moved into production with the relations reading them; staging the merged
         // declarations into production records that (and grants the production role the content they read) before
         // env down lets stage gc look for content nothing uses.

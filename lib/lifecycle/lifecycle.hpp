@@ -116,6 +116,10 @@ struct Published {
     std::string rollback_command;    // e.g. "ece-publish --rollback 3"
     std::optional<std::int64_t> manifest_id;  // the merged manifest stored as production state
     std::vector<std::string> warnings;        // after the swap committed (storing the manifest, ...)
+    // Provider digitalocean: no swap, the environment's cluster was resized and is production now (nothing to
+    // remove afterwards).
+    bool environment_became_production = false;
+    std::string summary;                      // one line for the log and the comment, when not the swap's
 };
 
 struct Options;

@@ -13,6 +13,8 @@
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
 #include "dbt/manifest.hpp"
+#include "env/digitalocean_publish.hpp"
+#include "cost/money.hpp"
 #include "dbt/private_dir.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "pg/connect.hpp"
@@ -47,6 +49,7 @@ public:
                       Log& log) override {
         const auto& config = environments.config();
         const auto id = environments.identify(target.branch, target.pr);
+        if (config.environments.provider == "digitalocean") return by_resize(environments, id);
         auto conn = pg::connect(admin_url_, "publishing " + id.name);
         publish::migrate(conn);
         dbt::migrate_catalog(conn);
@@ -127,6 +130,21 @@ public:
     }
 
 private:
+    // A cluster per environment: publishing resizes the branch's cluster to production's size and makes it
+    // production (lib/env), the previous production cluster is deleted once the new one is healthy.
+    static Published by_resize(env::Environments& environments, const env::Identity& id) {
+        const auto result = env::publish_by_resize(environments, id);
+        Published out;
+        out.environment_became_production = true;
+        std::string deleted;
+        for (const auto& d : result.deleted) deleted += (deleted.empty() ? "" : ", ") + d;
+        out.summary = "cluster " + result.production.name + " resized to " + result.production.size +
+                      " and tagged production" + (deleted.empty() ? "" : "; deleted " + deleted) + "; monthly " +
+                      cost::format_money(result.monthly_before) + " -> " + cost::format_money(result.monthly_after);
+        out.rollback_command = "(no rollback: the previous production cluster was deleted)";
+        return out;
+    }
+
     std::string admin_url_;
 };
 
