@@ -10,6 +10,7 @@
 #include "digitalocean/provider.hpp"
 #include "env/digitalocean_publish.hpp"
 #include "env/environments.hpp"
+#include "github/client.hpp"
 #include "env/hints.hpp"
 #include "pg/embedded.hpp"
 
@@ -43,7 +44,8 @@ Commands:
                       provider digitalocean: resize the environment's cluster to production's size, tag it
                       production, delete the previous production cluster once the new one is healthy
   list                every environment: branch, pull request, age, size on disk, status
-  gc [--dry-run]      remove environments past their expiry
+  gc [--dry-run]      remove environments past their expiry, and with GITHUB_TOKEN and GITHUB_REPOSITORY
+                      those whose pull request is closed
   hints --branch B [--pr N] [--show-password]
                       copy-paste psql, pg_activity and dbt commands (--show-password issues a new password;
                       never shown when GITHUB_ACTIONS=true)
@@ -368,7 +370,8 @@ int command_gc(const Global& global, const std::vector<std::string>& args) {
     auto vm = parse(args, options);
     auto config = load_config(global);
     env::Environments environments(settings_for(global, config));
-    env::GcOptions gc{vm["dry-run"].as<bool>(), std::nullopt};
+    // With GITHUB_TOKEN and GITHUB_REPOSITORY, environments of closed pull requests go too, not only expired ones.
+    env::GcOptions gc{vm["dry-run"].as<bool>(), github::open_pull_request_numbers_from_environment()};
     auto items = environments.gc(gc);
     if (global.format == Format::json) {
         json::array out;
