@@ -55,7 +55,13 @@ int run_local(const po::variables_map& vm) {
                                        : git({"rev-parse", "--abbrev-ref", "HEAD"}, "finding the current git branch");
     if (target.branch == "HEAD") throw Error(ErrorKind::usage, "detached HEAD: name the branch with --branch");
     if (vm.count("pr")) target.pr = vm["pr"].as<int>();
-    target.sha = vm.count("sha") ? vm["sha"].as<std::string>() : git({"rev-parse", "HEAD"}, "finding the current commit");
+    // Only building and publishing record a commit; hints and destroy work outside a git checkout too.
+    const bool needs_commit = !vm.count("hints") && !vm.count("destroy") && !vm.count("cleanup");
+    if (vm.count("sha")) {
+        target.sha = vm["sha"].as<std::string>();
+    } else if (needs_commit) {
+        target.sha = git({"rev-parse", "HEAD"}, "finding the current commit (or pass --sha)");
+    }
 
     lifecycle::Options options;
     options.project_dir = vm.count("project-dir") ? fs::path(vm["project-dir"].as<std::string>())
