@@ -99,7 +99,9 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     const std::string url = test::fresh_database("kill_env");
     const std::string prefix = env_prefix();
     const std::string production_role = test::unique_name("relprod");
-    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    // A private TMPDIR: what a killed ece-dbt leaves there (its private directory) is counted.
+    fs::create_directories(dir / "tmp");
+    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
     auto conn = pg::connect(url, "reliability check");
     {
         pqxx::work tx(conn);
@@ -177,6 +179,9 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
             }
             EXPECT_EQ(fingerprint(conn, production), production_print) << "production changed";
             auto left = leftovers(conn, prefix);
+            // The re-run removed the private directory the killed run could not.
+            for (const auto& entry : fs::directory_iterator(dir / "tmp"))
+                left.push_back("temporary directory " + entry.path().filename().string());
             EXPECT_THAT(left, IsEmpty());
             if (ok && left.empty()) ++step.tally.converged;
         }
