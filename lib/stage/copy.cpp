@@ -255,6 +255,15 @@ private:
         std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
         std::string context = field(failed, PG_DIAG_CONTEXT);
         PQclear(failed);
+        bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
+        if (!data_problem) {
+            // Not the data's fault (the server shut down, the connection broke, ...): no line, say what was going on.
+            bool lost = sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+            return Error(ErrorKind::database,
+                         std::string(lost ? "lost the connection to PostgreSQL" : "COPY failed") + " while loading " +
+                             table_.name + ": " + (message.empty() ? "no reason given" : message),
+                         {.file = table_.source});
+        }
         std::uint64_t record_line = 0;
         std::string column;
         parse_copy_context(context, record_line, column);
@@ -264,8 +273,7 @@ private:
         for (std::size_t k = 0; k < options_.db_columns.size() && k < scanned_.columns.size(); ++k)
             if (options_.db_columns[k] == column) column = scanned_.columns[k].name;
         if (!column.empty()) where.field = "column " + column;
-        bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
-        return Error(data_problem ? ErrorKind::input : ErrorKind::database, message.empty() ? "COPY failed" : message, where);
+        return Error(ErrorKind::input, message.empty() ? "COPY failed" : message, where);
     }
 
     const std::string& url_;

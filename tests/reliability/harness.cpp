@@ -99,7 +99,7 @@ void Spawned::kill_group() {
     ::kill(-pid_, SIGKILL);
 }
 
-Run Spawned::wait(std::chrono::seconds timeout) {
+Outcome Spawned::wait(std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!finished()) {
         if (std::chrono::steady_clock::now() > deadline) {
@@ -111,7 +111,7 @@ Run Spawned::wait(std::chrono::seconds timeout) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    Run r;
+    Outcome r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     r.exit_code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
     r.killed = killed_ && WIFSIGNALED(status_) && WTERMSIG(status_) == SIGKILL;
@@ -120,13 +120,13 @@ Run Spawned::wait(std::chrono::seconds timeout) {
     return r;
 }
 
-Run run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env, const fs::path& cwd,
+Outcome run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env, const fs::path& cwd,
         std::chrono::seconds timeout) {
     Spawned child(argv, extra_env, cwd);
     return child.wait(timeout);
 }
 
-Run run_killed_after(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
+Outcome run_killed_after(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
                      const fs::path& cwd, std::chrono::microseconds after) {
     Spawned child(argv, extra_env, cwd);
     auto deadline = std::chrono::steady_clock::now() + after;

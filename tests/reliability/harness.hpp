@@ -24,7 +24,7 @@ inline const std::string ece_env_binary = ECE_ENV_BINARY;
 inline const std::string ece_stage_binary = ECE_STAGE_BINARY;
 inline const std::string ece_dbt_binary = ECE_DBT_BINARY;
 
-struct Run {
+struct Outcome {
     int exit_code = -1;       // exit status, or 128 + signal
     bool killed = false;      // SIGKILLed by us while still running
     std::string out, err;
@@ -44,7 +44,7 @@ public:
     // SIGKILL to the whole process group (the binary and whatever it started in its group).
     void kill_group();
     // Waits (at most timeout, then kills) and collects the result.
-    Run wait(std::chrono::seconds timeout = std::chrono::seconds(180));
+    Outcome wait(std::chrono::seconds timeout = std::chrono::seconds(180));
     bool finished();  // without blocking
 
 private:
@@ -57,10 +57,10 @@ private:
 };
 
 // Runs to completion.
-Run run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env, const fs::path& cwd,
+Outcome run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env, const fs::path& cwd,
         std::chrono::seconds timeout = std::chrono::seconds(180));
 // Starts it and SIGKILLs its process group after `after` (unless it finished earlier).
-Run run_killed_after(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
+Outcome run_killed_after(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
                      const fs::path& cwd, std::chrono::microseconds after);
 
 // The seed of the random kill points: ECE_FAULT_SEED when set, else a fixed one (reproducible runs).

@@ -1,0 +1,94 @@
+// PostgreSQL restarted under a running command: a private cluster (pg::ensure_embedded, not the shared test
+// cluster) is stopped (fast shutdown: every session is terminated) while ece-stage load is in the middle of COPY
+// into production's content tables, and started again. The command must fail with a clear error, production must be
+// exactly as before, and the re-run must succeed and leave nothing behind.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.hpp"
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
+#include "support.hpp"
+
+namespace ece::reliability {
+namespace {
+
+using testing::HasSubstr;
+using testing::IsEmpty;
+
+class PrivateCluster : public testing::Test {
+protected:
+    void SetUp() override { url = pg::ensure_embedded(dir / "pg", pg::EmbeddedOptions{.durable = false}).admin_url; }
+    void TearDown() override { pg::destroy_embedded(dir / "pg"); }
+
+    void restart() {
+        pg::stop_embedded(dir / "pg");
+        const auto again = pg::ensure_embedded(dir / "pg", pg::EmbeddedOptions{.durable = false});
+        ASSERT_EQ(again.admin_url, url) << "the cluster came back elsewhere";
+    }
+
+    test::TempDir dir;
+    std::string url;
+};
+
+// Waits until a session of this database runs a statement starting with `prefix` (e.g. COPY). False on timeout.
+bool wait_for_statement(const std::string& url, const std::string& prefix, Spawned& child) {
+    auto conn = pg::connect(url, "reliability watch");
+    for (int i = 0; i < 5000 && !child.finished(); ++i) {
+        pqxx::nontransaction tx(conn);
+        if (tx.exec_params1("SELECT count(*) FROM pg_stat_activity WHERE starts_with(query, $1) AND state = 'active'"
+                            " AND pid <> pg_backend_pid()",
+                            prefix)[0]
+                .as<int>() > 0)
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+}
+
+TEST_F(PrivateCluster, RestartDuringStagingFailsClearlyChangesNothingAndTheRerunSucceeds) {
+    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    write_demo_csv(dir / "a", 300000, 0);
+    write_demo_csv(dir / "b", 300000, 3);
+    auto load_args = [&](const char* version) {
+        std::vector<std::string> args{ece_stage_binary, "load", "--prod", "--connections", "2", "--chunk-mb", "1"};
+        for (auto& f : demo_table_flags(dir / version)) args.push_back(f);
+        return args;
+    };
+    ASSERT_EQ(run(load_args("a"), env, dir.path()).exit_code, 0);
+    std::string before;
+    {
+        auto conn = pg::connect(url, "reliability check");
+        before = fingerprint(conn, {"raw"});
+    }
+
+    const auto started = std::chrono::steady_clock::now();
+    Spawned load(load_args("b"), env, dir.path());
+    ASSERT_TRUE(wait_for_statement(url, "COPY", load)) << "the load never reached COPY";
+    restart();
+    const Outcome interrupted = load.wait();
+    const double restart_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_NE(interrupted.exit_code, 0) << interrupted.out;
+    // One clear line: what was being done and that the server went away; no secret in it.
+    EXPECT_THAT(interrupted.err, HasSubstr("error: "));
+    EXPECT_THAT(interrupted.err, HasSubstr("loading"));
+    EXPECT_THAT(interrupted.err, testing::AnyOf(HasSubstr("lost the connection"), HasSubstr("terminating connection"),
+                                                HasSubstr("server closed the connection")));
+    EXPECT_THAT(test::find_secrets(interrupted.out + interrupted.err, {url, pg::parse_url(url).password}), IsEmpty());
+
+    auto conn = pg::connect(url, "reliability check");
+    EXPECT_EQ(fingerprint(conn, {"raw"}), before) << "production changed by an interrupted load";
+
+    const Outcome rerun = run(load_args("b"), env, dir.path());
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+    const std::string after = fingerprint(conn, {"raw"});
+    EXPECT_NE(after, before);
+    EXPECT_THAT(leftovers(conn, ""), IsEmpty());
+    std::printf("[figures] restart during stage: failed after %.1fs with: %s", restart_seconds,
+                interrupted.err.substr(interrupted.err.rfind("error: ")).c_str());
+}
+
+}  // namespace
+}  // namespace ece::reliability
