@@ -120,8 +120,9 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
         EXPECT_THAT(test::find_secrets(printed, never), IsEmpty()) << name << printed;
         EXPECT_THAT(test::find_secrets(printed, {production_password}), IsEmpty()) << name;
         // No issued environment password (43 characters of base64url) in ece-env's output: none was asked for.
-        if (c.argv[0] == ece_env_binary)
+        if (c.argv[0] == ece_env_binary) {
             EXPECT_FALSE(std::regex_search(printed, std::regex("[A-Za-z0-9_-]{43}"))) << name << printed;
+        }
     }
     // Every file written under the working tree, dbt's artifacts and the environments dbt saw included.
     int files = 0;
@@ -131,8 +132,9 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
         const std::string text = test::read_file(entry.path());
         EXPECT_THAT(test::find_secrets(text, never), IsEmpty()) << entry.path();
         // The user's own production password reaches their dbt parse (their profile asks for it), nothing else.
-        if (entry.path().filename() != ".dbt-environments")
+        if (entry.path().filename() != ".dbt-environments") {
             EXPECT_THAT(test::find_secrets(text, {production_password}), IsEmpty()) << entry.path();
+        }
     }
     ASSERT_TRUE(fs::exists(project / ".dbt-environments")) << "no dbt was started";
     EXPECT_TRUE(fs::is_empty(dir / "tmp")) << "a private directory was left behind";
