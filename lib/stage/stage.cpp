@@ -254,6 +254,9 @@ void point_view(pqxx::work& tx, const Environment& env, const std::string& view,
 
 void point_views(pqxx::connection& conn, const Environment& env, const std::vector<StagedTable>& staged) {
     pqxx::work tx(conn);
+    // GRANTs on the shared content schema and tables: environments take turns (see pg::shared_privileges_lock).
+    if (!env.owner_role.empty())
+        tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(pg::shared_privileges_lock));
     std::string schema = pg::ident(env.raw_schema);
     tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema +
              (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::ident(env.owner_role)));
