@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
+#include "dbt/artifact_state.hpp"
 #include "dbt/build.hpp"
 #include "config/config.hpp"
 #include "dbt/catalog.hpp"
@@ -40,16 +41,24 @@ const char* const usage_text =
 
 // The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
 // whenever a token and an artifact name would have asked for it.
-ece::dbt::ArtifactFetcher artifact_source(const std::string& artifact_name, std::string& unavailable_reason) {
-    const char* token = std::getenv("GITHUB_TOKEN");
+// With --artifact NAME, GITHUB_TOKEN and GITHUB_REPOSITORY: production's manifest from the newest such artifact
+// of a successful run on the main branch (ECE_MAIN_BRANCH, default main).
+ece::dbt::ArtifactFetcher artifact_source(const std::string& artifact_name, std::string& unavailable_reason,
+                                          const fs::path& work_dir) {
     if (artifact_name.empty()) return {};
-    if (!token || !*token) {
-        unavailable_reason = "no GITHUB_TOKEN for artifact " + artifact_name;
+    const char* token = std::getenv("GITHUB_TOKEN");
+    const char* repository = std::getenv("GITHUB_REPOSITORY");
+    if (!token || !*token || !repository || !*repository) {
+        unavailable_reason = "artifact " + artifact_name + " not looked up: GITHUB_TOKEN and GITHUB_REPOSITORY are needed";
         return {};
     }
     ece::register_secret(token);
-    unavailable_reason = "artifact " + artifact_name + " not looked up: this ece has no GitHub artifacts client yet";
-    return {};
+    const char* main_branch = std::getenv("ECE_MAIN_BRANCH");
+    ece::github::ClientConfig config;
+    config.token = token;
+    config.repository = ece::github::Repository::parse(repository);
+    return ece::dbt::github_artifact_fetcher(config, main_branch && *main_branch ? main_branch : "main", artifact_name,
+                                            work_dir);
 }
 
 // `dbt parse` in the project, writing target/manifest.json; dbt must be on PATH.
@@ -128,8 +137,8 @@ int plan_command(const std::vector<std::string>& args) {
             ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
             "ece-dbt plan: production manifest");
     std::string artifact_unavailable;
-    const ece::dbt::ArtifactFetcher artifact = artifact_source(artifact_name, artifact_unavailable);
     const ece::dbt::PrivateDir scratch;
+    const ece::dbt::ArtifactFetcher artifact = artifact_source(artifact_name, artifact_unavailable, scratch.path());
     const ece::dbt::ProductionState state = ece::dbt::find_production_state(
         {state_dir.empty() ? std::nullopt : std::optional<fs::path>(state_dir), catalog.get(), artifact,
          artifact_unavailable, scratch.path()});
@@ -284,7 +293,8 @@ int build_command(const std::vector<std::string>& args) {
     build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
     build.threads = threads;
     build.build_timeout = std::chrono::minutes(timeout_minutes);
-    build.artifact = artifact_source(artifact_name, build.artifact_unavailable_reason);
+    const ece::dbt::PrivateDir artifact_dir;  // the downloaded zip lives here while the build runs
+    build.artifact = artifact_source(artifact_name, build.artifact_unavailable_reason, artifact_dir.path());
 
     LogPrinter log;
     bool parsing = true;  // lines before the plan come from dbt parse

@@ -145,6 +145,13 @@ std::string header_line(const Header& h) {
     if (h.pr_number) parts.push_back("PR #" + std::to_string(*h.pr_number));
     if (!h.head_sha.empty()) parts.push_back("head " + md::code(h.head_sha.substr(0, 7)));
     if (!h.run_url.empty()) parts.push_back(md::link("workflow run", h.run_url));
+    if (!h.schemas.empty()) {
+        std::vector<std::string> names;
+        for (const auto& s : h.schemas) names.push_back(md::code(s));
+        parts.push_back((h.schemas.size() == 1 ? "schema " : "schemas ") + join(names, ", "));
+    }
+    if (!h.created_at.empty()) parts.push_back("created " + md::text(h.created_at));
+    if (!h.expires_at.empty()) parts.push_back("expires " + md::text(h.expires_at));
     auto line = join(parts, " · ");
     return line.empty() ? line : line + "\n";
 }
@@ -460,17 +467,20 @@ std::string data_changes_section(const Report& report, const Limits& limits, Cut
     if (report.data_changes.empty()) return {};
     std::vector<std::vector<std::string>> rows;
     std::size_t changed_schema = 0;
+    auto count = [](std::int64_t n, bool estimated) { return (estimated ? "~" : "") + thousands(n); };
     for (const auto& d : report.data_changes) {
         std::string difference = "new";
         if (d.rows_production && d.rows_environment) {
             auto diff = *d.rows_environment - *d.rows_production;
-            difference = diff > 0 ? "+" + thousands(diff) : thousands(diff);
+            difference = (d.rows_environment_estimated || d.rows_production_estimated ? "~" : "") +
+                         (diff > 0 ? "+" + thousands(diff) : thousands(diff));
         } else if (!d.rows_environment) {
             difference = "";
         }
         if (!d.columns.empty()) ++changed_schema;
-        rows.push_back({md::code(d.model), d.rows_environment ? thousands(*d.rows_environment) : "",
-                        d.rows_production ? thousands(*d.rows_production) : "–", difference, column_changes_text(d, limits)});
+        rows.push_back({md::code(d.model), d.rows_environment ? count(*d.rows_environment, d.rows_environment_estimated) : "",
+                        d.rows_production ? count(*d.rows_production, d.rows_production_estimated) : "–", difference,
+                        column_changes_text(d, limits)});
     }
     cap_rows(rows, limits.rows, cut);
     std::string title = "Data changes: " + plural(static_cast<std::int64_t>(report.data_changes.size()), "model", "models") +
@@ -540,6 +550,7 @@ Report masked_copy(const Report& original) {
     mask(r.header.branch);
     mask(r.header.head_sha);
     mask(r.header.run_url);
+    mask(r.header.schemas);
     for (auto& line : r.environment_plan) {
         mask(line.action);
         mask(line.what);

@@ -24,6 +24,11 @@ struct Header {
     std::string head_sha;
     std::optional<int> pr_number;
     std::string run_url;  // the workflow run, where the job summary is
+    // From the catalog when known; shown on the header line. Times as ISO 8601 (never "3h ago": the digest of an
+    // unchanged report must stay the same from one run to the next).
+    std::vector<std::string> schemas{};
+    std::string created_at{};
+    std::string expires_at{};
 };
 
 // One line of ece's own environment plan: what ece will create, resize or destroy.
@@ -87,6 +92,9 @@ struct DataChange {
     std::optional<std::int64_t> rows_environment;
     std::optional<std::int64_t> rows_production;  // empty: the model is new
     std::vector<ColumnChange> columns;
+    // A count from pg_class.reltuples (a large table, or counting timed out): shown with "~".
+    bool rows_environment_estimated = false;
+    bool rows_production_estimated = false;
 };
 
 struct Report {

@@ -126,8 +126,9 @@ bool is_identifier(std::string_view key) {
     });
 }
 
+}  // namespace
+
 int schema_version_of(std::string_view url) {
-    // https://schemas.getdbt.com/dbt/manifest/v12.json
     auto slash = url.rfind("/v");
     if (slash == std::string_view::npos) return 0;
     int version = 0;
@@ -135,6 +136,8 @@ int schema_version_of(std::string_view url) {
         version = version * 10 + (url[i] - '0');
     return version;
 }
+
+namespace {
 
 class ManifestHandler {
 public:

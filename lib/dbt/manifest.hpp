@@ -30,6 +30,10 @@ enum class ResourceType : std::uint8_t {
 ResourceType resource_type_from(std::string_view name);
 std::string_view to_string(ResourceType type);
 
+// The version in a dbt artifact's dbt_schema_version URL ("https://schemas.getdbt.com/dbt/manifest/v12.json" -> 12),
+// for manifests and run_results alike; 0 when the URL names none.
+int schema_version_of(std::string_view url);
+
 // A key with a canonical JSON value, e.g. {"materialized", "\"table\""}.
 struct KeyValue {
     std::string_view key;

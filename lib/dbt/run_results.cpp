@@ -1,5 +1,7 @@
 #include "dbt/run_results.hpp"
 
+#include "dbt/manifest.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -41,15 +43,6 @@ double number(const boost::json::value* value) {
     if (value->is_int64()) return static_cast<double>(value->get_int64());
     if (value->is_uint64()) return static_cast<double>(value->get_uint64());
     return 0;
-}
-
-int schema_version_of(std::string_view url) {
-    auto slash = url.rfind("/v");
-    if (slash == std::string_view::npos) return 0;
-    int version = 0;
-    for (std::size_t i = slash + 2; i < url.size() && url[i] >= '0' && url[i] <= '9'; ++i)
-        version = version * 10 + (url[i] - '0');
-    return version;
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -302,7 +303,8 @@ struct Client::Impl {
             options.proxy_from_environment ? first_env({"HTTPS_PROXY", "https_proxy"}) : std::string());
         no_proxy = options.no_proxy.value_or(
             options.proxy_from_environment ? first_env({"NO_PROXY", "no_proxy"}) : std::string());
-        if (!https_proxy.empty()) register_secret(https_proxy);
+        // A proxy URL with credentials is a secret (its password is registered with it); a bare one is not.
+        if (https_proxy.find('@') != std::string::npos) register_secret(https_proxy);
     }
 
     // -- connecting --
@@ -441,7 +443,7 @@ struct Client::Impl {
         }
 
         bhttp::response_parser<bhttp::buffer_body> parser;
-        parser.body_limit(boost::none);
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // max_body_bytes and sinks bound it
         parser.header_limit(64 * 1024);
         if (request.method == "HEAD") parser.skip(true);
         c.tcp().expires_after(options.read_timeout);
@@ -602,6 +604,8 @@ struct Client::Impl {
 
             auto asked = response ? requested_wait(*response, options.now()) : std::nullopt;
             auto wait = asked ? *asked : backoff(attempt);
+            // GitHub: a secondary rate limit that names no time wants at least a minute before the next try.
+            if (!asked && response && response->status == 403) wait = std::max(wait, milliseconds(60'000));
             if (waited + wait > options.retry.max_total_wait) {
                 return give_up("the server asks to wait " + seconds_text(wait) + ", beyond the " +
                                seconds_text(options.retry.max_total_wait - waited) + " left to wait");

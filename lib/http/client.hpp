@@ -83,6 +83,7 @@ struct BodySink {
     std::function<void()> reset{};
 };
 
+// Not thread-safe: one Client per thread (it holds one kept-alive connection and its own I/O context).
 class Client {
 public:
     explicit Client(ClientOptions options = {});
@@ -120,8 +121,8 @@ std::string choose_proxy(const Url& url, const std::string& https_proxy, const s
 // Retry-After (seconds or HTTP date), else x-ratelimit-reset when x-ratelimit-remaining is 0. Pure.
 std::optional<std::chrono::milliseconds> requested_wait(const Response& response,
                                                         std::chrono::system_clock::time_point now);
-// Whether a response is worth retrying: 5xx (but 501), 429, and GitHub's secondary rate limit
-// (403 with retry-after or x-ratelimit-remaining: 0, or a message saying "rate limit").
+// Whether a response is worth retrying: 5xx (but 501, 505), 429, and GitHub's rate limits (403 with retry-after or
+// x-ratelimit-remaining: 0, or a message saying "rate limit"; one naming no wait is retried after at least 60 s).
 bool retryable_status(const Response& response);
 
 }  // namespace ece::http

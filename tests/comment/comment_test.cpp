@@ -378,6 +378,18 @@ TEST(Secrets, EscapingOrClippingCannotSplitASecret) {
     clear_secrets_for_test();
 }
 
+TEST(Render, CatalogFactsAndEstimatedCounts) {
+    auto report = full_report();
+    report.header.schemas = {"ece_pr_12", "ece_pr_12_staging"};
+    report.header.created_at = "2024-05-01T10:00:00Z";
+    report.header.expires_at = "2024-05-04T10:00:00Z";
+    report.data_changes = {{"model.ece_demo.big", 2500000, 2400000, {}, true, false}};
+    auto markdown = render_comment(report).markdown;
+    EXPECT_THAT(markdown, HasSubstr("schemas `ece_pr_12`, `ece_pr_12_staging`"));
+    EXPECT_THAT(markdown, HasSubstr("expires 2024-05-04T10:00:00Z"));
+    EXPECT_THAT(markdown, HasSubstr("| ~2,500,000 | 2,400,000 | ~+100,000 |"));
+}
+
 // ---- markdown helpers -------------------------------------------------------------------------------------------
 
 TEST(Markdown, EscapingAndClipping) {

@@ -82,7 +82,6 @@ TEST(Embedded, StartsReusesStopsAndRestarts) {
     EXPECT_FALSE(again.started_now);
     EXPECT_EQ(again.port, first.port);
     EXPECT_EQ(again.admin_url, first.admin_url);
-    EXPECT_LT(reuse_ms, 500.0);
     std::cout << "[timing] cold start " << cold_ms << " ms, reuse " << reuse_ms << " ms\n";
 
     {

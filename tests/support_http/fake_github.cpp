@@ -176,6 +176,11 @@ void FakeGitHub::set_rate_limit_remaining(int remaining) {
     rate_limit_remaining_ = remaining;
 }
 
+bool FakeGitHub::rate_limit_exhausted() const {
+    std::lock_guard lock(mutex_);
+    return rate_limit_remaining_ == 0;
+}
+
 // Authentication, API version, repository and rate-limit headers, shared by every API route.
 ServerResponse FakeGitHub::guarded(const ServerRequest& request,
                                    const std::function<ServerResponse(const ServerRequest&)>& handler) {
@@ -187,6 +192,8 @@ ServerResponse FakeGitHub::guarded(const ServerRequest& request,
         response = ServerResponse::error(400, "API version " + *version + " is not supported.");
     } else if (request.params.at("owner") != options_.owner || request.params.at("repo") != options_.repo) {
         response = ServerResponse::error(404, "Not Found");
+    } else if (rate_limit_exhausted()) {
+        response = ServerResponse::error(403, "API rate limit exceeded for installation ID 1000.");
     } else {
         if (request.method != "GET") {
             std::lock_guard lock(mutex_);
@@ -243,22 +250,19 @@ void FakeGitHub::install_routes() {
             {"base", json::object{{"ref", p.base_ref}, {"label", options_.owner + ":" + p.base_ref}}}};
     };
 
-    // Issue comments, paginated as GitHub does.
-    api("GET", repo + "/issues/{issue_number}/comments", [this, comment_json](const ServerRequest& request) {
-        auto issue = id_param(request, "issue_number");
-        if (!issue) return ServerResponse::error(404, "Not Found");
+    // A list answered one page at a time with GitHub's Link header (per_page default 30, at most 100).
+    auto paginate = [this](const ServerRequest& request, const json::array& all, const std::string& extra_query) {
         int per_page = page_param(request, "per_page", 30, 100);
         int page = page_param(request, "page", 1, 1 << 20);
-        auto all = comments(static_cast<int>(*issue));
         int last = std::max<int>(1, static_cast<int>((all.size() + per_page - 1) / per_page));
         json::array items;
         for (std::size_t i = static_cast<std::size_t>(page - 1) * per_page;
              i < all.size() && i < static_cast<std::size_t>(page) * per_page; ++i) {
-            items.push_back(comment_json(all[i]));
+            items.push_back(all[i]);
         }
         auto response = json_response(200, items);
         auto page_url = [&](int n) {
-            return "<" + server_.url(request.path) + "?per_page=" + std::to_string(per_page) +
+            return "<" + server_.url(request.path) + "?" + extra_query + "per_page=" + std::to_string(per_page) +
                    "&page=" + std::to_string(n) + ">";
         };
         std::string link;
@@ -271,6 +275,15 @@ void FakeGitHub::install_routes() {
         if (page > 1) add(1, "first");
         if (!link.empty()) response.headers.set("Link", link);
         return response;
+    };
+
+    // Issue comments, paginated as GitHub does.
+    api("GET", repo + "/issues/{issue_number}/comments", [this, comment_json, paginate](const ServerRequest& request) {
+        auto issue = id_param(request, "issue_number");
+        if (!issue) return ServerResponse::error(404, "Not Found");
+        json::array all;
+        for (const auto& comment : comments(static_cast<int>(*issue))) all.push_back(comment_json(comment));
+        return paginate(request, all, "");
     });
     api("POST", repo + "/issues/{issue_number}/comments", [this, comment_json](const ServerRequest& request) {
         auto issue = id_param(request, "issue_number");
@@ -328,6 +341,17 @@ void FakeGitHub::install_routes() {
     });
 
     // Pull requests.
+    api("GET", repo + "/pulls", [this, pull_json, paginate](const ServerRequest& request) {
+        auto state = request.query_param("state").value_or("open");
+        json::array all;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [number, pull] : pulls_) {
+                if (state == "all" || pull.state == state) all.push_back(pull_json(pull));
+            }
+        }
+        return paginate(request, all, "state=" + state + "&");
+    });
     api("GET", repo + "/pulls/{pull_number}", [this, pull_json](const ServerRequest& request) {
         auto number = id_param(request, "pull_number");
         std::lock_guard lock(mutex_);

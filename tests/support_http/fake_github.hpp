@@ -37,10 +37,10 @@ public:
     struct Comment {
         std::int64_t id = 0;
         int issue = 0;
-        std::string user;
-        std::string body;
-        std::string created_at;
-        std::string updated_at;
+        std::string user{};
+        std::string body{};
+        std::string created_at{};
+        std::string updated_at{};
     };
     struct Pull {
         int number = 0;
@@ -54,37 +54,37 @@ public:
     };
     struct DeploymentStatus {
         std::int64_t id = 0;
-        std::string state;
-        std::string description;
-        std::string environment_url;
-        std::string log_url;
+        std::string state{};
+        std::string description{};
+        std::string environment_url{};
+        std::string log_url{};
     };
     struct Deployment {
         std::int64_t id = 0;
-        std::string ref;
-        std::string sha;
-        std::string environment;
-        std::string task;
-        std::string description;
+        std::string ref{};
+        std::string sha{};
+        std::string environment{};
+        std::string task{};
+        std::string description{};
         bool transient_environment = false;
         bool production_environment = false;
-        std::string body;  // the request body as received
+        std::string body{};  // the request body as received
         std::vector<DeploymentStatus> statuses;
     };
     struct WorkflowRun {
         std::int64_t id = 0;
         std::string name = "ece";
-        std::string head_branch;
-        std::string head_sha;
+        std::string head_branch{};
+        std::string head_sha{};
         std::string status = "completed";     // queued | in_progress | completed
         std::string conclusion = "success";   // success | failure | cancelled | ...
-        std::string created_at;
+        std::string created_at{};
     };
     struct Artifact {
         std::int64_t id = 0;
         std::int64_t run_id = 0;
-        std::string name;
-        std::string zip;  // the archive's bytes
+        std::string name{};
+        std::string zip{};  // the archive's bytes
         bool expired = false;
     };
 
@@ -110,7 +110,8 @@ public:
                               const std::map<std::string, std::string>& files, bool expired = false);
     // Requests that reached the API (not the blob host) with a mutating method.
     std::size_t mutations() const;
-    // The x-ratelimit-remaining value of the next response (it counts down from 5000 by itself).
+    // The x-ratelimit-remaining value of the next response (it counts down from 5000 by itself). At 0, requests
+    // are refused with 403 "API rate limit exceeded" and a reset an hour away, as GitHub does.
     void set_rate_limit_remaining(int remaining);
 
     // Makes a zip archive in memory (for tests that build their own artifacts).
@@ -118,6 +119,7 @@ public:
 
 private:
     void install_routes();
+    bool rate_limit_exhausted() const;
     ServerResponse guarded(const ServerRequest& request, const std::function<ServerResponse(const ServerRequest&)>& f);
 
     FakeGitHubOptions options_;

@@ -1,0 +1,184 @@
+#include "publish/merge.hpp"
+
+#include "core/error.hpp"
+#include "core/secrets.hpp"
+#include "dbt/catalog.hpp"
+#include "dbt/env_target.hpp"
+#include "dbt/private_dir.hpp"
+#include "pg/connect.hpp"
+#include "process/process.hpp"
+#include "publish/catalog_source.hpp"
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace ece::publish {
+namespace {
+
+void write_private_file(const fs::path& file, const std::string& text) {
+    {
+        std::ofstream out(file, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out.flush()) throw Error(ErrorKind::external, "cannot write", {.file = file.string()});
+    }
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+}
+
+MergeResult no_op(MergeResult out, const PublishRecord& previous) {
+    out.already_published = true;
+    out.publish.outcome = Outcome::already_published;
+    out.publish.id = previous.id;
+    out.publish.environment = previous.environment;
+    out.publish.relations = previous.relations;
+    out.publish.archive_schemas = previous.archive_schemas;
+    out.previous = previous;
+    return out;
+}
+
+// The commit's publish, or (without a commit) the publish of an environment that is gone since.
+std::optional<PublishRecord> done_before(pqxx::connection& conn, const std::string& environment,
+                                         const std::string& sha, const std::optional<env::Record>& record) {
+    if (!sha.empty()) return find_published(conn, environment, sha);
+    if (record && record->status == env::Status::ready) return std::nullopt;
+    return find_published(conn, environment, "");
+}
+
+// After the commit: production's new state, then the environment goes. Failures are warnings.
+void finish(pqxx::connection& conn, env::Environments& environments, const env::Identity& id,
+            const fs::path& manifest, const MergeOptions& options, MergeResult& out) {
+    try {
+        out.manifest_id = dbt::store_production_manifest(conn, manifest, out.sha,
+                                                         "publish #" + std::to_string(out.publish.id));
+    } catch (const std::exception& e) {
+        out.warnings.push_back("could not store the merged manifest as production's state (the next plan compares "
+                               "with the previous one): " + mask_secrets(e.what()));
+    }
+    if (!options.remove_environment) return;
+    try {
+        out.environment_removed = environments.down(id).existed;
+        dbt::forget_built_nodes(conn, id.name);
+    } catch (const std::exception& e) {
+        out.warnings.push_back("could not remove environment " + id.name + " (ece-env down --pr/--branch removes it; "
+                               "gc will): " + mask_secrets(e.what()));
+    }
+}
+
+}  // namespace
+
+std::string MergeResult::rollback_command() const { return "ece-publish --rollback " + std::to_string(publish.id); }
+
+fs::path parse_main(const env::Environments& environments, const fs::path& project_dir, const fs::path& dbt,
+                    const fs::path& target_path, std::chrono::seconds timeout) {
+    const auto production = environments.production_facts();
+    dbt::BuildTarget target;
+    target.host = production.host;
+    target.port = production.port;
+    target.dbname = production.dbname;
+    target.user = production.user;
+    target.schema = production.schema;
+    target.production_schema = production.schema;
+    target.environment = "production";
+    dbt::PrivateDir home;
+    write_private_file(home.path() / "profiles.yml", dbt::profiles_yml(target, 1));
+    process::Command command;
+    command.argv = {dbt.string(),      "parse",         "--project-dir", fs::absolute(project_dir).string(),
+                    "--profiles-dir",  home.path().string(), "--profile", dbt::profile_name,
+                    "--target",        dbt::profile_name,    "--target-path", fs::absolute(target_path).string()};
+    command.cwd = project_dir;
+    command.env = dbt::dbt_environment(target, home.path(), environments.config().production.raw_schema);
+    command.timeout = timeout;
+    const auto result = process::run(command);
+    if (result.exit_code != 0) {
+        std::string tail = result.out + result.err;
+        if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);
+        throw Error(ErrorKind::external, "dbt parse of the merged main failed with exit code " +
+                                             std::to_string(result.exit_code) + " in " + project_dir.string() + ": " +
+                                             mask_secrets(tail));
+    }
+    return fs::absolute(target_path) / "manifest.json";
+}
+
+MergeResult publish_merged(const std::string& admin_url, env::Environments& environments, const PublishTarget& target,
+                           const MergeOptions& options) {
+    register_secret(admin_url);
+    auto conn = pg::connect(admin_url, "publish");
+    migrate(conn);
+    dbt::migrate_catalog(conn);
+    const auto id = identity_for(environments, target);
+    MergeResult out;
+    out.environment = id.name;
+    auto record = environments.find(id);
+    out.sha = target.sha.value_or(record ? record->head_sha : "");
+    if (auto previous = done_before(conn, id.name, out.sha, record)) return no_op(std::move(out), *previous);
+    if (!record) throw Error(ErrorKind::usage, "there is no environment " + id.name + " (ece-env up never made it)");
+    if (record->status != env::Status::ready) {
+        throw Error(ErrorKind::conflict, "environment " + id.name + " is " + env::to_string(record->status) +
+                                             ", not ready: nothing to publish");
+    }
+
+    // The merged main's manifest.
+    dbt::PrivateDir work;
+    fs::path manifest_file;
+    if (options.main_manifest) {
+        manifest_file = *options.main_manifest;
+    } else if (options.project_dir) {
+        manifest_file = parse_main(environments, *options.project_dir, options.dbt, work.path() / "target",
+                                   options.parse_timeout);
+    } else {
+        throw Error(ErrorKind::usage, "publishing needs the merged main's manifest: give --manifest FILE or "
+                                      "--project-dir of the checked-out merged main");
+    }
+    const auto main = dbt::load_manifest(manifest_file);
+
+    CatalogSource source(conn, environments, relation_checksums(main));
+    PublishTarget resolved = target;
+    resolved.sha = out.sha;
+    RebuildHook rebuild;
+    if (options.project_dir) {
+        rebuild = [&](const StaleReport&, const PublishInput&) {
+            const auto build_target = dbt::build_target_for(environments, id, out.sha);
+            dbt::BuildOptions build;
+            build.project_dir = *options.project_dir;
+            build.dbt = options.dbt;
+            // No branch_manifest: run_build parses main with the environment as target, so that what it records
+            // in ece.built_nodes names the environment's schemas (the manifest above names production's).
+            build.threads = options.threads;
+            build.parse_timeout = options.parse_timeout;
+            build.build_timeout = options.build_timeout;
+            build.target_path = work.path() / "rebuild";
+            build.on_log_line = options.on_log_line;
+            const auto report = dbt::run_build(conn, build_target, build);
+            out.rebuild_id = report.build_id;
+            out.rebuild_status = report.status;
+            if (!report.ok()) {
+                throw Error(ErrorKind::external, "rebuilding the stale nodes into environment " + id.name +
+                                                     " failed (ece.builds #" + std::to_string(report.build_id) +
+                                                     ", " + report.status + "): " + mask_secrets(report.message));
+            }
+            return source.load(resolved);
+        };
+    }
+
+    auto publish_options = options.publish;
+    publish_options.once_per_sha = true;
+    try {
+        out.publish = publish(conn, source.load(resolved), publish_options, rebuild);
+    } catch (const Error&) {
+        // Another job for the same merge may have published and removed the environment meanwhile.
+        if (auto previous = done_before(conn, id.name, out.sha, environments.find(id))) {
+            return no_op(std::move(out), *previous);
+        }
+        throw;
+    }
+    if (out.publish.outcome == Outcome::already_published) {
+        if (auto previous = find_published(conn, id.name, out.sha)) return no_op(std::move(out), *previous);
+        out.already_published = true;
+        return out;
+    }
+    if (out.publish.outcome != Outcome::published) return out;
+    finish(conn, environments, id, manifest_file, options, out);
+    return out;
+}
+
+}  // namespace ece::publish

@@ -1,0 +1,467 @@
+#include "publish/swap.hpp"
+
+#include "core/error.hpp"
+#include "pg/ident.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace ece::publish::detail {
+namespace {
+
+using Oid = std::uint32_t;
+
+struct Relation {
+    Oid oid = 0;
+    char relkind = 'r';
+    std::string owner;
+};
+
+// One item, resolved against the catalog.
+struct Resolved {
+    const SwapItem* item = nullptr;
+    std::optional<Relation> incoming;
+    std::optional<Relation> current;  // what the production name holds now (it moves to the archive)
+    std::string archive_schema;       // set when current exists
+};
+
+std::string qualified(const QualifiedName& name) {
+    return pg::quote_ident(name.schema) + "." + pg::quote_ident(name.name);
+}
+
+// The ALTER keyword for a relkind.
+std::string alter_keyword(char relkind) {
+    switch (relkind) {
+        case 'v': return "VIEW";
+        case 'm': return "MATERIALIZED VIEW";
+        case 'f': return "FOREIGN TABLE";
+        default: return "TABLE";
+    }
+}
+
+std::string kind_word(char relkind) {
+    switch (relkind) {
+        case 'v': return "view";
+        case 'm': return "materialized view";
+        case 'f': return "foreign table";
+        default: return "table";
+    }
+}
+
+bool matches(RelationKind kind, char relkind) {
+    switch (kind) {
+        case RelationKind::table: return relkind == 'r' || relkind == 'p';
+        case RelationKind::view: return relkind == 'v';
+        case RelationKind::materialized_view: return relkind == 'm';
+    }
+    return false;
+}
+
+RelationKind kind_of(char relkind) {
+    if (relkind == 'v') return RelationKind::view;
+    if (relkind == 'm') return RelationKind::materialized_view;
+    return RelationKind::table;
+}
+
+// Views first, then materialized views, then tables: the order readers lock them (a view, then what it reads), so
+// the swap does not deadlock against a reader holding the view while it waits for the table.
+int lock_rank(char relkind) { return relkind == 'v' ? 0 : relkind == 'm' ? 1 : 2; }
+
+// A PostgreSQL text[] literal.
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out += "\"";
+    }
+    return out + "}";
+}
+
+// Looks all names up in one round trip (a publish has hundreds).
+std::vector<std::optional<Relation>> find_relations(pqxx::transaction_base& tx, const std::vector<QualifiedName>& names) {
+    std::vector<std::string> schemas, relnames;
+    for (const auto& n : names) {
+        schemas.push_back(n.schema);
+        relnames.push_back(n.name);
+    }
+    std::vector<std::optional<Relation>> found(names.size());
+    if (names.empty()) return found;
+    auto rows = tx.exec_params(
+        "SELECT u.i, c.oid::int8, c.relkind::text, pg_get_userbyid(c.relowner) "
+        "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, n, i) "
+        "JOIN pg_namespace ns ON ns.nspname = u.s "
+        "JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = u.n AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        text_array(schemas), text_array(relnames));
+    for (const auto& row : rows) {
+        found.at(row[0].as<std::size_t>() - 1) = Relation{static_cast<Oid>(row[1].as<std::int64_t>()),
+                                                          row[2].as<std::string>()[0], row[3].as<std::string>()};
+    }
+    return found;
+}
+
+QualifiedName name_of(pqxx::transaction_base& tx, Oid oid) {
+    auto row = tx.exec_params1(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = $1::int8::oid",
+        static_cast<std::int64_t>(oid));
+    return {row[0].as<std::string>(), row[1].as<std::string>()};
+}
+
+std::string oid_array(const std::vector<Oid>& oids) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < oids.size(); ++i) out += (i ? "," : "") + std::to_string(oids[i]);
+    return out + "}";
+}
+
+std::string archive_for(std::int64_t id, const std::vector<std::string>& schemas, const std::string& schema) {
+    auto at = std::find(schemas.begin(), schemas.end(), schema);
+    return archive_schema_name(id, static_cast<std::size_t>(at - schemas.begin()));
+}
+
+std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    std::set<QualifiedName> targets;
+    std::vector<std::string> production_schemas;  // those that archive something, sorted
+    std::vector<Resolved> resolved;
+    std::vector<QualifiedName> names;
+    for (const auto& item : plan.items) {
+        names.push_back(item.target);
+        names.push_back(item.incoming.value_or(item.target));
+    }
+    auto found = find_relations(tx, names);
+    for (std::size_t i = 0; i < plan.items.size(); ++i) {
+        const auto& item = plan.items[i];
+        if (!targets.insert(item.target).second) {
+            throw Error(ErrorKind::input, "two relations go to " + display(item.target));
+        }
+        Resolved r{&item, std::nullopt, found[2 * i], ""};
+        if (item.incoming) {
+            if (item.incoming->schema == item.target.schema) {
+                throw Error(ErrorKind::input, display(*item.incoming) + " is in the production schema already");
+            }
+            r.incoming = found[2 * i + 1];
+            if (!r.incoming) {
+                throw Error(ErrorKind::conflict,
+                            display(*item.incoming) + (item.unique_id.empty() ? "" : " (" + item.unique_id + ")") +
+                                " does not exist; was the environment built, or published already?");
+            }
+            if (!matches(item.kind, r.incoming->relkind)) {
+                throw Error(ErrorKind::input, display(*item.incoming) + " is a " + kind_word(r.incoming->relkind) +
+                                                  ", not a " + std::string(to_string(item.kind)));
+            }
+        } else if (!r.current) {
+            throw Error(ErrorKind::conflict, display(item.target) + " does not exist any more");
+        }
+        if (item.expected_current_oid && (!r.current || r.current->oid != *item.expected_current_oid)) {
+            throw Error(ErrorKind::conflict, display(item.target) +
+                                                 " is no longer the relation that publish put there "
+                                                 "(replaced or dropped since)");
+        }
+        if (r.current) production_schemas.push_back(item.target.schema);
+        resolved.push_back(r);
+    }
+    std::sort(production_schemas.begin(), production_schemas.end());
+    production_schemas.erase(std::unique(production_schemas.begin(), production_schemas.end()),
+                             production_schemas.end());
+    for (auto& r : resolved) {
+        if (r.current) r.archive_schema = archive_for(plan.id, production_schemas, r.item->target.schema);
+    }
+    return resolved;
+}
+
+// What depends on the relations leaving production, sorted out: views to recreate against the new relations, and
+// objects that would be left reading the archive (blockers).
+struct Analysis {
+    std::map<Oid, std::set<Oid>> rebind;  // view -> replaced relations it reads
+    std::vector<std::string> blockers;
+};
+
+Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::vector<Resolved>& resolved) {
+    std::set<Oid> leaving, replaced, incoming, rebindable;
+    std::set<std::string> incoming_schemas;
+    std::map<Oid, QualifiedName> target_of;  // leaving oid -> production name, for messages
+    for (const auto& r : resolved) {
+        if (r.current) {
+            leaving.insert(r.current->oid);
+            target_of[r.current->oid] = r.item->target;
+            if (r.incoming) replaced.insert(r.current->oid);
+        }
+        if (r.incoming) {
+            incoming.insert(r.incoming->oid);
+            incoming_schemas.insert(r.item->incoming->schema);
+        }
+    }
+    for (const auto& found : find_relations(tx, {plan.rebindable_views.begin(), plan.rebindable_views.end()})) {
+        if (found && found->relkind == 'v') rebindable.insert(found->oid);
+    }
+
+    Analysis analysis;
+    if (!leaving.empty()) {
+        auto rows = tx.exec_params(
+            "SELECT DISTINCT d.refobjid::int8, d.classid = 'pg_rewrite'::regclass, "
+            " coalesce(r.ev_class, con.conrelid, 0)::int8, coalesce(dc.relkind::text, ''), "
+            " coalesce(dn.nspname, ''), coalesce(dc.relname, ''), pg_describe_object(d.classid, d.objid, d.objsubid) "
+            "FROM pg_depend d "
+            "LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid "
+            "LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid "
+            "LEFT JOIN pg_class dc ON dc.oid = coalesce(r.ev_class, con.conrelid) "
+            "LEFT JOIN pg_namespace dn ON dn.oid = dc.relnamespace "
+            "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY($1::oid[]) AND d.deptype = 'n' "
+            "ORDER BY 1, 3, 7",
+            oid_array({leaving.begin(), leaving.end()}));
+        for (const auto& row : rows) {
+            auto target = static_cast<Oid>(row[0].as<std::int64_t>());
+            bool is_rule = row[1].as<bool>();
+            auto dependent = static_cast<Oid>(row[2].as<std::int64_t>());
+            auto relkind = row[3].as<std::string>();
+            QualifiedName dependent_name{row[4].as<std::string>(), row[5].as<std::string>()};
+            if (dependent != 0 && (dependent == target || leaving.count(dependent))) continue;
+            bool view = is_rule && relkind == "v";
+            if (view && (incoming.count(dependent) || rebindable.count(dependent))) {
+                if (replaced.count(target)) {
+                    analysis.rebind[dependent].insert(target);
+                } else {
+                    analysis.blockers.push_back("view " + display(dependent_name) + " reads " +
+                                                display(target_of[target]) +
+                                                ", which this swap removes without a replacement");
+                }
+                continue;
+            }
+            if (dependent != 0 && plan.tolerated_schemas.count(dependent_name.schema)) continue;
+            std::string what = is_rule && !relkind.empty() ? kind_word(relkind[0]) + " " + display(dependent_name)
+                                                           : row[6].as<std::string>();
+            analysis.blockers.push_back(what + " depends on " + display(target_of[target]));
+        }
+    }
+
+    // An incoming view must not keep reading an environment relation that stays behind (it would be dropped with
+    // the environment, or take the production view with it).
+    std::vector<Oid> incoming_views;
+    for (const auto& r : resolved) {
+        if (r.incoming && r.incoming->relkind != 'r' && r.incoming->relkind != 'p') {
+            incoming_views.push_back(r.incoming->oid);
+        }
+    }
+    if (!incoming_views.empty()) {
+        auto rows = tx.exec_params(
+            "SELECT DISTINCT r.ev_class::int8, vn.nspname, v.relname, d.refobjid::int8, n.nspname, c.relname "
+            "FROM pg_rewrite r "
+            "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace "
+            "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+            " AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n' "
+            "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE r.ev_class = ANY($1::oid[]) AND d.refobjid <> r.ev_class ORDER BY 2, 3, 5, 6",
+            oid_array(incoming_views));
+        for (const auto& row : rows) {
+            auto referenced = static_cast<Oid>(row[3].as<std::int64_t>());
+            auto schema = row[4].as<std::string>();
+            if (incoming.count(referenced) || !incoming_schemas.count(schema)) continue;
+            analysis.blockers.push_back("view " + display({row[1].as<std::string>(), row[2].as<std::string>()}) +
+                                        " reads " + display({schema, row[5].as<std::string>()}) +
+                                        ", which is not part of this publish");
+        }
+    }
+    return analysis;
+}
+
+void refuse_blockers(const Analysis& analysis) {
+    if (analysis.blockers.empty()) return;
+    std::string list;
+    for (const auto& b : analysis.blockers) list += "\n  " + b;
+    throw Error(ErrorKind::conflict,
+                "refusing to publish: these objects would be left reading the archived relations (drop or "
+                "recreate them, or build them as dbt models):" +
+                    list);
+}
+
+std::string move_statement(char relkind, const QualifiedName& from, const std::string& to_schema) {
+    return "ALTER " + alter_keyword(relkind) + " " + qualified(from) + " SET SCHEMA " + pg::quote_ident(to_schema) +
+           ";\n";
+}
+
+// Recreates view `view` so that what it read in each archive schema it now reads under the same name in the
+// production schema. pg_get_viewdef prints a relation unqualified exactly when search_path finds it, so with
+// search_path = the archive schema alone the archived relations come out unqualified and everything else
+// qualified; replaying that text with search_path = the production schema binds those names to the new relations.
+// CREATE OR REPLACE keeps the view's OID, owner, grants and dependents.
+void rebind_view(pqxx::transaction_base& tx, Oid view, const std::set<std::pair<std::string, std::string>>& schemas) {
+    auto name = name_of(tx, view);
+    for (const auto& [archive, production] : schemas) {
+        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(archive));
+        auto row = tx.exec_params1(
+            "SELECT pg_get_viewdef($1::int8::oid), coalesce(array_to_string(reloptions, ', '), '') "
+            "FROM pg_class WHERE oid = $1::int8::oid",
+            static_cast<std::int64_t>(view));
+        auto definition = row[0].as<std::string>();
+        auto options = row[1].as<std::string>();
+        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(production));
+        try {
+            tx.exec0("CREATE OR REPLACE VIEW " + qualified(name) + (options.empty() ? "" : " WITH (" + options + ")") +
+                     " AS " + definition);
+        } catch (const pqxx::sql_error& e) {
+            throw Error(ErrorKind::conflict, "cannot recreate view " + display(name) +
+                                                 " against the new relations (build it in the environment "
+                                                 "too): " + e.what());
+        }
+    }
+}
+
+const std::set<std::string>& known_privileges() {
+    static const std::set<std::string> privileges = {"SELECT",     "INSERT",  "UPDATE",  "DELETE",
+                                                     "TRUNCATE",   "REFERENCES", "TRIGGER", "MAINTAIN"};
+    return privileges;
+}
+
+std::string grantee_sql(const std::string& grantee) {
+    return grantee.empty() ? std::string("PUBLIC") : pg::quote_ident(grantee);
+}
+
+// ACL entries other than the owner's, of many relations at once: oid -> (grantee or "" for PUBLIC, privilege,
+// grantable).
+std::map<Oid, std::vector<std::tuple<std::string, std::string, bool>>> acl_entries(pqxx::transaction_base& tx,
+                                                                                   const std::vector<Oid>& oids) {
+    std::map<Oid, std::vector<std::tuple<std::string, std::string, bool>>> out;
+    if (oids.empty()) return out;
+    for (const auto& row : tx.exec_params(
+             "SELECT DISTINCT c.oid::int8, CASE WHEN a.grantee = 0 THEN '' ELSE pg_get_userbyid(a.grantee) END, "
+             " a.privilege_type, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a "
+             "WHERE c.oid = ANY($1::oid[]) AND a.grantee <> c.relowner ORDER BY 1, 2, 3",
+             oid_array(oids))) {
+        out[static_cast<Oid>(row[0].as<std::int64_t>())].emplace_back(row[1].as<std::string>(), row[2].as<std::string>(),
+                                                                      row[3].as<bool>());
+    }
+    return out;
+}
+
+// Each new relation gets the replaced one's owner (or the production role) and exactly its ACL; all statements
+// in one round trip.
+void carry_privileges(pqxx::transaction_base& tx, const std::vector<Resolved>& resolved,
+                      const std::string& production_role) {
+    std::vector<Oid> oids;
+    for (const auto& r : resolved) {
+        if (!r.incoming) continue;
+        oids.push_back(r.incoming->oid);
+        if (r.current) oids.push_back(r.current->oid);
+    }
+    auto acls = acl_entries(tx, oids);
+    std::string statements;
+    for (const auto& r : resolved) {
+        if (!r.incoming) continue;
+        const auto& target = r.item->target;
+        std::string owner = r.current ? r.current->owner : production_role;
+        if (!owner.empty() && owner != r.incoming->owner) {
+            statements += "ALTER " + alter_keyword(r.incoming->relkind) + " " + qualified(target) + " OWNER TO " +
+                          pg::quote_ident(owner) + ";\n";
+        }
+        std::set<std::string> revoked;
+        for (const auto& [grantee, privilege, grantable] : acls[r.incoming->oid]) {
+            if (revoked.insert(grantee).second) {
+                statements += "REVOKE ALL ON TABLE " + qualified(target) + " FROM " + grantee_sql(grantee) + ";\n";
+            }
+        }
+        if (!r.current) continue;
+        for (const auto& [grantee, privilege, grantable] : acls[r.current->oid]) {
+            if (!known_privileges().count(privilege)) {
+                throw Error(ErrorKind::internal, "unknown privilege '" + privilege + "' on " + display(target));
+            }
+            statements += "GRANT " + privilege + " ON TABLE " + qualified(target) + " TO " + grantee_sql(grantee) +
+                          (grantable ? " WITH GRANT OPTION" : "") + ";\n";
+        }
+    }
+    if (!statements.empty()) tx.exec0(statements);
+}
+
+SwapOutcome outcome_of(const std::vector<Resolved>& resolved) {
+    SwapOutcome outcome;
+    for (const auto& r : resolved) {
+        RelationMove m;
+        m.production = r.item->target;
+        m.kind = r.incoming ? kind_of(r.incoming->relkind) : kind_of(r.current->relkind);
+        m.from_schema = r.item->incoming ? r.item->incoming->schema : "";
+        if (r.current) {
+            m.archive_schema = r.archive_schema;
+            m.archived_kind = kind_of(r.current->relkind);
+            m.archived_oid = r.current->oid;
+            if (std::find(outcome.archive_schemas.begin(), outcome.archive_schemas.end(), r.archive_schema) ==
+                outcome.archive_schemas.end()) {
+                outcome.archive_schemas.push_back(r.archive_schema);
+            }
+        }
+        m.unique_id = r.item->unique_id;
+        m.oid = r.incoming ? r.incoming->oid : 0;
+        m.incoming = r.incoming.has_value();
+        outcome.moves.push_back(m);
+    }
+    std::sort(outcome.archive_schemas.begin(), outcome.archive_schemas.end());
+    return outcome;
+}
+
+}  // namespace
+
+std::string archive_schema_name(std::int64_t id, std::size_t index) {
+    auto base = "ece_archive_" + std::to_string(id);
+    return index == 0 ? base : base + "_" + std::to_string(index + 1);
+}
+
+SwapOutcome check_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    auto resolved = resolve(tx, plan);
+    auto analysis = analyze(tx, plan, resolved);
+    refuse_blockers(analysis);
+    auto outcome = outcome_of(resolved);
+    for (const auto& [view, _] : analysis.rebind) outcome.rebound_views.push_back(name_of(tx, view));
+    return outcome;
+}
+
+SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    auto resolved = resolve(tx, plan);
+    refuse_blockers(analyze(tx, plan, resolved));  // before any lock on production relations
+
+    auto outcome = outcome_of(resolved);
+    for (const auto& schema : outcome.archive_schemas) tx.exec0("CREATE SCHEMA " + pg::quote_ident(schema));
+
+    std::vector<const Resolved*> ordered;
+    for (const auto& r : resolved) ordered.push_back(&r);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Resolved* a, const Resolved* b) {
+        return lock_rank(a->current ? a->current->relkind : 'r') < lock_rank(b->current ? b->current->relkind : 'r');
+    });
+    // One round trip for all the moves: a failing statement names its relation and aborts the transaction.
+    std::string moves;
+    for (const auto* r : ordered) {
+        if (r->current) moves += move_statement(r->current->relkind, r->item->target, r->archive_schema);
+    }
+    for (const auto* r : ordered) {
+        if (r->incoming) moves += move_statement(r->incoming->relkind, *r->item->incoming, r->item->target.schema);
+    }
+    if (!moves.empty()) tx.exec0(moves);
+
+    // Dependencies are by OID, so the analysis holds after the moves; now under the moves' locks it is final.
+    auto analysis = analyze(tx, plan, resolved);
+    refuse_blockers(analysis);
+    std::map<Oid, std::pair<std::string, std::string>> schemas_of;  // replaced oid -> (archive, production)
+    for (const auto& r : resolved) {
+        if (r.current) schemas_of[r.current->oid] = {r.archive_schema, r.item->target.schema};
+    }
+    auto saved_path = tx.exec1("SELECT current_setting('search_path')")[0].as<std::string>();
+    for (const auto& [view, reads] : analysis.rebind) {
+        std::set<std::pair<std::string, std::string>> schemas;
+        for (auto oid : reads) schemas.insert(schemas_of.at(oid));
+        rebind_view(tx, view, schemas);
+        outcome.rebound_views.push_back(name_of(tx, view));
+    }
+    tx.exec_params("SELECT set_config('search_path', $1, true)", saved_path);
+    if (!analysis.rebind.empty()) {
+        auto after = analyze(tx, plan, resolved);
+        if (!after.rebind.empty() || !after.blockers.empty()) {
+            throw Error(ErrorKind::internal, "views still read archived relations after recreating them");
+        }
+    }
+
+    if (plan.carry_privileges) carry_privileges(tx, resolved, plan.production_role);
+    return outcome;
+}
+
+}  // namespace ece::publish::detail
