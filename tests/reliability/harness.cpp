@@ -212,6 +212,8 @@ std::vector<std::string> leftovers(pqxx::connection_base& conn, const std::strin
     add_rows("temporary table", tx.exec("SELECT relname FROM pg_class WHERE relpersistence = 't' AND relkind = 'r'"));
     if (tx.exec1("SELECT to_regclass('ece.builds') IS NOT NULL")[0].as<bool>())
         add_rows("build still running", tx.exec("SELECT id::text FROM ece.builds WHERE status = 'running'"));
+    if (tx.exec1("SELECT to_regclass('ece.publishes') IS NOT NULL")[0].as<bool>())
+        add_rows("publish still running", tx.exec("SELECT id::text FROM ece.publishes WHERE status = 'running'"));
     if (!env_prefix.empty()) {
         const bool has_env = tx.exec1("SELECT to_regclass('ece.environments') IS NOT NULL")[0].as<bool>();
         const std::string live = has_env ? "SELECT role_name FROM ece.environments WHERE status <> 'destroyed'"

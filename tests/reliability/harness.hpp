@@ -23,6 +23,8 @@ inline const fs::path demo_project = source_dir / "examples/ece_demo";
 inline const std::string ece_env_binary = ECE_ENV_BINARY;
 inline const std::string ece_stage_binary = ECE_STAGE_BINARY;
 inline const std::string ece_dbt_binary = ECE_DBT_BINARY;
+inline const std::string ece_publish_binary = ECE_PUBLISH_BINARY;
+inline const std::string ece_comment_binary = ECE_COMMENT_BINARY;
 
 struct Outcome {
     int exit_code = -1;       // exit status, or 128 + signal
@@ -75,7 +77,7 @@ void wait_for_other_sessions_to_end(pqxx::connection_base& conn, std::chrono::se
 
 // What an interrupted command may leave behind and a converged re-run must not: content tables the catalog does not
 // know, catalog rows without their table, dbt's __dbt_tmp / __dbt_backup relations, temporary tables, builds still
-// "running", roles and schemas of environments that are not up (names starting with env_prefix). Empty when clean.
+// "running", publishes still "running", roles and schemas of environments that are not up (names starting with env_prefix). Empty when clean.
 std::vector<std::string> leftovers(pqxx::connection_base& conn, const std::string& env_prefix);
 
 // Processes (other than us) whose command line contains needle: e.g. a dbt that outlived a killed ece-dbt.

@@ -197,5 +197,128 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     EXPECT_EQ(converged, points);
 }
 
+
+// Publish and rollback, each killed once per cycle. Every cycle brings up a fresh environment with the branch's
+// change built (not killed), then: ece-publish killed -> production entirely before or after -> re-run -> after
+// (the environment removed); ece-publish --rollback <id> killed -> after or before -> re-run -> before.
+TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
+    const auto started = std::chrono::steady_clock::now();
+    test::TempDir dir;
+    const std::string url = test::fresh_database("kill_publish");
+    const std::string prefix = env_prefix();
+    const std::string production_role = test::unique_name("relprod");
+    fs::create_directories(dir / "tmp");
+    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
+    auto conn = pg::connect(url, "reliability check");
+    {
+        pqxx::work tx(conn);
+        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
+        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
+        tx.commit();
+    }
+    write_ece_yml(dir / "ece.yml", production_role, prefix);
+    write_demo_csv(dir / "data", 20000, 0);
+    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
+    for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f);
+    ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
+    build_production(url, dir.path());
+    const fs::path project = copy_demo_project(dir / "branch", true);
+    const std::vector<std::string> production{"analytics", "raw"};
+    const std::string before = fingerprint(conn, production);
+    const std::string config = (dir / "ece.yml").string();
+    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature"};
+    for (auto& f : demo_table_flags(dir / "data")) stage_branch.push_back(f);
+
+    // A built environment for cycle k; production's own manifest first becomes the newest state again (a rollback
+    // leaves the published one in ece.state_manifests), so the build has the branch's change to build.
+    auto prepare = [&](int k) {
+        const std::string production_manifest = (dir / "production/target/manifest.json").string();
+        for (const auto& argv : std::vector<std::vector<std::string>>{
+                 {ece_dbt_binary, "store-manifest", "--manifest", production_manifest, "--sha", "prod" + std::to_string(k)},
+                 {ece_env_binary, "--config", config, "up", "--branch", "feature", "--pr", "1"},
+                 stage_branch,
+                 {ece_dbt_binary, "build", "--config", config, "--branch", "feature", "--pr", "1", "--project-dir",
+                  project.string(), "--dbt", standin_dbt.string(), "--sha", "b" + std::to_string(k)}}) {
+            auto r = run(argv, env, dir.path());
+            ASSERT_EQ(r.exit_code, 0) << argv[1] << ": " << r.out << r.err;
+        }
+    };
+    auto publish_args = [&](int k) {
+        return std::vector<std::string>{ece_publish_binary, "--config", config, "--pr", "1", "--sha",
+                                        "m" + std::to_string(k), "--manifest",
+                                        (project / "target/manifest.json").string()};
+    };
+    auto latest_publish = [&] {
+        pqxx::work tx(conn);
+        return tx.exec1("SELECT coalesce(max(id), 0) FROM ece.publishes WHERE kind = 'publish' AND status = 'published'"
+                        " AND rolled_back_at IS NULL")[0]
+            .as<long long>();
+    };
+
+    // The uninterrupted reference: durations and production after.
+    prepare(0);
+    auto published = run(publish_args(0), env, dir.path());
+    ASSERT_EQ(published.exit_code, 0) << published.out << published.err;
+    const std::string after = fingerprint(conn, production);
+    ASSERT_NE(after, before);
+    const long long first_id = latest_publish();
+    auto rolled = run({ece_publish_binary, "--config", config, "--rollback", std::to_string(first_id)}, env, dir.path());
+    ASSERT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
+    ASSERT_EQ(fingerprint(conn, production), before);
+    const double publish_seconds = published.seconds, rollback_seconds = rolled.seconds;
+
+    std::mt19937 random(fault_seed() + 2);
+    Tally publish_tally, rollback_tally;
+    const int cycles = 5;
+    for (int k = 1; k <= cycles; ++k) {
+        prepare(k);
+        {
+            const auto offset = std::chrono::microseconds(
+                static_cast<long long>(std::uniform_real_distribution<double>(0, publish_seconds)(random) * 1e6));
+            SCOPED_TRACE("publish cycle " + std::to_string(k) + " killed at " + std::to_string(offset.count()) + "us");
+            auto killed = run_killed_after(publish_args(k), env, dir.path(), offset);
+            ++publish_tally.points;
+            (killed.killed ? publish_tally.killed_running : publish_tally.finished_first)++;
+            const std::string seen = fingerprint(conn, production);
+            EXPECT_TRUE(seen == before || seen == after) << seen;
+            wait_for_other_sessions_to_end(conn);
+            auto rerun = run(publish_args(k), env, dir.path());
+            EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+            const bool same = fingerprint(conn, production) == after;
+            EXPECT_TRUE(same);
+            auto left = leftovers(conn, prefix);
+            EXPECT_THAT(left, IsEmpty());
+            if (rerun.exit_code == 0 && same && left.empty()) ++publish_tally.converged;
+        }
+        {
+            const long long id = latest_publish();
+            const std::vector<std::string> rollback{ece_publish_binary, "--config", config, "--rollback", std::to_string(id)};
+            const auto offset = std::chrono::microseconds(
+                static_cast<long long>(std::uniform_real_distribution<double>(0, rollback_seconds)(random) * 1e6));
+            SCOPED_TRACE("rollback cycle " + std::to_string(k) + " killed at " + std::to_string(offset.count()) + "us");
+            auto killed = run_killed_after(rollback, env, dir.path(), offset);
+            ++rollback_tally.points;
+            (killed.killed ? rollback_tally.killed_running : rollback_tally.finished_first)++;
+            const std::string seen = fingerprint(conn, production);
+            EXPECT_TRUE(seen == before || seen == after) << seen;
+            wait_for_other_sessions_to_end(conn);
+            auto rerun = run(rollback, env, dir.path());
+            // Re-running a rollback that did commit is refused as "rolled back already", and changes nothing.
+            const bool ok = rerun.exit_code == 0 || rerun.err.find("rolled back already") != std::string::npos;
+            EXPECT_TRUE(ok) << rerun.out << rerun.err;
+            const bool same = fingerprint(conn, production) == before;
+            EXPECT_TRUE(same);
+            auto left = leftovers(conn, prefix);
+            EXPECT_THAT(left, IsEmpty());
+            if (ok && same && left.empty()) ++rollback_tally.converged;
+        }
+    }
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    publish_tally.seconds = rollback_tally.seconds = total;
+    publish_tally.print("ece-publish");
+    rollback_tally.print("ece-publish --rollback");
+    EXPECT_EQ(publish_tally.converged + rollback_tally.converged, publish_tally.points + rollback_tally.points);
+}
+
 }  // namespace
 }  // namespace ece::reliability

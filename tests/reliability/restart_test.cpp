@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "harness.hpp"
@@ -87,6 +88,78 @@ TEST_F(PrivateCluster, RestartDuringStagingFailsClearlyChangesNothingAndTheRerun
     EXPECT_NE(after, before);
     EXPECT_THAT(leftovers(conn, ""), IsEmpty());
     std::printf("[figures] restart during stage: failed after %.1fs with: %s", restart_seconds,
+                interrupted.err.substr(interrupted.err.rfind("error: ")).c_str());
+}
+
+
+// Publish: production's swap transaction is held up by a reader's lock on a relation it replaces (so the restart
+// lands inside it, after some of its ALTERs), then the server restarts.
+TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerunSucceeds) {
+    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    const std::string prefix = "rst_";
+    const std::string production_role = "rst_production";
+    {
+        auto conn = pg::connect(url, "reliability setup");
+        pqxx::work tx(conn);
+        tx.exec("CREATE ROLE " + production_role + " NOLOGIN; CREATE SCHEMA analytics AUTHORIZATION " + production_role);
+        tx.commit();
+    }
+    write_ece_yml(dir / "ece.yml", production_role, prefix);
+    write_demo_csv(dir / "data", 5000, 0);
+    const std::string config = (dir / "ece.yml").string();
+    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
+    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature"};
+    for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f), stage_branch.push_back(f);
+    ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
+    build_production(url, dir.path());
+    const fs::path project = copy_demo_project(dir / "branch", true);
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {ece_env_binary, "--config", config, "up", "--branch", "feature", "--pr", "1"},
+             stage_branch,
+             {ece_dbt_binary, "build", "--config", config, "--branch", "feature", "--pr", "1", "--project-dir",
+              project.string(), "--dbt", standin_dbt.string(), "--sha", "b1"}}) {
+        auto r = run(argv, env, dir.path());
+        ASSERT_EQ(r.exit_code, 0) << argv[1] << ": " << r.out << r.err;
+    }
+    const std::vector<std::string> production{"analytics", "raw"};
+    std::string before;
+    {
+        auto conn = pg::connect(url, "reliability check");
+        before = fingerprint(conn, production);
+    }
+    const std::vector<std::string> publish{ece_publish_binary, "--config", config, "--pr", "1", "--sha", "m1",
+                                           "--manifest", (project / "target/manifest.json").string()};
+    std::optional<Spawned> publishing;
+    {
+        auto reader = pg::connect(url, "reliability reader");
+        pqxx::work hold(reader);
+        hold.exec("SELECT count(*) FROM analytics.distinct_patients");  // ACCESS SHARE until the restart
+        publishing.emplace(publish, env, dir.path());
+        auto watch = pg::connect(url, "reliability watch");
+        bool waiting = false;
+        for (int i = 0; i < 3000 && !waiting && !publishing->finished(); ++i) {
+            pqxx::nontransaction tx(watch);
+            waiting = tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                               " AND application_name LIKE 'ece%' AND pid <> pg_backend_pid()")[0]
+                          .as<int>() > 0;
+            if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ASSERT_TRUE(waiting) << "publish never waited for the reader's lock";
+        restart();
+    }
+    const Outcome interrupted = publishing->wait();
+    EXPECT_NE(interrupted.exit_code, 0) << interrupted.out;
+    EXPECT_THAT(interrupted.err, HasSubstr("error: "));
+    EXPECT_THAT(interrupted.err, testing::AnyOf(HasSubstr("lost the connection"), HasSubstr("terminating connection"),
+                                                HasSubstr("server closed the connection")));
+    EXPECT_THAT(test::find_secrets(interrupted.out + interrupted.err, {url, pg::parse_url(url).password}), IsEmpty());
+    auto conn = pg::connect(url, "reliability check");
+    EXPECT_EQ(fingerprint(conn, production), before) << "production changed by an interrupted publish";
+    const Outcome rerun = run(publish, env, dir.path());
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+    EXPECT_NE(fingerprint(conn, production), before);
+    EXPECT_THAT(leftovers(conn, prefix), IsEmpty());
+    std::printf("[figures] restart during publish: failed with: %s",
                 interrupted.err.substr(interrupted.err.rfind("error: ")).c_str());
 }
 

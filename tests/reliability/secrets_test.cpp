@@ -90,6 +90,13 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
           project.string(), "--dbt", reporting_dbt.string(), "--sha", "s2"},
          true,
          {{"GITHUB_ACTIONS", "true"}, {"GITHUB_STEP_SUMMARY", (dir / "summary.md").string()}}},
+        {{ece_comment_binary, "--config", config, "--branch", "feature/s", "--pr", "5", "--dry-run", "--out",
+          (dir / "comment.md").string()},
+         true,
+         {{"GITHUB_STEP_SUMMARY", (dir / "summary-comment.md").string()}}},
+        {{ece_publish_binary, "--config", config, "--pr", "5", "--sha", "m1", "--manifest",
+          (project / "target/manifest.json").string(), "--dry-run"}},
+        {{ece_publish_binary, "--config", config, "list"}},
         // Error paths.
         {{ece_stage_binary, "load", "--branch", "feature/s", "--table", "bad=" + (dir / "bad.csv").string()}, false},
         {{ece_env_binary, "--config", config, "up", "--branch", "x", "--database-url",
@@ -98,7 +105,8 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
         {{ece_dbt_binary, "build", "--config", config, "--branch", "nobody", "--pr", "77", "--project-dir",
           project.string(), "--dbt", reporting_dbt.string()},
          false},
-        {{ece_stage_binary, "status", "--database-url", url + "&sslmode=require"}, false},
+        {{ece_stage_binary, "status", "--database-url", url + "?sslmode=require"}, false},
+        {{ece_publish_binary, "--config", config, "--rollback", "999"}, false},
         {{ece_env_binary, "--config", config, "down", "--pr", "5"}},
         {{ece_env_binary, "--config", config, "down", "--pr", "5"}},
     };
