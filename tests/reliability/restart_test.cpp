@@ -97,7 +97,7 @@ TEST_F(PrivateCluster, RestartDuringStagingFailsClearlyChangesNothingAndTheRerun
 TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerunSucceeds) {
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
     const std::string prefix = "rst_";
-    const std::string production_role = "rst_production";
+    const std::string production_role = "rstprod";
     {
         auto conn = pg::connect(url, "reliability setup");
         pqxx::work tx(conn);
@@ -149,7 +149,7 @@ TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerun
     }
     const Outcome interrupted = publishing->wait();
     EXPECT_NE(interrupted.exit_code, 0) << interrupted.out;
-    EXPECT_THAT(interrupted.err, HasSubstr("error: "));
+    EXPECT_THAT(interrupted.err, HasSubstr("error: publishing environment pr-1"));
     EXPECT_THAT(interrupted.err, testing::AnyOf(HasSubstr("lost the connection"), HasSubstr("terminating connection"),
                                                 HasSubstr("server closed the connection")));
     EXPECT_THAT(test::find_secrets(interrupted.out + interrupted.err, {url, pg::parse_url(url).password}), IsEmpty());
