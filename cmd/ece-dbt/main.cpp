@@ -216,7 +216,7 @@ ece::dbt::BuildTarget target_from_url(const std::string& environment, const std:
     const ece::pg::ConnectionFacts facts = ece::pg::parse_url(url);
     if (schema.empty()) throw ece::Error(ece::ErrorKind::usage, "give --schema, the environment's base schema");
     ece::dbt::BuildTarget target{facts.host,   facts.port,  facts.dbname,       facts.user, facts.password, schema,
-                                 production_schema, environment, sha, {}};
+                                 production_schema, environment, sha, {}, {}};
     if (auto ssl = facts.options.find("sslmode"); ssl != facts.options.end()) target.sslmode = ssl->second;
     return target;
 }
@@ -238,6 +238,7 @@ int build_command(const std::vector<std::string>& args) {
     int pr = 0;
     std::vector<std::string> ignore_config;
     int threads = 4, timeout_minutes = 120;
+    bool force_defer = false;
     po::options_description options("build options");
     options.add_options()
         ("help,h", "this help")
@@ -253,6 +254,9 @@ int build_command(const std::vector<std::string>& args) {
                                                 "environment's profile)")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
                                                    "embedded server)")
+        ("force-defer", po::bool_switch(&force_defer), "build only what changed, deferring to production, also "
+                                                       "where the environment cannot read production (provider "
+                                                       "digitalocean builds the whole project otherwise)")
         ("schema", po::value(&schema), "with ECE_DBT_TARGET_URL: the role's base schema (low-level form)")
         ("production-schema", po::value(&production_schema), "production's base schema (default analytics)")
         ("raw-schema", po::value(&raw_schema), "the staged data schema dbt reads through ECE_RAW_SCHEMA "
@@ -278,6 +282,7 @@ int build_command(const std::vector<std::string>& args) {
     const auto database_url_flag = database_url.empty() ? std::nullopt : std::optional(database_url);
     ece::dbt::BuildTarget target;
     std::string catalog_url;
+    std::optional<std::string> full_build_reason;
     if (!schema.empty()) {
         if (environment.empty()) environment = branch;
         target = target_from_url(environment, schema, production_schema, sha);
@@ -286,11 +291,17 @@ int build_command(const std::vector<std::string>& args) {
         auto config = ece::config::load_for_command(config_file.empty() ? std::nullopt
                                                                         : std::optional<fs::path>(config_file));
         auto settings = ece::env::Settings::resolve(database_url_flag, std::move(config));
-        catalog_url = settings.admin_url;
+        // Provider digitalocean without a catalog database: builds are recorded on the embedded server.
+        catalog_url = settings.admin_url.empty() ? ece::pg::resolve_admin_url(std::nullopt) : settings.admin_url;
         ece::env::Environments environments(std::move(settings));
         const auto id = environments.identify(branch, pr > 0 ? std::optional(pr) : std::nullopt);
         target = ece::dbt::build_target_for(environments, id, sha);
         environment = id.name;
+        if (!environments.provider().supports_defer() && !force_defer) {
+            full_build_reason = "environment " + id.name + " is a " + environments.provider().kind() +
+                                " cluster of its own, which cannot read production's relations (no --defer; "
+                                "--force-defer builds only what changed)";
+        }
     }
     ece::dbt::BuildOptions build;
     build.project_dir = project_dir;
@@ -300,6 +311,7 @@ int build_command(const std::vector<std::string>& args) {
     if (!raw_schema.empty()) build.raw_schema = raw_schema;
     if (!target_path.empty()) build.target_path = fs::absolute(target_path);
     build.selector = select;
+    build.full_build_reason = full_build_reason;
     build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
     build.threads = threads;
     build.build_timeout = std::chrono::minutes(timeout_minutes);

@@ -6,7 +6,11 @@
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
+#include "cost/money.hpp"
+#include "digitalocean/provider.hpp"
+#include "env/digitalocean_publish.hpp"
 #include "env/environments.hpp"
+#include "github/client.hpp"
 #include "env/hints.hpp"
 #include "pg/embedded.hpp"
 
@@ -27,15 +31,21 @@ constexpr const char* program = "ece-env";
 
 constexpr const char* usage_text = R"(Usage: ece-env [options] <command> [command options]
 
-An isolated PostgreSQL environment (schemas + a login role) per branch or pull request.
+An isolated PostgreSQL environment per branch or pull request: schemas + a login role on a server (provider
+postgres), or a managed DigitalOcean cluster of its own (provider digitalocean).
 
 Commands:
-  up --branch B [--pr N] [--sha S] [--ttl 72h] [--show-password]
+  up --branch B [--pr N] [--sha S] [--ttl 72h] [--show-password] [--dry-run]
                       create or repair the environment, with a new password; prints the connection facts
-  down (--branch B | --pr N)
+                      (--dry-run: what would be created and its monthly cost; nothing changes)
+  down (--branch B | --pr N) [--dry-run]
                       remove everything the environment owns (its catalog row stays, status destroyed)
+  publish --branch B [--pr N] [--dry-run]
+                      provider digitalocean: resize the environment's cluster to production's size, tag it
+                      production, delete the previous production cluster once the new one is healthy
   list                every environment: branch, pull request, age, size on disk, status
-  gc [--dry-run]      remove environments past their expiry
+  gc [--dry-run]      remove environments past their expiry, and with GITHUB_TOKEN and GITHUB_REPOSITORY
+                      those whose pull request is closed
   hints --branch B [--pr N] [--show-password]
                       copy-paste psql, pg_activity and dbt commands (--show-password issues a new password;
                       never shown when GITHUB_ACTIONS=true)
@@ -45,7 +55,11 @@ Commands:
   stop-server         stop the embedded PostgreSQL server (.ece/pg)
 
 Without --database-url (or the variable ece.yml's server.database_url_env names, ECE_DATABASE_URL by default)
-everything runs on ece's embedded server, which is started when needed.
+everything runs on ece's embedded server, which is started when needed; on provider digitalocean there is then no
+catalog at all and the clusters' tags are the only state.
+
+Provider digitalocean reads the API token from DIGITALOCEAN_TOKEN (digitalocean.token_env), the API from
+--digitalocean-api-url or DIGITALOCEAN_API_URL.
 )";
 
 enum class Format { text, json };
@@ -54,6 +68,9 @@ struct Global {
     Format format = Format::text;
     std::optional<std::string> database_url;
     std::optional<std::string> config_file;
+    std::optional<std::string> provider;
+    std::optional<std::string> digitalocean_api_url;
+    std::optional<std::string> digitalocean_ca_file;
 };
 
 int usage_error(const std::string& message) { throw Error(ErrorKind::usage, message + " (see ece-env --help)"); }
@@ -76,13 +93,23 @@ std::optional<T> optional_value(const po::variables_map& vm, const char* name) {
 }
 
 config::Config load_config(const Global& global) {
-    return config::load_for_command(global.config_file ? std::optional<std::filesystem::path>(*global.config_file)
-                                                       : std::nullopt);
+    auto config = config::load_for_command(global.config_file ? std::optional<std::filesystem::path>(*global.config_file)
+                                                              : std::nullopt);
+    if (global.provider) config.environments.provider = *global.provider;
+    return config;
 }
 
 env::Settings settings_for(const Global& global, const config::Config& config) {
-    return env::Settings::resolve(global.database_url, config);
+    auto settings = env::Settings::resolve(global.database_url, config);
+    if (config.environments.provider == "digitalocean") {
+        auto options = env::DigitalOceanOptions::from_environment();
+        if (global.digitalocean_api_url) options.api_url = *global.digitalocean_api_url;
+        if (global.digitalocean_ca_file) options.api_ca_file = std::filesystem::path(*global.digitalocean_ca_file);
+        settings.digitalocean = std::move(options);
+    }
+    return settings;
 }
+
 
 // Printed text never holds a registered secret, except a password the user asked for (reveal).
 void print(const std::string& text, bool reveal = false) { std::cout << (reveal ? text : mask_secrets(text)); }
@@ -121,6 +148,13 @@ json::value optional_time(const std::optional<env::Clock::time_point>& t) {
     return t ? json::value(env::format_time(*t)) : json::value(nullptr);
 }
 
+// Provider-specific facts (a DigitalOcean cluster's name, size, monthly price); null when there are none.
+json::value details_json(const std::string& text) {
+    boost::system::error_code ec;
+    auto value = json::parse(text, ec);
+    return ec ? json::value(nullptr) : value;
+}
+
 json::object record_json(const env::Record& r) {
     json::array schemas;
     for (const auto& s : r.schemas) schemas.emplace_back(s);
@@ -139,6 +173,7 @@ json::object record_json(const env::Record& r) {
         {"expires_at", optional_time(r.expires_at)},
         {"destroyed_at", optional_time(r.destroyed_at)},
         {"bytes", r.bytes ? json::value(*r.bytes) : json::value(nullptr)},
+        {"details", details_json(r.details)},
     };
 }
 
@@ -158,6 +193,18 @@ void publish_to_github_actions(const env::UpResult& result) {
     outputs.set("user", c.user);
     outputs.set_secret("password", c.password, commands);
     outputs.set_secret("database-url", c.url(), commands);
+}
+
+// A dry run's plan: one line per change and the monthly cost, or JSON for the comment's environment plan lines.
+int print_plan(const Global& global, const std::string& command, const env::Identity& id, const env::ChangePlan& plan) {
+    if (global.format == Format::json) {
+        print_json(json::object{{"dry_run", true}, {"command", command}, {"name", id.name},
+                                {"plan", digitalocean::plan_to_json(plan)}});
+    } else {
+        print("dry run of " + command + " " + printable(id.name) + " (nothing changes):\n" +
+              digitalocean::plan_to_text(plan));
+    }
+    return exit_code::ok;
 }
 
 struct Selector {
@@ -182,13 +229,18 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
     add_selector(options);
     options.add_options()("sha", po::value<std::string>(), "the head commit")(
         "ttl", po::value<std::string>(), "time to live, e.g. 72h (default: environments.ttl)")(
-        "show-password", po::bool_switch(), "print the password in text output");
+        "show-password", po::bool_switch(), "print the password in text output")(
+        "dry-run", po::bool_switch(), "only say what would be created and what it costs a month");
     auto vm = parse(args, options);
     auto selector = selector_of(vm, true);
     env::UpRequest request{selector.branch, selector.pr, optional_value<std::string>(vm, "sha").value_or(""), {}};
     if (auto ttl = optional_value<std::string>(vm, "ttl")) request.ttl = config::parse_duration(*ttl);
     auto config = load_config(global);
     env::Environments environments(settings_for(global, config));
+    if (vm["dry-run"].as<bool>()) {
+        auto id = environments.identify(selector.branch, selector.pr);
+        return print_plan(global, "up", id, environments.plan_up(id));
+    }
     auto result = environments.up(request);
     const auto& c = result.credentials;
     publish_to_github_actions(result);
@@ -213,8 +265,11 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
         << "  host      " << c.host << "\n"
         << "  port      " << c.port << "\n"
         << "  database  " << c.dbname << "\n"
-        << "  user      " << c.user << "\n"
-        << "  password  " << (reveal ? c.password : std::string("*** (--show-password prints it)")) << "\n"
+        << "  user      " << c.user << "\n";
+    if (auto ca = c.options.find("sslrootcert"); ca != c.options.end()) {
+        out << "  tls       " << c.options.at("sslmode") << " against " << ca->second << "\n";
+    }
+    out << "  password  " << (reveal ? c.password : std::string("*** (--show-password prints it)")) << "\n"
         << "  url       " << (reveal ? c.url() : c.masked_url()) << "\n"
         << "  expires   " << (result.record.expires_at ? env::format_time(*result.record.expires_at) : "never") << "\n";
     print(out.str(), reveal);
@@ -224,9 +279,15 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
 int command_down(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("down options");
     add_selector(options);
-    auto selector = selector_of(parse(args, options), false);
+    options.add_options()("dry-run", po::bool_switch(), "only say what would be deleted");
+    auto vm = parse(args, options);
+    auto selector = selector_of(vm, false);
     auto config = load_config(global);
     env::Environments environments(settings_for(global, config));
+    if (vm["dry-run"].as<bool>()) {
+        auto id = environments.identify(selector.branch, selector.pr);
+        return print_plan(global, "down", id, environments.plan_down(id));
+    }
     auto result = environments.down(environments.identify(selector.branch, selector.pr));
     if (global.format == Format::json) {
         print_json(json::object{{"name", result.identity.name}, {"removed", result.existed}});
@@ -234,6 +295,40 @@ int command_down(const Global& global, const std::vector<std::string>& args) {
         print("environment " + printable(result.identity.name) +
               (result.existed ? " removed\n" : ": nothing to remove\n"));
     }
+    return exit_code::ok;
+}
+
+int command_publish(const Global& global, const std::vector<std::string>& args) {
+    po::options_description options("publish options");
+    add_selector(options);
+    options.add_options()("dry-run", po::bool_switch(), "only say what would be resized and deleted");
+    auto vm = parse(args, options);
+    auto selector = selector_of(vm, false);
+    auto config = load_config(global);
+    env::Environments environments(settings_for(global, config));
+    auto id = environments.identify(selector.branch, selector.pr);
+    if (vm["dry-run"].as<bool>()) return print_plan(global, "publish", id, env::plan_publish_by_resize(environments, id));
+    auto result = env::publish_by_resize(environments, id);
+    if (global.format == Format::json) {
+        json::array deleted;
+        for (const auto& name : result.deleted) deleted.emplace_back(name);
+        print_json(json::object{{"name", id.name},
+                                {"production", result.production.name},
+                                {"size", result.production.size},
+                                {"deleted", deleted},
+                                {"monthly_before", cost::format_money(result.monthly_before)},
+                                {"monthly_after", cost::format_money(result.monthly_after)},
+                                {"plan", digitalocean::plan_to_json(result.plan)}});
+        return exit_code::ok;
+    }
+    std::ostringstream out;
+    out << "published " << printable(id.name) << ": cluster " << result.production.name << " is production now ("
+        << result.production.size << ")\n";
+    for (const auto& name : result.deleted) out << "  deleted the previous production cluster " << name << "\n";
+    out << "  monthly cost " << cost::format_money(result.monthly_before) << " -> "
+        << cost::format_money(result.monthly_after) << " ("
+        << cost::format_money_change(result.monthly_after - result.monthly_before) << ")\n";
+    print(out.str());
     return exit_code::ok;
 }
 
@@ -275,7 +370,8 @@ int command_gc(const Global& global, const std::vector<std::string>& args) {
     auto vm = parse(args, options);
     auto config = load_config(global);
     env::Environments environments(settings_for(global, config));
-    env::GcOptions gc{vm["dry-run"].as<bool>(), std::nullopt};
+    // With GITHUB_TOKEN and GITHUB_REPOSITORY, environments of closed pull requests go too, not only expired ones.
+    env::GcOptions gc{vm["dry-run"].as<bool>(), github::open_pull_request_numbers_from_environment()};
     auto items = environments.gc(gc);
     if (global.format == Format::json) {
         json::array out;
@@ -357,7 +453,11 @@ int run(int argc, char** argv) {
     visible.add_options()("help,h", "show this help")("version", "show the version")(
         "format", po::value<std::string>()->default_value("text"), "text | json")(
         "database-url", po::value<std::string>(), "admin URL of the production database (a secret)")(
-        "config", po::value<std::string>(), "ece.yml to read (default: ./ece.yml when present)");
+        "config", po::value<std::string>(), "ece.yml to read (default: ./ece.yml when present)")(
+        "provider", po::value<std::string>(), "postgres | digitalocean (default: environments.provider)")(
+        "digitalocean-api-url", po::value<std::string>(), "the DigitalOcean API (default: DIGITALOCEAN_API_URL, else "
+                                                           "https://api.digitalocean.com)")(
+        "digitalocean-ca-file", po::value<std::string>(), "an extra CA certificate to trust for the API's TLS");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())("args", po::value<std::vector<std::string>>());
     po::options_description all;
@@ -368,7 +468,13 @@ int run(int argc, char** argv) {
     po::variables_map vm;
     po::parsed_options parsed(nullptr);
     try {
-        parsed = po::command_line_parser(argc, argv).options(all).positional(positional).allow_unregistered().run();
+        // No guessing from prefixes: "--pr" of a command must not be taken for the global "--provider".
+        parsed = po::command_line_parser(argc, argv)
+                     .options(all)
+                     .positional(positional)
+                     .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+                     .allow_unregistered()
+                     .run();
         po::store(parsed, vm);
         po::notify(vm);
     } catch (const po::error& e) {
@@ -389,6 +495,12 @@ int run(int argc, char** argv) {
     else if (format != "text") usage_error("--format must be text or json");
     global.database_url = optional_value<std::string>(vm, "database-url");
     global.config_file = optional_value<std::string>(vm, "config");
+    global.provider = optional_value<std::string>(vm, "provider");
+    if (global.provider && *global.provider != "postgres" && *global.provider != "digitalocean") {
+        usage_error("--provider must be postgres or digitalocean");
+    }
+    global.digitalocean_api_url = optional_value<std::string>(vm, "digitalocean-api-url");
+    global.digitalocean_ca_file = optional_value<std::string>(vm, "digitalocean-ca-file");
 
     // Everything after the command, in order, including options only the command knows.
     auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
@@ -396,6 +508,7 @@ int run(int argc, char** argv) {
     rest.erase(rest.begin());
     if (command == "up") return command_up(global, rest);
     if (command == "down") return command_down(global, rest);
+    if (command == "publish") return command_publish(global, rest);
     if (command == "list") return command_list(global, rest);
     if (command == "gc") return command_gc(global, rest);
     if (command == "hints") return command_hints(global, rest);

@@ -8,6 +8,9 @@
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
+#include "cost/money.hpp"
+#include "digitalocean/provider.hpp"
+#include "env/digitalocean_publish.hpp"
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
 #include "env/environments.hpp"
@@ -49,7 +52,11 @@ const char* const usage_text =
     "default dbt.project_dir of ece.yml). A stale environment is rebuilt first (--rebuild, default; needs the\n"
     "checked-out merged main in --project-dir) or refused with the list (--strict). After publishing, the merged\n"
     "manifest becomes production's state and the environment is removed. A commit published already is a no-op.\n"
-    "--sha defaults to $GITHUB_SHA.\n";
+    "--sha defaults to $GITHUB_SHA.\n"
+    "\n"
+    "With environments.provider digitalocean (or --provider digitalocean) there is no swap: the environment's\n"
+    "cluster is resized in place to digitalocean.production_size, tagged production, and the previous production\n"
+    "cluster is deleted once the new one answers; --dry-run prints the plan with the monthly cost before and after.\n";
 
 struct Common {
     std::string database_url;
@@ -186,11 +193,55 @@ int list_command(pqxx::connection& conn, int limit, const std::string& format) {
     return ece::exit_code::ok;
 }
 
+// Provider digitalocean: no swap; the environment's cluster is resized in place to production's size and becomes
+// production (env::publish_by_resize). Prints the plan and the monthly cost before and after.
+int publish_digitalocean(ece::env::Environments& environments, const ece::env::Identity& id, bool dry_run,
+                         const std::string& format) {
+    namespace json = boost::json;
+    if (dry_run) {
+        auto plan = ece::env::plan_publish_by_resize(environments, id);
+        if (format == "json") {
+            std::cout << ece::mask_secrets(json::serialize(json::object{
+                             {"dry_run", true}, {"name", id.name}, {"provider", "digitalocean"},
+                             {"plan", ece::digitalocean::plan_to_json(plan)}}))
+                      << "\n";
+        } else {
+            std::cout << ece::mask_secrets("dry run of publishing " + id.name + " by resize (nothing changes):\n" +
+                                           ece::digitalocean::plan_to_text(plan));
+        }
+        return ece::exit_code::ok;
+    }
+    auto result = ece::env::publish_by_resize(environments, id);
+    if (format == "json") {
+        json::array deleted;
+        for (const auto& name : result.deleted) deleted.emplace_back(name);
+        std::cout << ece::mask_secrets(json::serialize(json::object{
+                         {"name", id.name},
+                         {"provider", "digitalocean"},
+                         {"production", result.production.name},
+                         {"size", result.production.size},
+                         {"deleted", deleted},
+                         {"monthly_before", ece::cost::format_money(result.monthly_before)},
+                         {"monthly_after", ece::cost::format_money(result.monthly_after)},
+                         {"plan", ece::digitalocean::plan_to_json(result.plan)}}))
+                  << "\n";
+    } else {
+        std::string text = "published " + id.name + ": cluster " + result.production.name + " is production now (" +
+                           result.production.size + ")\n";
+        for (const auto& name : result.deleted) text += "  deleted the previous production cluster " + name + "\n";
+        text += "  monthly cost " + ece::cost::format_money(result.monthly_before) + " -> " +
+                ece::cost::format_money(result.monthly_after) + "\n";
+        std::cout << ece::mask_secrets(text);
+    }
+    return ece::exit_code::ok;
+}
+
 int run(int argc, char** argv) {
     Common common;
     std::string branch, sha, relations_file, rollback_id, command, manifest_file, project_dir, dbt_executable;
     std::int64_t pr = 0;
     int limit = 50;
+    std::string provider;
     po::options_description options("options");
     options.add_options()
         ("help,h", "this help")
@@ -211,6 +262,8 @@ int run(int argc, char** argv) {
         ("database-url", po::value(&common.database_url), "admin URL of the production database "
                                                           "(default: $ECE_DATABASE_URL, else the embedded server)")
         ("config", po::value(&common.config_file), "ece.yml (default: ./ece.yml when present)")
+        ("provider", po::value(&provider), "postgres | digitalocean (default: environments.provider); "
+                                           "digitalocean publishes by resizing the environment's cluster")
         ("format", po::value(&common.format), "text or json");
     po::options_description hidden;
     hidden.add_options()("command", po::value(&command));
@@ -252,6 +305,12 @@ int run(int argc, char** argv) {
     if (vm.count("branch") && vm.count("pr")) throw ece::Error(ece::ErrorKind::usage, "give --branch or --pr, not both");
 
     auto config = load_config(common);
+    if (!provider.empty()) {
+        if (provider != "postgres" && provider != "digitalocean") {
+            throw ece::Error(ece::ErrorKind::usage, "--provider must be postgres or digitalocean");
+        }
+        config.environments.provider = provider;
+    }
     auto options_for_run = publish::Options::from(config.publish);
     if (vm.count("strict")) options_for_run.on_stale = publish::OnStale::strict;
     if (vm.count("rebuild")) options_for_run.on_stale = publish::OnStale::rebuild;
@@ -266,6 +325,16 @@ int run(int argc, char** argv) {
     auto settings = ece::env::Settings::resolve(
         common.database_url.empty() ? std::nullopt : std::optional<std::string>(common.database_url), config);
     const auto url = settings.admin_url;
+    if (config.environments.provider == "digitalocean") {
+        if (!publishing || !relations_file.empty()) {
+            throw ece::Error(ece::ErrorKind::usage, "provider digitalocean publishes by resize: give --branch or --pr "
+                                                    "(no --relations, --rollback or list)");
+        }
+        ece::env::Environments environments(settings);
+        const auto id = environments.identify(branch, vm.count("pr") ? std::optional<int>(static_cast<int>(pr))
+                                                                     : std::nullopt);
+        return publish_digitalocean(environments, id, options_for_run.dry_run, common.format);
+    }
     if (publishing && relations_file.empty()) {
         publish::PublishTarget target;
         if (vm.count("branch")) target.branch = branch;

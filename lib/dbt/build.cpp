@@ -157,6 +157,9 @@ std::string profiles_yml(const BuildTarget& target, int threads) {
     out << YAML::Key << "threads" << YAML::Value << threads;
     out << YAML::Key << "connect_timeout" << YAML::Value << 10;
     if (!target.sslmode.empty()) out << YAML::Key << "sslmode" << YAML::Value << YAML::DoubleQuoted << target.sslmode;
+    if (!target.sslrootcert.empty()) {
+        out << YAML::Key << "sslrootcert" << YAML::Value << YAML::DoubleQuoted << target.sslrootcert;
+    }
     out << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap;
     if (!out.good()) throw Error(ErrorKind::internal, std::string("writing profiles.yml: ") + out.GetLastError());
     return std::string(out.c_str()) + "\n";
@@ -229,7 +232,9 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     const Manifest branch = load_manifest(branch_file);
 
     BuildReport report;
-    if (production) {
+    if (options.full_build_reason) {
+        report.plan = plan_full_build(branch, selector.text, *options.full_build_reason);
+    } else if (production) {
         report.plan = plan_changes(branch, *production, selector, state.source, options.plan_options);
     } else {
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");

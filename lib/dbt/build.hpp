@@ -37,6 +37,7 @@ struct BuildTarget {
     std::string environment;        // the environment's name, the catalog's key, e.g. pr-12
     std::string sha;                // the commit being built
     std::string sslmode;            // optional
+    std::string sslrootcert{};      // optional: the CA file sslmode=verify-full checks the server against
 };
 
 // Name of the profile and target ece writes into its profiles.yml.
@@ -65,6 +66,9 @@ struct BuildOptions {
     std::optional<std::filesystem::path> branch_manifest;  // given: no `dbt parse`
     std::optional<std::filesystem::path> state_dir;        // --state DIR
     std::string selector = "state:modified+";
+    // Set: build every node of the project without --defer, for this reason (the environment cannot read
+    // production's relations, as on a DigitalOcean cluster of its own: env::Provider::supports_defer()).
+    std::optional<std::string> full_build_reason;
     PlanOptions plan_options;
     std::optional<std::string> raw_schema;        // default <schema>_raw
     std::optional<std::filesystem::path> target_path;  // dbt's --target-path; default <project>/target

@@ -15,6 +15,7 @@ BuildTarget build_target_for(env::Environments& environments, const env::Identit
     target.environment = id.name;
     target.sha = sha;
     if (auto ssl = credentials.options.find("sslmode"); ssl != credentials.options.end()) target.sslmode = ssl->second;
+    if (auto ca = credentials.options.find("sslrootcert"); ca != credentials.options.end()) target.sslrootcert = ca->second;
     return target;
 }
 

@@ -444,6 +444,16 @@ User Api::create_user(const std::string& id, const std::string& name) {
     return parse_user(object_in(response, "user", doing));
 }
 
+User Api::reset_user_password(const std::string& id, const std::string& name) {
+    std::string doing = "resetting the password of user " + name + " in cluster " + id;
+    // The body is required; its only field (mysql_settings) does not apply to PostgreSQL.
+    auto response = call("POST",
+                         "/v2/databases/" + http::percent_encode(id) + "/users/" + http::percent_encode(name) +
+                             "/reset_auth",
+                         doing, "{}");
+    return parse_user(object_in(response, "user", doing));
+}
+
 std::string Api::ca_certificate(const std::string& id) {
     std::string doing = "fetching the CA certificate of cluster " + id;
     auto ca = object_in(call("GET", "/v2/databases/" + http::percent_encode(id) + "/ca", doing), "ca", doing);

@@ -137,6 +137,8 @@ public:
 
     std::optional<User> find_user(const std::string& id, const std::string& name);
     User create_user(const std::string& id, const std::string& name);
+    // POST .../users/{name}/reset_auth: a new password (the previous one stops working), registered as a secret.
+    User reset_user_password(const std::string& id, const std::string& name);
 
     // The cluster's CA certificate as PEM (decoded from the API's base64).
     std::string ca_certificate(const std::string& id);

@@ -4,6 +4,8 @@
 #include "core/secrets.hpp"
 #include "http/url.hpp"
 
+#include <boost/json.hpp>
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -203,7 +205,7 @@ Plan Provider::plan_down(const std::string& env) {
     return plan;
 }
 
-EnvironmentConnection Provider::prepare(const Cluster& cluster, const std::string& env) {
+EnvironmentConnection Provider::prepare(const Cluster& cluster, const std::string& env, bool rotate) {
     if (!config_.trusted_sources.empty()) {
         auto current = api_.firewall_rules(cluster.id);
         auto same = [](const FirewallRule& a, const FirewallRule& b) { return a.type == b.type && a.value == b.value; };
@@ -219,22 +221,101 @@ EnvironmentConnection Provider::prepare(const Cluster& cluster, const std::strin
     }
     auto user_name_ = user_name(env);
     auto user = api_.find_user(cluster.id, user_name_);
-    if (!user) user = api_.create_user(cluster.id, user_name_);
+    if (!user) {
+        user = api_.create_user(cluster.id, user_name_);
+    } else if (rotate) {
+        // Whoever ran up before may have printed or lost the old password: every up hands out a new one.
+        user = api_.reset_user_password(cluster.id, user_name_);
+    }
 
+    EnvironmentConnection c = facts_of(cluster, env);
+    c.password = user->password;
+    register_secret(c.password);
+    return c;
+}
+
+EnvironmentConnection Provider::facts_of(const Cluster& cluster, const std::string& env) {
     EnvironmentConnection c;
     if (cluster.connection) {
         c.host = cluster.connection->host;
         c.port = cluster.connection->port;
     }
-    c.user = user->name;
-    c.password = user->password;
-    register_secret(c.password);
+    c.user = user_name(env);
     c.database = config_.database;
     c.sslrootcert = api_.write_ca_certificate(cluster.id, config_.ca_dir / (cluster.name + "-ca.pem"));
     return c;
 }
 
-Environment Provider::up(const std::string& env) {
+std::optional<EnvironmentConnection> Provider::connection_facts(const std::string& env) {
+    auto cluster = find(env);
+    if (!cluster) return std::nullopt;
+    return facts_of(*cluster, env);
+}
+
+void Provider::set_expiry(const Cluster& cluster, std::chrono::system_clock::time_point expires_at) {
+    auto epoch = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
+    std::string wanted = std::string(expires_tag_prefix) + std::to_string(epoch);
+    if (!cluster.has_tag(wanted)) api_.add_tag(cluster.id, wanted);
+    for (const auto& tag : cluster.tags) {
+        if (tag.starts_with(expires_tag_prefix) && tag != wanted) api_.remove_tag(cluster.id, tag);
+    }
+}
+
+std::optional<std::chrono::system_clock::time_point> expiry_of(const Cluster& cluster) {
+    auto value = cluster.tag_value(expires_tag_prefix);
+    if (!value || value->empty() || !std::all_of(value->begin(), value->end(), [](unsigned char c) {
+            return std::isdigit(c);
+        })) {
+        return std::nullopt;
+    }
+    try {
+        return std::chrono::system_clock::time_point(std::chrono::seconds(std::stoll(*value)));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+namespace {
+
+boost::json::value money_json(const std::optional<cost::Money>& m) {
+    return m ? boost::json::value(cost::format_money(*m)) : boost::json::value(nullptr);
+}
+
+}  // namespace
+
+boost::json::object plan_to_json(const Plan& plan) {
+    boost::json::array changes;
+    for (const auto& c : plan.changes) {
+        changes.push_back(boost::json::object{{"action", c.action},
+                                              {"what", c.cluster},
+                                              {"detail", c.detail},
+                                              {"monthly_before", money_json(c.monthly_before)},
+                                              {"monthly_after", money_json(c.monthly_after)}});
+    }
+    return boost::json::object{{"changes", std::move(changes)},
+                               {"monthly_before", cost::format_money(plan.monthly_before)},
+                               {"monthly_after", cost::format_money(plan.monthly_after)}};
+}
+
+std::string plan_to_text(const Plan& plan) {
+    std::string out;
+    for (const auto& c : plan.changes) {
+        out += c.action + " " + c.cluster + ": " + c.detail;
+        if (c.monthly_before || c.monthly_after) {
+            auto show = [](const std::optional<cost::Money>& m) { return m ? cost::format_money(*m) : "-"; };
+            if (c.monthly_before == c.monthly_after) out += " (" + show(c.monthly_after) + "/month)";
+            else out += " (" + show(c.monthly_before) + " -> " + show(c.monthly_after) + "/month)";
+        }
+        out += "\n";
+    }
+    if (plan.changes.empty()) out += "nothing to do\n";
+    out += "monthly cost: " + cost::format_money(plan.monthly_before) + " -> " + cost::format_money(plan.monthly_after) +
+           " (" + cost::format_money_change(plan.monthly_after - plan.monthly_before) + ")\n";
+    return out;
+}
+
+Environment Provider::up(const std::string& env, const std::vector<std::string>& extra_tags) {
+    if (env == production_env) throw Error(ErrorKind::usage, "up cannot make an environment named production");
     Environment result;
     result.env = env;
     if (auto existing = find(env)) {
@@ -249,6 +330,7 @@ Environment Provider::up(const std::string& env) {
                          .region = config_.region,
                          .num_nodes = config_.num_nodes,
                          .tags = {base_tag, env_tag(env), project_tag()}};
+        spec.tags.insert(spec.tags.end(), extra_tags.begin(), extra_tags.end());
         Cluster created;
         try {
             created = api_.create_cluster(spec);
@@ -273,7 +355,8 @@ Environment Provider::up(const std::string& env) {
             throw Error(e.kind(), "environment " + env + ": " + e.message() + cleanup, e.where());
         }
     }
-    result.connection = prepare(result.cluster, env);
+    // A new cluster's user was just created with a fresh password: no reset needed.
+    result.connection = prepare(result.cluster, env, !result.created);
     return result;
 }
 
@@ -344,7 +427,8 @@ PublishResult Provider::publish(const std::string& env, const HealthCheck& healt
         throw Error(e.kind(), "publishing " + env + ": " + e.message() + "; production was left as it was",
                     e.where());
     }
-    auto connection = prepare(branch, env);
+    // The health check reads the user's current password; production's users are not rotated here.
+    auto connection = prepare(branch, env, false);
     if (health_check) {
         try {
             health_check(connection);
@@ -362,6 +446,10 @@ PublishResult Provider::publish(const std::string& env, const HealthCheck& healt
         result.deleted.push_back(old.name);
     }
     api_.remove_tag(branch.id, env_tag(env));
+    // Production never expires: gc must not find it.
+    for (const auto& tag : branch.tags) {
+        if (tag.starts_with(expires_tag_prefix)) api_.remove_tag(branch.id, tag);
+    }
     result.production = api_.get_cluster(branch.id);
     result.monthly_before = result.plan.monthly_before;
     result.monthly_after = result.plan.monthly_after;

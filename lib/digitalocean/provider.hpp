@@ -9,6 +9,9 @@
 #include "cost/money.hpp"
 #include "digitalocean/api.hpp"
 
+#include <boost/json/object.hpp>
+
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -21,6 +24,8 @@ inline constexpr const char* base_tag = "ece";
 inline constexpr const char* env_tag_prefix = "ece-env:";
 inline constexpr const char* project_tag_prefix = "ece-project:";
 inline constexpr const char* production_env = "production";
+// "ece-expires:<epoch seconds>": when the environment may be collected, renewed by every up (gc without a catalog).
+inline constexpr const char* expires_tag_prefix = "ece-expires:";
 
 struct ProviderConfig {
     std::string project;                   // tag ece-project:<project> and part of cluster names
@@ -103,14 +108,21 @@ public:
 
     // Finds the env's cluster by tag or creates it and waits until online (deleting it again when it never comes
     // online), sets trusted sources, creates the database and the env's user, fetches the CA. Idempotent.
-    Environment up(const std::string& env);
+    // The user's password is reset on every call (the previous one stops working). extra_tags go on a new cluster.
+    Environment up(const std::string& env, const std::vector<std::string>& extra_tags = {});
     // Deletes every cluster of the env (by tag), except one already tagged production by an interrupted publish.
     // Returns the names deleted (empty when there was none).
     std::vector<std::string> down(const std::string& env);
     // Every cluster tagged "ece" of this project (or of every project), oldest first, with cost so far.
     std::vector<EnvironmentSummary> list(bool all_projects = false);
-    // Connection to an existing env (user password fetched, CA refreshed); throws conflict when there is none.
+    // Connection to an existing env (user password reset, CA refreshed); throws conflict when there is none.
     Environment connect(const std::string& env);
+    // Connection facts of an existing env without touching its password (no mutating request); nullopt when the
+    // env has no cluster. The CA file is refreshed.
+    std::optional<EnvironmentConnection> connection_facts(const std::string& env);
+
+    // Tags the cluster "ece-expires:<epoch>" and drops its older expiry tags (nothing when it is already so).
+    void set_expiry(const Cluster& cluster, std::chrono::system_clock::time_point expires_at);
 
     // Resizes the env's cluster to the production size, waits until it is online at that size, checks health, tags
     // it production, deletes the previous production cluster(s), and only then drops its branch tag. Running it
@@ -134,12 +146,24 @@ private:
     EngineOptions validate_size(const std::string& size, int nodes, const std::string& what);
     // The branch cluster's size, region and version, before anything is created.
     void validate_new_cluster();
-    EnvironmentConnection prepare(const Cluster& cluster, const std::string& env);
+    // Trusted sources, database, user (password reset unless just created: rotate), CA file.
+    EnvironmentConnection prepare(const Cluster& cluster, const std::string& env, bool rotate = true);
+    // Host, port, user, database and a fresh CA file; no password.
+    EnvironmentConnection facts_of(const Cluster& cluster, const std::string& env);
 
     Api& api_;
     ProviderConfig config_;
     cost::PriceCatalogue prices_;
 };
+
+// The time of a cluster's "ece-expires:<epoch>" tag, if it has one.
+std::optional<std::chrono::system_clock::time_point> expiry_of(const Cluster& cluster);
+
+// A plan as JSON for the comment's environment plan lines: {"changes":[{"action","what","detail",
+// "monthly_before","monthly_after"}],"monthly_before","monthly_after"}; money as "$12.34" strings, null unpriced.
+boost::json::object plan_to_json(const Plan& plan);
+// One line per change: "create ece-x-pr-12: PostgreSQL 16, db-s-1vcpu-2gb x 1 node in fra1 ($15.00/month)".
+std::string plan_to_text(const Plan& plan);
 
 // "2019-01-11T18:37:36Z" -> time point; nullopt when not that shape.
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(const std::string& text);

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
@@ -40,27 +41,95 @@ auto in_catalog(const std::string& doing, Body&& body) {
 Environments::Environments(Settings settings) : Environments(std::move(settings), nullptr) {}
 
 Environments::Environments(Settings settings, std::unique_ptr<Provider> provider)
-    : settings_(std::move(settings)), server_(pg::parse_url(settings_.admin_url)), provider_(std::move(provider)) {
+    : settings_(std::move(settings)), provider_(std::move(provider)) {
     check_prefix(settings_.config.environments.prefix);
+    if (has_catalog()) server_ = pg::parse_url(settings_.admin_url);
+    const ErrorLocation where{.file = settings_.config.file.string(), .field = "environments.provider"};
     if (!provider_) {
         const auto& kind = settings_.config.environments.provider;
-        if (kind != "postgres") {
+        if (kind == "digitalocean") {
+            provider_ = make_digitalocean_provider(
+                settings_.config, settings_.digitalocean.value_or(DigitalOceanOptions::from_environment()));
+        } else if (kind == "postgres") {
+            if (!has_catalog()) throw Error(ErrorKind::usage, "the postgres provider needs a database URL", where);
+            provider_ = make_postgres_provider(settings_.config, server_,
+                                               PostgresProviderOptions{.create_production = settings_.embedded});
+        } else {
             throw Error(ErrorKind::usage, "environments.provider " + kind + " is not available in this build of ece",
-                        ErrorLocation{.file = settings_.config.file.string(), .field = "environments.provider"});
+                        where);
         }
-        provider_ = make_postgres_provider(settings_.config, server_,
-                                           PostgresProviderOptions{.create_production = settings_.embedded});
+    }
+    if (!has_catalog() && provider_->needs_catalog()) {
+        throw Error(ErrorKind::usage, "the " + provider_->kind() + " provider needs a catalog database URL", where);
     }
 }
 
 Environments::~Environments() = default;
 
-pqxx::connection& Environments::admin() {
+pqxx::connection* Environments::admin() {
+    if (!has_catalog()) return nullptr;
     if (!admin_) {
         admin_ = pg::connect_owned(settings_.admin_url, "managing environments");
         catalog::migrate(*admin_, "env", env_migrations());
     }
-    return *admin_;
+    return admin_.get();
+}
+
+namespace {
+
+// No catalog, no lock (see environments.hpp).
+std::unique_ptr<pg::AdvisoryLock> lock_if(pqxx::connection* conn, const Identity& id,
+                                          std::chrono::milliseconds timeout) {
+    if (!conn) return nullptr;
+    return std::make_unique<pg::AdvisoryLock>(*conn, lock_name(id), timeout);
+}
+
+std::optional<Record> catalog_row(pqxx::connection* conn, const std::string& name) {
+    if (!conn) return std::nullopt;
+    return in_catalog("reading environment " + name, [&] {
+        pqxx::read_transaction tx(*conn, "env find");
+        return rows::find(tx, name);
+    });
+}
+
+}  // namespace
+
+std::optional<Record> Environments::current(pqxx::connection* conn, const Identity& id) {
+    auto row = catalog_row(conn, id.name);
+    if (row && row->status != Status::destroyed) return row;
+    for (auto& found : provider_->discover()) {
+        if (found.role_name != id.role) continue;
+        // The tags hold the key, not the branch: the caller's names are the better ones.
+        found.name = id.name;
+        if (!id.branch.empty()) found.branch = id.branch;
+        return found;
+    }
+    return row;
+}
+
+std::vector<Record> Environments::all_records(pqxx::connection* conn) {
+    std::vector<Record> records;
+    if (conn) {
+        records = in_catalog("listing environments", [&] {
+            pqxx::read_transaction tx(*conn, "env list");
+            return rows::all(tx);
+        });
+    }
+    std::set<std::string> alive;
+    for (const auto& r : records) {
+        if (r.status != Status::destroyed) alive.insert(r.role_name);
+    }
+    bool added = false;
+    for (auto& found : provider_->discover()) {
+        if (alive.count(found.role_name)) continue;
+        records.push_back(std::move(found));
+        added = true;
+    }
+    if (added) {
+        std::stable_sort(records.begin(), records.end(),
+                         [](const Record& a, const Record& b) { return a.created_at > b.created_at; });
+    }
+    return records;
 }
 
 Identity Environments::identify(std::string_view branch, std::optional<int> pr) const {
@@ -73,31 +142,49 @@ UpResult Environments::up(const UpRequest& request) {
     const auto ttl = request.ttl.value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
         settings_.config.environments.ttl));
     if (ttl.count() <= 0) throw Error(ErrorKind::usage, "the time to live (--ttl) must be positive");
-    auto& conn = admin();
-    pg::AdvisoryLock lock(conn, lock_name(id), settings_.lock_timeout);
+    auto* conn = admin();
+    auto lock = lock_if(conn, id, settings_.lock_timeout);
 
     UpResult result;
-    in_catalog("recording environment " + id.name + " in the catalog", [&] {
-        pqxx::work tx(conn, "env up begin");
-        auto before = rows::find(tx, id.name);
+    if (conn) {
+        in_catalog("recording environment " + id.name + " in the catalog", [&] {
+            pqxx::work tx(*conn, "env up begin");
+            auto before = rows::find(tx, id.name);
+            result.created = !before || before->status != Status::ready;
+            rows::begin_up(tx, id, provider_->kind(), request.head_sha, ttl);
+            tx.commit();
+        });
+    } else {
+        auto before = current(nullptr, id);
         result.created = !before || before->status != Status::ready;
-        rows::begin_up(tx, id, provider_->kind(), request.head_sha, ttl);
-        tx.commit();
-    });
+    }
     result.credentials = provider_->up(conn, id);
     auto usage = provider_->usage(conn, {id.role})[id.role];
+    if (!conn) {
+        provider_->renew(id, Clock::now() + ttl);
+        auto record = current(nullptr, id);
+        if (!record) {
+            throw Error(ErrorKind::conflict, "environment " + id.name + " is up but its " + provider_->kind() +
+                                                 " resources are not found by their tags");
+        }
+        record->head_sha = request.head_sha;
+        record->status = Status::ready;
+        result.record = std::move(*record);
+        return result;
+    }
     boost::json::object details{
         {"connection_limit", settings_.config.environments.connection_limit},
         {"statement_timeout_ms", settings_.config.environments.statement_timeout.count()},
         {"relations", usage.relations},
     };
     result.record = in_catalog("recording environment " + id.name + " in the catalog", [&] {
-        pqxx::work tx(conn, "env up finish");
+        pqxx::work tx(*conn, "env up finish");
         rows::finish_up(tx, id.name, usage.schemas, usage.bytes, boost::json::serialize(details));
         auto record = rows::find(tx, id.name);
         tx.commit();
         return *record;
     });
+    if (result.record.expires_at) provider_->renew(id, *result.record.expires_at);
     return result;
 }
 
@@ -107,12 +194,9 @@ DownResult Environments::down(const Identity& id) {
 
 DownResult Environments::down_locked(const Identity& requested,
                                      const std::function<bool(const std::optional<Record>&)>& still_wanted) {
-    auto& conn = admin();
-    pg::AdvisoryLock lock(conn, lock_name(requested), settings_.lock_timeout);
-    auto record = in_catalog("reading environment " + requested.name, [&] {
-        pqxx::read_transaction tx(conn, "env down find");
-        return rows::find(tx, requested.name);
-    });
+    auto* conn = admin();
+    auto lock = lock_if(conn, requested, settings_.lock_timeout);
+    auto record = current(conn, requested);
     DownResult result{requested, false};
     if (!still_wanted(record)) return result;
     // The recorded names win: the prefix may have changed since the environment was made.
@@ -121,9 +205,9 @@ DownResult Environments::down_locked(const Identity& requested,
     const bool role_present = std::find(roles.begin(), roles.end(), result.identity.role) != roles.end();
     result.existed = role_present || (record && record->status != Status::destroyed);
     provider_->down(conn, result.identity);
-    if (record && record->status != Status::destroyed) {
+    if (auto row = catalog_row(conn, requested.name); row && row->status != Status::destroyed) {
         in_catalog("recording the removal of environment " + requested.name, [&] {
-            pqxx::work tx(conn, "env down record");
+            pqxx::work tx(*conn, "env down record");
             rows::mark_destroyed(tx, requested.name);
             tx.commit();
         });
@@ -132,11 +216,8 @@ DownResult Environments::down_locked(const Identity& requested,
 }
 
 std::vector<Listed> Environments::list() {
-    auto& conn = admin();
-    auto records = in_catalog("listing environments", [&] {
-        pqxx::read_transaction tx(conn, "env list");
-        return rows::all(tx);
-    });
+    auto* conn = admin();
+    auto records = all_records(conn);
     std::vector<std::string> roles;
     for (const auto& r : records) {
         if (r.status != Status::destroyed) roles.push_back(r.role_name);
@@ -154,12 +235,9 @@ std::vector<Listed> Environments::list() {
 }
 
 std::vector<GcItem> Environments::gc(const GcOptions& options) {
-    auto& conn = admin();
-    const auto now = server_now(conn);
-    auto records = in_catalog("listing environments", [&] {
-        pqxx::read_transaction tx(conn, "env gc");
-        return rows::all(tx);
-    });
+    auto* conn = admin();
+    const auto now = conn ? server_now(*conn) : Clock::now();
+    auto records = all_records(conn);
     auto closed = [&](const Record& r) {
         return options.open_pull_requests && r.pr && !options.open_pull_requests->count(*r.pr);
     };
@@ -182,25 +260,37 @@ std::vector<GcItem> Environments::gc(const GcOptions& options) {
     return items;
 }
 
-std::optional<Record> Environments::find(const Identity& id) {
-    auto& conn = admin();
-    return in_catalog("reading environment " + id.name, [&] {
-        pqxx::read_transaction tx(conn, "env find");
-        return rows::find(tx, id.name);
-    });
-}
+std::optional<Record> Environments::find(const Identity& id) { return current(admin(), id); }
 
 Credentials Environments::issue_credentials(const Identity& id) {
-    auto& conn = admin();
-    pg::AdvisoryLock lock(conn, lock_name(id), settings_.lock_timeout);
-    auto record = in_catalog("reading environment " + id.name, [&] {
-        pqxx::read_transaction tx(conn, "env credentials find");
-        return rows::find(tx, id.name);
-    });
+    auto* conn = admin();
+    auto lock = lock_if(conn, id, settings_.lock_timeout);
+    auto record = current(conn, id);
     if (!record || record->status != Status::ready) {
         throw Error(ErrorKind::conflict, "environment " + id.name + " is not up; run ece-env up first");
     }
     return provider_->issue_credentials(conn, identity_of(*record));
+}
+
+ChangePlan Environments::plan_up(const Identity& id) { return provider_->plan_up(admin(), id); }
+
+ChangePlan Environments::plan_down(const Identity& id) { return provider_->plan_down(admin(), id); }
+
+void Environments::forget(const Identity& id) {
+    auto* conn = admin();
+    if (!conn) return;
+    if (auto row = catalog_row(conn, id.name); row && row->status != Status::destroyed) {
+        in_catalog("recording that environment " + id.name + " is gone", [&] {
+            pqxx::work tx(*conn, "env forget");
+            rows::mark_destroyed(tx, id.name);
+            tx.commit();
+        });
+    }
+}
+
+void Environments::locked(const Identity& id, const std::function<void()>& body) {
+    auto lock = lock_if(admin(), id, settings_.lock_timeout);
+    body();
 }
 
 Credentials Environments::connection_facts(const Identity& id) const { return provider_->connection_facts(id); }
@@ -209,13 +299,15 @@ Settings Settings::resolve(const std::optional<std::string>& database_url_flag, 
     Settings settings;
     const char* configured = std::getenv(config.server.database_url_env.c_str());
     settings.config = std::move(config);
+    const char* standard = std::getenv("ECE_DATABASE_URL");
     if (database_url_flag) {
         settings.admin_url = *database_url_flag;
     } else if (configured && *configured) {
         settings.admin_url = configured;
+    } else if (settings.config.environments.provider == "digitalocean" && !(standard && *standard)) {
+        return settings;  // no catalog: the tags are the state (see environments.hpp)
     } else {
         settings.admin_url = pg::resolve_admin_url(std::nullopt);
-        const char* standard = std::getenv("ECE_DATABASE_URL");
         settings.embedded = !standard || !*standard;
     }
     register_secret(settings.admin_url);

@@ -9,9 +9,20 @@
 //
 // Every mutating call connects as the admin, migrates the env catalog, and holds the advisory lock
 // "env:<name>" for its whole duration: two jobs for one environment run one after the other.
+//
+// The catalog and a provider's own state. The postgres provider lives in the catalog's database, so it needs one.
+// The digitalocean provider keeps its own state in tags (needs_catalog() false), and the catalog is optional:
+//   - with a catalog database (--database-url, server.database_url_env or ECE_DATABASE_URL), rows are written as
+//     for postgres, and list/gc/find/down also see the clusters whose rows are missing (a catalog that was lost or
+//     is another one): such environments appear with status from the cluster and details.found_by = "tags";
+//   - with none (admin_url empty: a team with only DigitalOcean; the embedded server is never started for it),
+//     the tags are the only state: list/gc/find read them, nothing is recorded, and there is no advisory lock. Two
+//     concurrent ups of one environment still make one cluster: cluster names are unique in the account, and the
+//     loser finds the winner's cluster by tag.
 #include "config/config.hpp"
 #include "env/catalog.hpp"
 #include "env/credentials.hpp"
+#include "env/digitalocean_provider.hpp"
 #include "env/naming.hpp"
 #include "env/provider.hpp"
 
@@ -26,14 +37,17 @@
 namespace ece::env {
 
 struct Settings {
-    std::string admin_url;  // a secret; the production database where the catalog lives
+    std::string admin_url;  // a secret; the production database where the catalog lives. Empty: no catalog
+                            // (only for a provider that needs none, see above)
     config::Config config;
     bool embedded = false;  // the admin URL is ece's embedded server: production is created when missing
     std::chrono::milliseconds lock_timeout = std::chrono::minutes(10);  // waiting for another job's lock
+    // For environments.provider digitalocean; empty: DigitalOceanOptions::from_environment().
+    std::optional<DigitalOceanOptions> digitalocean{};
 
     // What every command uses: the admin URL from --database-url, else the variable the configuration names
-    // (server.database_url_env), else ECE_DATABASE_URL, else the embedded server (started if needed). Registers
-    // the URL as a secret.
+    // (server.database_url_env), else ECE_DATABASE_URL, else the embedded server (started if needed) for the
+    // postgres provider and no catalog at all for digitalocean. Registers the URL as a secret.
     static Settings resolve(const std::optional<std::string>& database_url_flag, config::Config config);
 };
 
@@ -77,7 +91,7 @@ struct GcItem {
 class Environments {
 public:
     explicit Environments(Settings settings);
-    // With another provider (DigitalOcean, later).
+    // With a given provider (tests; otherwise environments.provider of the configuration decides).
     Environments(Settings settings, std::unique_ptr<Provider> provider);
     ~Environments();
     Environments(const Environments&) = delete;
@@ -101,11 +115,29 @@ public:
     // Production as dbt's production target sees it: the production role, the first production schema, no password.
     Credentials production_facts() const;
 
+    // Dry runs: what up / down would change and what it costs a month. Only reads.
+    ChangePlan plan_up(const Identity& id);
+    ChangePlan plan_down(const Identity& id);
+
+    // Runs body holding the environment's advisory lock (when there is a catalog), for provider-specific steps
+    // such as publishing a DigitalOcean cluster.
+    void locked(const Identity& id, const std::function<void()>& body);
+
+    // Records that the environment no longer exists at its provider although nothing was removed (publish by
+    // resize turned its cluster into production): its catalog row becomes destroyed. No-op without a catalog.
+    void forget(const Identity& id);
+
+    bool has_catalog() const { return !settings_.admin_url.empty(); }
     const config::Config& config() const { return settings_.config; }
     Provider& provider() { return *provider_; }
 
 private:
-    pqxx::connection& admin();
+    // nullptr when there is no catalog database.
+    pqxx::connection* admin();
+    // The row of the catalog, or when it has none that is alive, what the provider's own state says.
+    std::optional<Record> current(pqxx::connection* conn, const Identity& id);
+    // Catalog rows plus environments only the provider knows, newest first.
+    std::vector<Record> all_records(pqxx::connection* conn);
     DownResult down_locked(const Identity& id, const std::function<bool(const std::optional<Record>&)>& still_wanted);
 
     Settings settings_;

@@ -42,6 +42,9 @@ void emit_target(YAML::Emitter& out, const std::string& name, const Credentials&
     if (auto ssl = c.options.find("sslmode"); ssl != c.options.end()) {
         out << YAML::Key << "sslmode" << YAML::Value << ssl->second;
     }
+    if (auto ca = c.options.find("sslrootcert"); ca != c.options.end()) {
+        out << YAML::Key << "sslrootcert" << YAML::Value << ca->second;
+    }
     out << YAML::EndMap;
 }
 
@@ -70,7 +73,14 @@ std::string hints(const Identity& id, const Credentials& env, const config::Conf
     } else {
         out += "export " + std::string(env_password_variable) + "=" + shell_quote(env.password) + "\n";
     }
-    const std::string password = "PGPASSWORD=\"$" + std::string(env_password_variable) + "\" ";
+    std::string password = "PGPASSWORD=\"$" + std::string(env_password_variable) + "\" ";
+    // A managed cluster is reached over TLS against its own CA (libpq reads these variables).
+    if (auto ssl = env.options.find("sslmode"); ssl != env.options.end()) {
+        password += "PGSSLMODE=" + shell_quote(ssl->second) + " ";
+    }
+    if (auto ca = env.options.find("sslrootcert"); ca != env.options.end()) {
+        password += "PGSSLROOTCERT=" + shell_quote(ca->second) + " ";
+    }
     out += "\n# psql, in the environment's schema\n";
     out += password + "PGOPTIONS=" + shell_quote("-c search_path=" + env.schema) + " psql -h " + host + " -p " + port +
            " -U " + user + " -d " + db + "\n";

@@ -52,6 +52,12 @@ void ensure_member(pqxx::transaction_base& tx, const Admin& admin, const std::st
     tx.exec("GRANT " + pg::quote_ident(role) + " TO CURRENT_USER");
 }
 
+// The postgres provider lives in the catalog's database: it always has the connection.
+pqxx::connection_base& need(pqxx::connection_base* catalog) {
+    if (!catalog) throw Error(ErrorKind::internal, "the postgres provider was called without its database");
+    return *catalog;
+}
+
 class PostgresProvider final : public Provider {
 public:
     PostgresProvider(const config::Config& config, const pg::ConnectionFacts& server, PostgresProviderOptions options)
@@ -59,11 +65,11 @@ public:
 
     std::string kind() const override { return "postgres"; }
 
-    Credentials up(pqxx::connection_base& admin, const Identity& id) override {
+    Credentials up(pqxx::connection_base* catalog, const Identity& id) override {
         Credentials credentials = connection_facts(id);
         credentials.password = random_password();
         try {
-            pqxx::work tx(admin, "env up");
+            pqxx::work tx(need(catalog), "env up");
             // Shared objects (group role, database and production grants) are touched by every up; concurrent
             // GRANTs on one object fail with "tuple concurrently updated", so ups in a database take turns here.
             tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(shared_setup_lock));
@@ -80,11 +86,11 @@ public:
         return credentials;
     }
 
-    void down(pqxx::connection_base& admin, const Identity& id) override {
+    void down(pqxx::connection_base* catalog, const Identity& id) override {
         try {
             // First shut the door and end its sessions (committed, so new logins fail at once), then drop.
             {
-                pqxx::work tx(admin, "env down: sessions");
+                pqxx::work tx(need(catalog), "env down: sessions");
                 if (role_exists(tx, id.role)) {
                     ensure_member(tx, whoami(tx), id.role);
                     tx.exec("ALTER ROLE " + pg::quote_ident(id.role) + " NOLOGIN");
@@ -94,7 +100,7 @@ public:
                 }
                 tx.commit();
             }
-            pqxx::work tx(admin, "env down");
+            pqxx::work tx(need(catalog), "env down");
             tx.exec(std::string("SET LOCAL lock_timeout = '") + drop_lock_timeout + "'");
             // DROP OWNED BY revokes the role's grants on shared objects: one down at a time, as ups (and staging).
             tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(shared_setup_lock));
@@ -115,10 +121,10 @@ public:
         }
     }
 
-    Credentials issue_credentials(pqxx::connection_base& admin, const Identity& id) override {
+    Credentials issue_credentials(pqxx::connection_base* catalog, const Identity& id) override {
         Credentials credentials = connection_facts(id);
         try {
-            pqxx::work tx(admin, "env credentials");
+            pqxx::work tx(need(catalog), "env credentials");
             if (!role_exists(tx, id.role)) {
                 throw Error(ErrorKind::conflict,
                             "environment " + id.name + " is not up (no role " + id.role + "); run ece-env up first");
@@ -146,9 +152,9 @@ public:
         return c;
     }
 
-    std::vector<std::string> list(pqxx::connection_base& admin) override {
+    std::vector<std::string> list(pqxx::connection_base* catalog) override {
         try {
-            pqxx::read_transaction tx(admin, "env list roles");
+            pqxx::read_transaction tx(need(catalog), "env list roles");
             std::vector<std::string> roles;
             for (const auto& row : tx.exec_params(
                      "SELECT m.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid"
@@ -162,11 +168,11 @@ public:
         }
     }
 
-    std::map<std::string, Usage> usage(pqxx::connection_base& admin, const std::vector<std::string>& roles) override {
+    std::map<std::string, Usage> usage(pqxx::connection_base* catalog, const std::vector<std::string>& roles) override {
         std::map<std::string, Usage> result;
         if (roles.empty()) return result;
         try {
-            pqxx::read_transaction tx(admin, "env usage");
+            pqxx::read_transaction tx(need(catalog), "env usage");
             for (const auto& row : tx.exec_params(
                      "SELECT r.rolname, n.nspname,"
                      " coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')), 0)::bigint,"
@@ -187,7 +193,36 @@ public:
         return result;
     }
 
+    ChangePlan plan_up(pqxx::connection_base* catalog, const Identity& id) override {
+        ChangePlan plan;
+        const bool exists = present(catalog, id);
+        plan.changes.push_back({exists ? "reuse" : "create", id.role,
+                                exists ? "role and schema " + id.base_schema + " (new password)"
+                                       : "login role " + id.role + " and schema " + id.base_schema + " on " +
+                                             (server_.host.empty() ? "localhost" : server_.host),
+                                std::nullopt, std::nullopt});
+        return plan;
+    }
+
+    ChangePlan plan_down(pqxx::connection_base* catalog, const Identity& id) override {
+        ChangePlan plan;
+        if (present(catalog, id)) {
+            plan.changes.push_back({"delete", id.role, "role " + id.role + " and everything it owns", std::nullopt,
+                                    std::nullopt});
+        }
+        return plan;
+    }
+
 private:
+    bool present(pqxx::connection_base* catalog, const Identity& id) {
+        try {
+            pqxx::read_transaction tx(need(catalog), "env plan");
+            return role_exists(tx, id.role);
+        } catch (const std::exception& e) {
+            throw pg::translate(e, "planning environment " + id.name);
+        }
+    }
+
     const std::string& production_role() const { return config_.production.role; }
 
     void ensure_production(pqxx::transaction_base& tx, const Admin& me) {

@@ -374,4 +374,15 @@ void Client::download_artifact(const Artifact& artifact, const std::filesystem::
     });
 }
 
+std::optional<std::set<int>> open_pull_request_numbers_from_environment() {
+    const char* token = std::getenv("GITHUB_TOKEN");
+    const char* repository = std::getenv("GITHUB_REPOSITORY");
+    if (!token || !*token || !repository || !*repository) return std::nullopt;
+    register_secret(token);
+    Client client(ClientConfig{.token = token, .repository = Repository::parse(repository)});
+    std::set<int> numbers;
+    for (const auto& pull : client.list_open_pull_requests()) numbers.insert(pull.number);
+    return numbers;
+}
+
 }  // namespace ece::github

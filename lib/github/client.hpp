@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -160,6 +161,10 @@ private:
 
 // The bytes of one member of a zip archive (libarchive); throws ece::Error(input) naming the archive and member
 // when it is missing or the archive is damaged.
+// The numbers of the open pull requests of GITHUB_REPOSITORY, when GITHUB_TOKEN and GITHUB_REPOSITORY are set
+// (GITHUB_API_URL honoured); nullopt otherwise, so callers fall back to what they know without GitHub.
+std::optional<std::set<int>> open_pull_request_numbers_from_environment();
+
 std::string extract_zip_member(const std::filesystem::path& zip_file, std::string_view member);
 // Same, written to out_file (for large members).
 void extract_zip_member_to(const std::filesystem::path& zip_file, std::string_view member,

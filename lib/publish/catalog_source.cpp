@@ -82,6 +82,8 @@ PublishInput CatalogSource::load(const PublishTarget& target) {
         input.production_role = config.production.role;
         input.relations = built_relations(*record, config.production.schemas.front());
         input.staged_views = staged_views(*record);
+        input.environment_raw_schema = record->base_schema + "_raw";
+        input.production_raw_schema = production_raw_schema();
         input.main_checksums = main_checksums_;
         if (auto production = dbt::load_production_manifest(conn_)) {
             input.production_checksums = relation_checksums(*production);
@@ -112,12 +114,17 @@ std::vector<BuiltRelation> CatalogSource::built_relations(const env::Record& rec
     return relations;
 }
 
+// Production's raw schema as lib/stage names it.
+std::string CatalogSource::production_raw_schema() const {
+    return pg::slug(environments_.config().production.raw_schema);
+}
+
 // The environment's raw views whose staged content differs from what production's raw views read: they move
 // into production's raw schema with the rest. Views with the same content (or made by hand) stay behind.
 std::vector<BuiltRelation> CatalogSource::staged_views(const env::Record& record) {
     std::vector<BuiltRelation> views;
     if (!table_exists(conn_, "ece.staged_usage")) return views;
-    const auto production_raw = pg::slug(environments_.config().production.raw_schema);
+    const auto production_raw = production_raw_schema();
     pqxx::read_transaction tx(conn_, "publish staged views");
     for (const auto& row : tx.exec_params(
              "SELECT e.schema_name, e.view_name, e.content_table IS DISTINCT FROM p.content_table "

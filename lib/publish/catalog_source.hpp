@@ -46,6 +46,7 @@ public:
 private:
     std::vector<BuiltRelation> built_relations(const env::Record& record, const std::string& production_schema);
     std::vector<BuiltRelation> staged_views(const env::Record& record);
+    std::string production_raw_schema() const;
     std::vector<std::string> other_environment_schemas(const std::string& environment);
 
     pqxx::connection& conn_;

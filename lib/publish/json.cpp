@@ -175,7 +175,8 @@ PublishInput input_from_json(const json::value& value, const std::string& file) 
                                                 "sha",          "production_role",
                                                 "relations",    "staged_views",
                                                 "main_checksums", "production_checksums",
-                                                "rebindable_views", "tolerated_dependent_schemas"};
+                                                "rebindable_views", "tolerated_dependent_schemas",
+                                                "environment_raw_schema", "production_raw_schema"};
     for (const auto& [key, _] : o) {
         if (!known.count(std::string(key))) read.fail("$." + std::string(key), "unknown key");
     }
@@ -188,6 +189,8 @@ PublishInput input_from_json(const json::value& value, const std::string& file) 
     input.production_role = read.string(o, "$", "production_role", false);
     if (auto* v = o.if_contains("relations")) input.relations = read.relations(*v, "$.relations");
     if (auto* v = o.if_contains("staged_views")) input.staged_views = read.relations(*v, "$.staged_views");
+    input.environment_raw_schema = read.string(o, "$", "environment_raw_schema", false);
+    input.production_raw_schema = read.string(o, "$", "production_raw_schema", false);
     if (auto* v = o.if_contains("main_checksums"); v && !v->is_null()) {
         input.main_checksums = read.checksums(*v, "$.main_checksums");
     }

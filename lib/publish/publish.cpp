@@ -7,6 +7,7 @@
 #include "pg/lock.hpp"
 #include "publish/json.hpp"
 #include "publish/swap.hpp"
+#include "stage/usage.hpp"
 
 #include <thread>
 
@@ -163,6 +164,20 @@ void record_success(pqxx::transaction_base& tx, std::int64_t id, const detail::S
                    attempts, static_cast<std::int64_t>(duration.count()));
 }
 
+// Staged-data views (moves without a dbt node) changed schema: ece.staged_usage (lib/stage's) follows them in the
+// swap's own transaction, so `ece-stage gc` never drops a content table that production or an archive reads, and
+// never sees production's new views without their usage.
+void record_staged_usage(pqxx::transaction_base& tx, const std::vector<RelationMove>& moves) {
+    std::set<std::string> production, archives;
+    for (const auto& m : moves) {
+        if (!m.unique_id.empty()) continue;
+        if (m.incoming) production.insert(m.production.schema);
+        if (m.archive_schema) archives.insert(*m.archive_schema);
+    }
+    for (const auto& schema : production) stage::record_view_usage(tx, stage::production_usage_name, schema);
+    for (const auto& schema : archives) stage::record_view_usage(tx, stage::archive_usage_name(schema), schema);
+}
+
 // Sets this transaction's lock_timeout; as superuser also a short deadlock_timeout, so that in a lock cycle with a
 // reader it is the swap (which retries) that gives up, not the reader.
 void bound_lock_waits(pqxx::transaction_base& tx, std::chrono::milliseconds lock_timeout) {
@@ -250,6 +265,9 @@ detail::SwapPlan plan_for(const PublishInput& input) {
     plan.production_role = input.production_role;
     plan.rebindable_views = {input.rebindable_views.begin(), input.rebindable_views.end()};
     plan.tolerated_schemas = {input.tolerated_dependent_schemas.begin(), input.tolerated_dependent_schemas.end()};
+    if (!input.environment_raw_schema.empty() && !input.production_raw_schema.empty()) {
+        plan.counterpart_schemas[input.environment_raw_schema] = input.production_raw_schema;
+    }
     return plan;
 }
 
@@ -374,6 +392,7 @@ Result publish(pqxx::connection& conn, const PublishInput& requested, const Opti
             swap_with_retries(conn, plan, options, started, doing,
                                     [&](pqxx::transaction_base& tx, const SwapRun& current) {
                                         record_success(tx, plan.id, current.outcome, current.attempts, current.duration);
+                                        record_staged_usage(tx, current.outcome.moves);
                                     },
                                     run);
         } catch (const std::exception& e) {
@@ -464,6 +483,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
             swap_with_retries(
                 conn, plan, options, started, doing, [&](pqxx::transaction_base& tx, const SwapRun& current) {
                     record_success(tx, plan.id, current.outcome, current.attempts, current.duration);
+                    record_staged_usage(tx, current.outcome.moves);
                     // The undone publish's archive is empty now (unless someone put something there): drop it.
                     for (const auto& schema : record.archive_schemas) {
                         auto left = tx.exec_params1("SELECT count(*) FROM pg_class c JOIN pg_namespace n "

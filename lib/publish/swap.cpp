@@ -175,19 +175,38 @@ std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) 
 
 // What depends on the relations leaving production, sorted out: views to recreate against the new relations, and
 // objects that would be left reading the archive (blockers).
+using SchemaPair = std::pair<std::string, std::string>;  // (schema a view reads now, schema to read instead)
+
 struct Analysis {
-    std::map<Oid, std::set<Oid>> rebind;  // view -> replaced relations it reads
+    std::map<Oid, std::set<SchemaPair>> rebind;  // view -> the schemas it reads that change
     std::vector<std::string> blockers;
 };
+
+// Whether `name` holds a relation once the swap is done: an item's target holds its incoming relation (none when
+// the item only moves the current one out); any other name keeps what it holds now.
+std::vector<bool> exist_after_swap(pqxx::transaction_base& tx, const std::vector<Resolved>& resolved,
+                                   const std::vector<QualifiedName>& names) {
+    std::map<QualifiedName, bool> targets;
+    for (const auto& r : resolved) targets[r.item->target] = r.incoming.has_value();
+    auto found = find_relations(tx, names);
+    std::vector<bool> exists(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        auto target = targets.find(names[i]);
+        exists[i] = target != targets.end() ? target->second : found[i].has_value();
+    }
+    return exists;
+}
 
 Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::vector<Resolved>& resolved) {
     std::set<Oid> leaving, replaced, incoming, rebindable;
     std::set<std::string> incoming_schemas;
     std::map<Oid, QualifiedName> target_of;  // leaving oid -> production name, for messages
+    std::map<Oid, std::string> archive_of;   // leaving oid -> its archive schema
     for (const auto& r : resolved) {
         if (r.current) {
             leaving.insert(r.current->oid);
             target_of[r.current->oid] = r.item->target;
+            archive_of[r.current->oid] = r.archive_schema;
             if (r.incoming) replaced.insert(r.current->oid);
         }
         if (r.incoming) {
@@ -223,7 +242,7 @@ Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::ve
             bool view = is_rule && relkind == "v";
             if (view && (incoming.count(dependent) || rebindable.count(dependent))) {
                 if (replaced.count(target)) {
-                    analysis.rebind[dependent].insert(target);
+                    analysis.rebind[dependent].insert({archive_of[target], target_of[target].schema});
                 } else {
                     analysis.blockers.push_back("view " + display(dependent_name) + " reads " +
                                                 display(target_of[target]) +
@@ -239,7 +258,8 @@ Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::ve
     }
 
     // An incoming view must not keep reading an environment relation that stays behind (it would be dropped with
-    // the environment, or take the production view with it).
+    // the environment, or take the production view with it). One in a counterpart schema (the environment's raw
+    // views) is read from production's counterpart instead, which must exist after the swap.
     std::vector<Oid> incoming_views;
     for (const auto& r : resolved) {
         if (r.incoming && r.incoming->relkind != 'r' && r.incoming->relkind != 'p') {
@@ -256,12 +276,31 @@ Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::ve
             "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE r.ev_class = ANY($1::oid[]) AND d.refobjid <> r.ev_class ORDER BY 2, 3, 5, 6",
             oid_array(incoming_views));
+        std::vector<QualifiedName> counterparts;  // per row; empty schema when the row has none
         for (const auto& row : rows) {
+            auto to = plan.counterpart_schemas.find(row[4].as<std::string>());
+            counterparts.push_back({to == plan.counterpart_schemas.end() ? "" : to->second, row[5].as<std::string>()});
+        }
+        auto counterpart_exists = exist_after_swap(tx, resolved, counterparts);
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const auto& row = rows[i];
             auto referenced = static_cast<Oid>(row[3].as<std::int64_t>());
             auto schema = row[4].as<std::string>();
-            if (incoming.count(referenced) || !incoming_schemas.count(schema)) continue;
-            analysis.blockers.push_back("view " + display({row[1].as<std::string>(), row[2].as<std::string>()}) +
-                                        " reads " + display({schema, row[5].as<std::string>()}) +
+            if (incoming.count(referenced)) continue;
+            QualifiedName view{row[1].as<std::string>(), row[2].as<std::string>()};
+            QualifiedName read{schema, row[5].as<std::string>()};
+            if (!counterparts[i].schema.empty()) {
+                if (counterpart_exists[i]) {
+                    analysis.rebind[static_cast<Oid>(row[0].as<std::int64_t>())].insert({schema, counterparts[i].schema});
+                } else {
+                    analysis.blockers.push_back("view " + display(view) + " reads " + display(read) + ", and " +
+                                                display(counterparts[i]) +
+                                                " does not exist (publish the staged view with it)");
+                }
+                continue;
+            }
+            if (!incoming_schemas.count(schema)) continue;
+            analysis.blockers.push_back("view " + display(view) + " reads " + display(read) +
                                         ", which is not part of this publish");
         }
     }
@@ -283,29 +322,30 @@ std::string move_statement(char relkind, const QualifiedName& from, const std::s
            ";\n";
 }
 
-// Recreates view `view` so that what it read in each archive schema it now reads under the same name in the
-// production schema. pg_get_viewdef prints a relation unqualified exactly when search_path finds it, so with
-// search_path = the archive schema alone the archived relations come out unqualified and everything else
-// qualified; replaying that text with search_path = the production schema binds those names to the new relations.
-// CREATE OR REPLACE keeps the view's OID, owner, grants and dependents.
-void rebind_view(pqxx::transaction_base& tx, Oid view, const std::set<std::pair<std::string, std::string>>& schemas) {
+// Recreates view `view` so that what it read in each "from" schema (an archive, or the environment's raw schema)
+// it now reads under the same name in the "to" schema (production's). pg_get_viewdef prints a relation unqualified
+// exactly when search_path finds it, so with search_path = the from schema alone its relations come out
+// unqualified and everything else qualified; replaying that text with search_path = the to schema binds those
+// names to the relations there. CREATE OR REPLACE keeps the view's OID, owner, grants and dependents.
+void rebind_view(pqxx::transaction_base& tx, Oid view, const std::set<SchemaPair>& schemas) {
     auto name = name_of(tx, view);
-    for (const auto& [archive, production] : schemas) {
-        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(archive));
+    for (const auto& [from, to] : schemas) {
+        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(from));
         auto row = tx.exec_params1(
             "SELECT pg_get_viewdef($1::int8::oid), coalesce(array_to_string(reloptions, ', '), '') "
             "FROM pg_class WHERE oid = $1::int8::oid",
             static_cast<std::int64_t>(view));
         auto definition = row[0].as<std::string>();
         auto options = row[1].as<std::string>();
-        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(production));
+        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(to));
         try {
             tx.exec0("CREATE OR REPLACE VIEW " + qualified(name) + (options.empty() ? "" : " WITH (" + options + ")") +
                      " AS " + definition);
         } catch (const pqxx::sql_error& e) {
-            throw Error(ErrorKind::conflict, "cannot recreate view " + display(name) +
-                                                 " against the new relations (build it in the environment "
-                                                 "too): " + e.what());
+            throw Error(ErrorKind::conflict, "cannot recreate view " + display(name) + " to read the relations of " +
+                                                 pg::quote_ident(to) + " instead of " + pg::quote_ident(from) +
+                                                 " (build it in the environment too, or publish the staged data "
+                                                 "it reads): " + e.what());
         }
     }
 }
@@ -441,14 +481,9 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
     // Dependencies are by OID, so the analysis holds after the moves; now under the moves' locks it is final.
     auto analysis = analyze(tx, plan, resolved);
     refuse_blockers(analysis);
-    std::map<Oid, std::pair<std::string, std::string>> schemas_of;  // replaced oid -> (archive, production)
-    for (const auto& r : resolved) {
-        if (r.current) schemas_of[r.current->oid] = {r.archive_schema, r.item->target.schema};
-    }
+    // After the moves, so that the staged views this publish brings are in production's raw schema already.
     auto saved_path = tx.exec1("SELECT current_setting('search_path')")[0].as<std::string>();
-    for (const auto& [view, reads] : analysis.rebind) {
-        std::set<std::pair<std::string, std::string>> schemas;
-        for (auto oid : reads) schemas.insert(schemas_of.at(oid));
+    for (const auto& [view, schemas] : analysis.rebind) {
         rebind_view(tx, view, schemas);
         outcome.rebound_views.push_back(name_of(tx, view));
     }

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +29,10 @@ struct SwapPlan {
     std::string production_role;   // owner when nothing is replaced (empty: unchanged)
     std::set<QualifiedName> rebindable_views;
     std::set<std::string> tolerated_schemas;
+    // Environment schema -> production schema whose relations stay behind but have a production counterpart of
+    // the same name (the environment's raw schema -> production's): incoming views reading them are recreated to
+    // read the counterpart, like views reading a replaced relation.
+    std::map<std::string, std::string> counterpart_schemas;
 };
 
 struct SwapOutcome {

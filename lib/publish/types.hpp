@@ -53,6 +53,11 @@ struct PublishInput {
     // Slot for lib/stage: the environment's staged-data views (<base>_raw.x -> production raw schema). They move
     // in the same transaction as the relations; no checksum check.
     std::vector<BuiltRelation> staged_views;
+    // The environment's raw schema (<base>_raw, what dbt's source() reads there) and production's
+    // (production.raw_schema). A view being published that reads an environment raw view not among staged_views is
+    // recreated in the swap to read production's raw view of the same name (which must exist then). Empty: none.
+    std::string environment_raw_schema;
+    std::string production_raw_schema;
     // The merged main's manifest checksums; nullopt skips the staleness check.
     std::optional<NodeChecksums> main_checksums;
     NodeChecksums production_checksums;   // production's manifest (ece.state_manifests): what main changed

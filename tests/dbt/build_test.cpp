@@ -294,6 +294,28 @@ TEST_F(DbtBuild, BuildsExactlyThePlanDeferringTheRestToProduction) {
     EXPECT_NE(stg->checksum, prod_manifest.find("model.ece_demo.stg_patients")->checksum);
 }
 
+// An environment that cannot read production (a DigitalOcean cluster of its own) builds everything, although
+// production's state is there to compare with.
+TEST_F(DbtBuild, FullBuildReasonBuildsEverythingWithoutDeferDespiteProductionState) {
+    TempDir dir;
+    const fs::path project = copy_project(dir / "project");
+    apply_body_change(project);
+    const auto target = make_environment(*production, "pr-own-cluster");
+    ece::dbt::BuildOptions options;
+    options.project_dir = project;
+    options.dbt = standin;
+    options.full_build_reason = "environment pr-own-cluster is a digitalocean cluster of its own";
+    auto catalog = ece::pg::connect(production->url, "test catalog");
+
+    const auto report = ece::dbt::run_build(catalog, target, options);
+
+    ASSERT_EQ(report.status, "success") << report.message;
+    EXPECT_TRUE(report.plan.full_build);
+    EXPECT_EQ(report.plan.full_build_reason, *options.full_build_reason);
+    EXPECT_THAT(report.dbt_command, testing::Not(testing::Contains("--defer")));
+    EXPECT_EQ(report.planned.size(), 19u);
+}
+
 TEST_F(DbtBuild, FailingTestExitsNonZeroWithResultsRecorded) {
     TempDir dir;
     const fs::path project = copy_project(dir / "project");
@@ -548,8 +570,9 @@ TEST(DbtCatalog, BuiltNodesAreReplacedOnlyForRebuiltNodes) {
 
 TEST(DbtProfiles, PasswordOnlyThroughEnvVarAndQuotedValues) {
     const ece::dbt::BuildTarget target{"db.example", "6543", "my db", "role\"x", "s3cret-pw", "ece_pr_1",
-                                       "analytics", "pr-1", "sha", "require"};
+                                       "analytics", "pr-1", "sha", "require", "/ca dir/cluster-ca.pem"};
     const std::string yml = ece::dbt::profiles_yml(target, 8);
+    EXPECT_THAT(yml, HasSubstr("sslrootcert: \"/ca dir/cluster-ca.pem\""));
     EXPECT_THAT(yml, testing::Not(HasSubstr("s3cret-pw")));
     EXPECT_THAT(yml, HasSubstr("password: \"{{ env_var('DBT_ENV_SECRET_ECE_PASSWORD') }}\""));
     EXPECT_THAT(yml, HasSubstr("port: 6543"));

@@ -132,7 +132,10 @@ TEST_F(ProviderTest, UpAgainReusesTheClusterFoundByTag) {
     auto second = Provider(other, cfg, prices_).up("pr-12");
     EXPECT_FALSE(second.created);
     EXPECT_EQ(second.cluster.id, first.cluster.id);
-    EXPECT_EQ(second.connection.password, first.connection.password);
+    // Every up hands out a new password (reset_auth); the first one stops working.
+    EXPECT_NE(second.connection.password, first.connection.password);
+    EXPECT_EQ(requests("POST", "/v2/databases/{database_cluster_uuid}/users/{username}/reset_auth").size(), 1u);
+    EXPECT_EQ(cloud_->clusters()[0].users.at("ece_pr_12"), second.connection.password);
     EXPECT_TRUE(requests("POST", "/v2/databases").empty());
     EXPECT_TRUE(requests("POST", "/v2/databases/{database_cluster_uuid}/users").empty());
     EXPECT_TRUE(requests("PUT", "/v2/databases/{database_cluster_uuid}/firewall").empty()) << "rules already right";

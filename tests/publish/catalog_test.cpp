@@ -14,6 +14,7 @@
 #include "publish/catalog_source.hpp"
 #include "publish/merge.hpp"
 #include "publish/publish.hpp"
+#include "stage/stage.hpp"
 #include "support.hpp"
 
 #include <gmock/gmock.h>
@@ -93,14 +94,17 @@ protected:
     }
 
     void SetUp() override {
-        build_production();
+        ASSERT_NO_FATAL_FAILURE(build_production());
         environments = std::make_unique<ece::env::Environments>(
             ece::env::Settings{url, config, /*embedded=*/true, std::chrono::seconds(60)});
     }
 
     // Production as dbt builds it from the raw tables, its manifest the stored production state.
+    // Production's raw tables: plain tables here, staged by lib/stage in StagedCatalogPublish.
+    virtual void load_raw_data() { sql(raw_data); }
+
     void build_production() {
-        sql(raw_data);
+        load_raw_data();
         const fs::path project = copy_project(dir / "production");
         const auto admin = ece::pg::parse_url(url);
         const ece::dbt::BuildTarget target{admin.host, admin.port, admin.dbname, admin.user, admin.password,
@@ -277,6 +281,32 @@ TEST_F(CatalogPublish, StaleEnvironmentIsRefusedWithTheListInStrictModeAndRebuil
     EXPECT_TRUE(merged.environment_removed);
 }
 
+TEST_F(CatalogPublish, NodeBuiltAtAChecksumMainDropsWhileMainKeepsProductionsIsRebuiltNotAConflict) {
+    const auto id = up_environment();
+    const fs::path pr_project = copy_project(dir / "pr");
+    change_distinct_patients(pr_project);
+    build_into_environment(id, pr_project);
+    // main has distinct_patients as production has it (the pull request's change to it did not survive), and
+    // another change: state:modified does not select distinct_patients, yet the environment holds the pull
+    // request's version of it.
+    const fs::path main_project = copy_project(dir / "main");
+    change_observed_diagnoses(main_project);
+
+    const auto merged = publish::publish_merged(url, *environments, {std::nullopt, 1, "mergesha"},
+                                                merge_options(main_project, publish::OnStale::rebuild));
+
+    ASSERT_EQ(merged.publish.outcome, publish::Outcome::published);
+    EXPECT_EQ(merged.rebuild_status, "success");
+    std::map<std::string, publish::StaleNode::Reason> stale;
+    for (const auto& node : merged.publish.stale.nodes) stale[node.unique_id] = node.reason;
+    EXPECT_EQ(stale.at("model.ece_demo.distinct_patients"), publish::StaleNode::Reason::changed);
+    EXPECT_EQ(stale.at("model.ece_demo.observed_diagnoses"), publish::StaleNode::Reason::not_built);
+    // Production serves main: distinct_patients as main has it, observed_diagnoses changed.
+    EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.distinct_patients"), 5);
+    EXPECT_GT(count_of("SELECT count(*) FROM analytics.observed_diagnoses WHERE version = 'main'"), 0);
+}
+
 TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecrets) {
     const auto id = up_environment();
     const fs::path pr_project = copy_project(dir / "pr");
@@ -323,6 +353,153 @@ TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecr
     for (const auto* result : {&dry, &published, &again, &rolled}) {
         EXPECT_THAT(ece::test::find_secrets(result->out + result->err, secrets), testing::IsEmpty());
     }
+}
+
+}  // namespace
+
+namespace {
+
+const char* const patients_csv = "patid,sex,birth_year\n1,f,1950\n2,m,1960\n3,F,1970\n4,u,1980\n5,m,1890\n6,m,1999\n";
+
+// The same raw data as ece-stage loads it: content tables in ece_content, views in production's raw schema and in
+// the environment's <base>_raw.
+class StagedCatalogPublish : public CatalogPublish {
+protected:
+    void load_raw_data() override {
+        stage({.name = "production", .raw_schema = "raw", .owner_role = {}, .production = true}, patients_csv);
+    }
+
+    std::vector<ece::stage::StagedTable> stage(const ece::stage::Environment& where, const std::string& patients) {
+        const auto data = dir / where.name;
+        fs::create_directories(data);
+        const std::map<std::string, std::string> files = {
+            {"patients", patients},
+            {"diagnoses", "patid,npi,dx_code\n1,10,a01\n2,10,b02\n3,11,a01\n9,99,Z99\n"},
+            {"providers", "npi\n10\n11\n12\n"},
+            {"icd10", "code\nA01\nB02\nC03\n"},
+        };
+        std::vector<ece::stage::TableDecl> tables;
+        for (const auto& [name, text] : files) {
+            write_file(data / (name + ".csv"), text);
+            tables.push_back(ece::stage::parse_table_flag(name + "=" + (data / (name + ".csv")).string()));
+        }
+        return ece::stage::stage_tables(url, where, tables);
+    }
+
+    // ece-env up for pull request 1, then ece-stage into its raw schema (patients from the given file).
+    ece::env::Identity up_staged_environment(const std::string& patients) {
+        auto up = environments->up({"feature/x", 1, "prhead", std::nullopt});
+        stage({.name = up.record.name, .raw_schema = up.record.base_schema + "_raw", .owner_role = up.record.role_name,
+               .production = false},
+              patients);
+        return environments->identify("feature/x", 1);
+    }
+
+    // The body_change scenario (../shared/fixtures/dbt/scenarios/body_change): a column on the stg_patients view.
+    fs::path body_change_project() {
+        const fs::path project = copy_project(dir / "pr");
+        write_file(project / "models/staging/stg_patients.sql",
+                   "select\n    patid,\n    upper(sex) as sex,\n    birth_year,\n"
+                   "    (birth_year / 10) * 10 as birth_decade\nfrom {{ source('raw', 'patients') }}\n"
+                   "where birth_year >= {{ var('min_birth_year') }}\n");
+        return project;
+    }
+
+    // The relations a view reads (pg_depend), "schema.name, ..." sorted.
+    std::string reads_of(const std::string& view) {
+        return scalar("SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ') FROM pg_rewrite r "
+                      "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+                      " AND d.refclassid = 'pg_class'::regclass "
+                      "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE r.ev_class = '" + view + "'::regclass AND c.oid <> r.ev_class");
+    }
+    // The content table a raw view reads.
+    std::string content_of(const std::string& view) {
+        return scalar("SELECT string_agg(DISTINCT c.relname, ', ') FROM pg_rewrite r JOIN pg_depend d ON d.objid = r.oid "
+                      "AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+                      "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "AND n.nspname = 'ece_content' WHERE r.ev_class = '" + view + "'::regclass");
+    }
+    std::string production_usage(const std::string& table) {
+        return scalar("SELECT content_table FROM ece.staged_usage WHERE environment = 'production' "
+                      "AND table_name = '" + table + "'");
+    }
+    void expect_environment_gone(const ece::env::Identity& id) {
+        EXPECT_EQ(count_of("SELECT count(*) FROM pg_namespace WHERE nspname IN ('" + id.base_schema + "', '" +
+                           id.base_schema + "_raw')"),
+                  0);
+        EXPECT_EQ(count_of("SELECT count(*) FROM pg_roles WHERE rolname = '" + id.role + "'"), 0);
+    }
+};
+
+TEST_F(StagedCatalogPublish, ChangedViewModelOnUnchangedStagedDataReadsProductionsRawViewsAndTheEnvironmentGoes) {
+    const auto id = up_staged_environment(patients_csv);
+    build_into_environment(id, body_change_project());
+    ASSERT_EQ(reads_of(q(id.base_schema) + ".stg_patients"), id.base_schema + "_raw.patients");
+
+    const auto merged = publish::publish_merged(url, *environments, {std::nullopt, 1, "mergesha"},
+                                                merge_options(dir / "pr", publish::OnStale::strict));
+
+    ASSERT_EQ(merged.publish.outcome, publish::Outcome::published);
+    // ece-env down succeeded: no production view depends on the environment's raw views any more.
+    EXPECT_THAT(merged.warnings, testing::IsEmpty());
+    EXPECT_TRUE(merged.environment_removed);
+    expect_environment_gone(id);
+    // The same staged data: no staged view moved, the published view was recreated on production's raw schema.
+    for (const auto& m : merged.publish.relations) EXPECT_NE(m.production.schema, "raw") << display(m.production);
+    EXPECT_THAT(merged.publish.rebound_views, testing::Contains(publish::QualifiedName{"analytics", "stg_patients"}));
+    EXPECT_EQ(reads_of("analytics.stg_patients"), "raw.patients");
+    EXPECT_THAT(scalar("SELECT pg_get_viewdef('analytics.stg_patients'::regclass)"), HasSubstr("raw.patients"));
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients WHERE birth_decade = 1950"), 1);
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients"), 5);
+
+    // gc after the environment is gone drops nothing production reads.
+    const auto dropped = ece::stage::gc(conn);
+    EXPECT_THAT(dropped, testing::IsEmpty());
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients"), 5);
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.distinct_patients"), 5);
+}
+
+TEST_F(StagedCatalogPublish, ChangedStagedDataIsPublishedWithTheViewThatReadsItAndGcKeepsWhatProductionReads) {
+    const auto production_patients = content_of("raw.patients");
+    const auto id = up_staged_environment(std::string(patients_csv) + "7,f,1955\n");
+    build_into_environment(id, body_change_project());
+    const auto environment_patients = content_of(q(id.base_schema + "_raw") + ".patients");
+    ASSERT_NE(environment_patients, production_patients);
+
+    const auto merged = publish::publish_merged(url, *environments, {std::nullopt, 1, "mergesha"},
+                                                merge_options(dir / "pr", publish::OnStale::strict));
+
+    ASSERT_EQ(merged.publish.outcome, publish::Outcome::published);
+    EXPECT_THAT(merged.warnings, testing::IsEmpty());
+    EXPECT_TRUE(merged.environment_removed);
+    expect_environment_gone(id);
+    ASSERT_EQ(merged.publish.archive_schemas.size(), 2u);  // analytics' and raw's
+    // The staged view moved into production's raw schema in the same transaction; the old one is archived.
+    EXPECT_EQ(content_of("raw.patients"), environment_patients);
+    EXPECT_EQ(reads_of("analytics.stg_patients"), "raw.patients");
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients WHERE birth_decade = 1950"), 2);
+    std::string raw_archive;
+    for (const auto& m : merged.publish.relations) {
+        if (m.production == publish::QualifiedName{"raw", "patients"}) raw_archive = m.archive_schema.value_or("");
+    }
+    ASSERT_FALSE(raw_archive.empty());
+    EXPECT_EQ(content_of(raw_archive + ".patients"), production_patients);
+    // The usage catalog says what production reads now.
+    EXPECT_EQ(production_usage("patients"), environment_patients);
+
+    EXPECT_THAT(ece::stage::gc(conn), testing::IsEmpty());
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients"), 6);
+    EXPECT_EQ(count_of("SELECT count(*) FROM raw.patients"), 7);
+    EXPECT_EQ(count_of("SELECT count(*) FROM " + raw_archive + ".patients"), 6);
+
+    // A rollback brings production's data back, and the usage with it; gc still keeps both.
+    publish::rollback(conn, std::nullopt, publish::Options{});
+    EXPECT_EQ(content_of("raw.patients"), production_patients);
+    EXPECT_EQ(production_usage("patients"), production_patients);
+    EXPECT_THAT(ece::stage::gc(conn), testing::IsEmpty());
+    EXPECT_EQ(count_of("SELECT count(*) FROM analytics.stg_patients"), 5);
+    EXPECT_FALSE(has_column("analytics", "stg_patients", "birth_decade"));
 }
 
 }  // namespace

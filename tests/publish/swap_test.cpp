@@ -324,3 +324,46 @@ TEST_F(PublishTest, HostileNamesAreQuotedNotInterpreted) {
     EXPECT_EQ(count(prod, "Vue \"v\""), 1);
     EXPECT_EQ(publish::list_publishes(conn)[1].environment, in.environment);
 }
+
+TEST_F(PublishTest, ViewsReadingTheEnvironmentsRawViewsAreRecreatedOnProductionsAfterTheStagedViewsMove) {
+    make_production();
+    make_environment();
+    sql("CREATE SCHEMA raw; CREATE TABLE raw.patients_data AS SELECT g AS id FROM generate_series(1, 3) g; "
+        "CREATE VIEW raw.patients AS SELECT * FROM raw.patients_data; GRANT USAGE ON SCHEMA raw TO " + q(prod_role) +
+        "; GRANT SELECT ON raw.patients TO " + q(prod_role));
+    // The environment's raw views: patients has production's data (it stays behind), visits is new.
+    sql("CREATE SCHEMA ece_pr_1_raw; CREATE VIEW ece_pr_1_raw.patients AS SELECT * FROM raw.patients_data; "
+        "CREATE VIEW ece_pr_1_raw.visits AS SELECT 7 AS patient_id; "
+        "CREATE VIEW ece_pr_1.patient_visits AS SELECT p.id, v.patient_id FROM ece_pr_1_raw.patients p "
+        "CROSS JOIN ece_pr_1_raw.visits v");
+    for (const auto* view : {"ece_pr_1_raw.patients", "ece_pr_1_raw.visits", "ece_pr_1.patient_visits"}) {
+        sql(std::string("ALTER VIEW ") + view + " OWNER TO " + q(env_role));
+    }
+    auto in = input();
+    in.relations.push_back({env, "patient_visits", publish::RelationKind::view, prod, "model.shop.patient_visits", "c"});
+    in.environment_raw_schema = "ece_pr_1_raw";
+    in.production_raw_schema = "raw";
+
+    // Production's raw schema has no visits, and the publish does not bring it: refused, nothing changed.
+    try {
+        publish::publish(conn, in, options());
+        ADD_FAILURE() << "published a view that would read a raw view production does not have";
+    } catch (const ece::Error& e) {
+        EXPECT_EQ(e.kind(), ece::ErrorKind::conflict);
+        EXPECT_THAT(e.what(), HasSubstr("raw.visits does not exist"));
+    }
+    EXPECT_FALSE(exists(prod, "patient_visits"));
+    EXPECT_EQ(archive_schema_count(), 0);
+
+    // With its staged view the order is right: visits moves first, then the view is recreated on raw.
+    in.staged_views.push_back({"ece_pr_1_raw", "visits", publish::RelationKind::view, "raw", "", ""});
+    auto result = publish::publish(conn, in, options());
+    EXPECT_EQ(result.outcome, publish::Outcome::published);
+    EXPECT_EQ(reads_of("analytics.patient_visits"), "raw.patients, raw.visits");
+    EXPECT_THAT(result.rebound_views, testing::Contains(publish::QualifiedName{prod, "patient_visits"}));
+    EXPECT_EQ(owner_of(prod, "patient_visits"), prod_role);
+    EXPECT_EQ(owner_of("raw", "visits"), prod_role);
+    // The environment's raw schema can go without taking anything of production's (RESTRICT).
+    sql("DROP VIEW ece_pr_1_raw.patients; DROP SCHEMA ece_pr_1_raw");
+    EXPECT_EQ(scalar("SELECT count(*) FROM analytics.patient_visits WHERE patient_id = 7"), "3");
+}

@@ -445,6 +445,17 @@ void FakeDigitalOcean::install_routes() {
         return ServerResponse::json(201, user_json(name, c->users[name]));
     });
 
+    route("POST", cluster_path + "/users/{username}/reset_auth", [this, find, user_json](const ServerRequest& r) {
+        auto* c = find(r);
+        if (!c) return not_found();
+        auto it = c->users.find(r.params.at("username"));
+        if (it == c->users.end()) return not_found();
+        if (!body_object(r)) return do_error(400, "bad_request", "request body is not a JSON object");
+        it->second = random_password();
+        events_.push_back("reset " + c->name + " " + it->first);
+        return ServerResponse::json(200, user_json(it->first, it->second));
+    });
+
     route("GET", cluster_path + "/ca", [this, find](const ServerRequest& r) {
         if (!find(r)) return not_found();
         return ServerResponse::json(

@@ -87,7 +87,7 @@ public:
     std::optional<Cluster> cluster_named(const std::string& name) const;
     // What happened, in order: "create <name>", "online <name>", "resize <name> <size>x<n>", "resized <name>",
     // "tag <name> <tag>", "untag <name> <tag>", "firewall <name>", "db <name> <db>", "user <name> <user>",
-    // "delete <name>".
+    // "reset <name> <user>" (a password reset), "delete <name>".
     std::vector<std::string> events() const;
     std::size_t mutations() const;  // requests with a mutating method that got a 2xx
     std::string ca_certificate_pem() const { return ca_pem_; }
