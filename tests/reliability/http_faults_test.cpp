@@ -137,5 +137,38 @@ TEST_F(DigitalOceanFaults, PersistentFailureGivesUpAfterBoundedRetriesWithAClear
     std::printf("[figures] DigitalOcean answering 500 forever: gave up after %zu requests\n", sent);
 }
 
+
+// TLS end to end through a real API client of ece: DigitalOcean with a certificate for another host, or a
+// self-signed one, is refused even with the server's CA configured as trusted; no request reaches the API, no
+// cluster is made, nothing is retried into a duplicate.
+TEST(DigitalOceanTls, WrongHostOrSelfSignedCertificateIsRefused) {
+    for (auto certificate : {test::ServerCertificate::wrong_host, test::ServerCertificate::self_signed}) {
+        test::FakeDigitalOceanOptions options;
+        options.server.certificate = certificate;
+        test::FakeDigitalOcean cloud(options);
+        digitalocean::ApiOptions api_options;
+        api_options.base_url = cloud.api_url();
+        api_options.token = cloud.token();
+        api_options.http.ca_file = cloud.ca_file();
+        api_options.http.proxy_from_environment = false;
+        api_options.clock = {[] { return std::chrono::system_clock::now(); }, [](std::chrono::milliseconds) {}};
+        digitalocean::Api api(api_options);
+        test::TempDir ca_dir;
+        digitalocean::ProviderConfig config;
+        config.project = "reliability";
+        config.ca_dir = ca_dir.path();
+        digitalocean::Provider provider(api, config, cost::load_catalogue(std::filesystem::path(ECE_SOURCE_DIR) / "data/prices.json"));
+        try {
+            provider.up("pr-1");
+            ADD_FAILURE() << "a bad certificate was accepted";
+        } catch (const Error& e) {
+            EXPECT_THAT(e.what(), testing::AnyOf(HasSubstr("mismatch"), HasSubstr("self-signed"))) << e.what();
+            EXPECT_THAT(e.what(), Not(HasSubstr(cloud.token())));
+        }
+        EXPECT_TRUE(cloud.server().requests().empty());
+        EXPECT_TRUE(cloud.clusters().empty());
+    }
+}
+
 }  // namespace
 }  // namespace ece::reliability
