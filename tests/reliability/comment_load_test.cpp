@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <atomic>
 #include <mutex>
 #include <random>
@@ -176,6 +178,50 @@ TEST(CommentLoad, EditCutOffIsAClearErrorAndTheNextUpdateStillLeavesOneComment) 
         int ece = 0;
         for (const auto& c : fake.comments(3)) ece += comment::marker_matches(c.body, "pr-3") ? 1 : 0;
         EXPECT_EQ(ece, 1);
+    }
+}
+
+
+// The create request's answer is lost after GitHub made the comment (a proxy's 502, or the connection cut): the
+// next run of ece - or lib/http's own retry - must not leave two comments.
+TEST(CommentLoad, CreateWhoseAnswerWasLostLeavesOneComment) {
+    for (int lost_status : {502, 0}) {
+        FakeGitHub fake;
+        std::atomic<long long> slept_ms{0};
+        std::atomic<int> creates{0};
+        // Every create is carried out; the first one's answer never arrives.
+        fake.server().route("POST", list_pattern, [&](const test::ServerRequest& request) {
+            const int issue = std::stoi(request.params.at("issue_number"));
+            const std::string body(boost::json::parse(request.body).at("body").as_string());
+            const auto id = fake.add_comment(issue, fake.bot_login(), body);
+            if (creates++ == 0) {
+                auto lost = ServerResponse::error(lost_status ? lost_status : 200, "lost");
+                if (!lost_status) lost.fault = Fault::close_connection;
+                return lost;
+            }
+            boost::json::object made{{"id", id}, {"body", body},
+                                     {"user", boost::json::object{{"login", fake.bot_login()}, {"id", 41898282}}},
+                                     {"html_url", "https://github.com/octo-org/warehouse/pull/4#issuecomment-" +
+                                                      std::to_string(id)}};
+            return ServerResponse::json(201, boost::json::serialize(made));
+        });
+        github::Client client(config_for(fake, slept_ms));
+        try {
+            comment::post_sticky(client, 4, "pr-4", report(4, 0));
+        } catch (const Error& e) {
+            EXPECT_THAT(e.what(), testing::Not(testing::HasSubstr(fake.token())));
+        }
+        const auto after_first = fake.comments(4).size();
+        comment::post_sticky(client, 4, "pr-4", report(4, 1));  // the next run
+        int ece = 0;
+        std::string body;
+        for (const auto& c : fake.comments(4))
+            if (comment::marker_matches(c.body, "pr-4")) ++ece, body = c.body;
+        EXPECT_EQ(ece, 1) << "answer lost with " << lost_status << "; " << creates << " create request(s)";
+        EXPECT_THAT(body, testing::HasSubstr("update 1"));
+        std::printf("[figures] create answer lost (%s): %d create requests, %zu comment(s) after the first run, 1 after "
+                    "the next\n",
+                    lost_status ? "502" : "connection closed", creates.load(), after_first);
     }
 }
 
