@@ -1,5 +1,6 @@
 // ece-stage: load a project's static CSV data into an environment (content-addressed, atomic, parallel COPY).
-//   ece-stage load --branch B [--table NAME=PATH ...] [--prod] [--database-url URL]
+//   ece-stage load (--branch B [--pr N] | --prod) [--config ece.yml] [--table NAME=PATH_OR_URL ...] [--type T.c=TYPE]
+//                  [--pk T=c,...] [--database-url URL]
 //   ece-stage status [--database-url URL]
 //   ece-stage gc [--database-url URL]
 #include <boost/program_options.hpp>
@@ -7,12 +8,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "core/error.hpp"
 #include "core/main.hpp"
+#include "config/config.hpp"
 #include "core/secrets.hpp"
+#include "env/environments.hpp"
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
 #include "stage/stage.hpp"
@@ -92,38 +97,63 @@ private:
     std::chrono::steady_clock::time_point last_line_{};
 };
 
-int load(const po::variables_map& vm, const std::string& url) {
-    std::vector<stage::TableDecl> tables;
+// ece.yml from --config, else ./ece.yml when there is one (else the defaults: no declared tables).
+config::Config load_config(const po::variables_map& vm) {
+    if (vm.count("config")) return config::load(vm["config"].as<std::string>());
+    return config::load_or_default(std::filesystem::current_path());
+}
+
+// --database-url, else the variable ece.yml's server.database_url_env names, else $ECE_DATABASE_URL or the
+// embedded server (as ece-env does).
+std::string admin_url(const po::variables_map& vm, const config::Config& config) {
+    std::optional<std::string> flag;
+    if (vm.count("database-url")) {
+        flag = vm["database-url"].as<std::string>();
+    } else if (const char* named = std::getenv(config.server.database_url_env.c_str()); named && *named) {
+        flag = named;
+    }
+    return pg::resolve_admin_url(flag);
+}
+
+// The tables declared in ece.yml (paths resolved against its directory), then those of --table, then --type/--pk.
+std::vector<stage::TableDecl> tables_to_stage(const po::variables_map& vm, const config::Config& config) {
+    std::vector<stage::TableDecl> tables = config.stage.tables;
+    for (auto& t : tables) stage::resolve_source(t, config.root.string());
     if (vm.count("table"))
         for (const auto& flag : vm["table"].as<std::vector<std::string>>()) tables.push_back(stage::parse_table_flag(flag));
-    if (vm.count("pk")) {
-        for (const auto& flag : vm["pk"].as<std::vector<std::string>>()) {
-            auto eq = flag.find('=');
-            bool found = false;
-            for (auto& t : tables) {
-                if (eq == std::string::npos || t.name != flag.substr(0, eq)) continue;
-                found = true;
-                for (std::size_t start = eq + 1; start <= flag.size();) {
-                    auto comma = flag.find(',', start);
-                    if (comma == std::string::npos) comma = flag.size();
-                    t.primary_key.push_back(flag.substr(start, comma - start));
-                    start = comma + 1;
-                }
-            }
-            if (!found) throw Error(ErrorKind::usage, "--pk " + flag + ": expected TABLE=col[,col] of a --table");
-        }
-    }
-    if (tables.empty()) throw Error(ErrorKind::usage, "nothing to stage: give --table NAME=PATH (ece.yml tables come later)");
-    bool prod = vm["prod"].as<bool>();
-    if (prod == (vm.count("branch") > 0)) throw Error(ErrorKind::usage, "give either --branch B or --prod");
+    if (vm.count("type"))
+        for (const auto& flag : vm["type"].as<std::vector<std::string>>()) stage::apply_type_flag(tables, flag);
+    if (vm.count("pk"))
+        for (const auto& flag : vm["pk"].as<std::vector<std::string>>()) stage::apply_primary_key_flag(tables, flag);
+    if (tables.empty())
+        throw Error(ErrorKind::usage, "nothing to stage: declare stage.tables in ece.yml or give --table NAME=PATH");
+    return tables;
+}
 
-    auto conn = pg::connect(url, "stage");
-    stage::Environment env = prod ? stage::production_environment(vm["raw-schema"].as<std::string>())
-                                  : stage::branch_environment(conn, vm["branch"].as<std::string>());
-    if (vm.count("schema")) env.raw_schema = vm["schema"].as<std::string>();
+int load(const po::variables_map& vm, const config::Config& config, const std::string& url) {
+    if (config.stage.content_schema != stage::content_schema) {
+        throw Error(ErrorKind::usage, "stage.content_schema other than ece_content is not supported yet",
+                    {.file = config.file.string(), .field = "stage.content_schema"});
+    }
+    auto tables = tables_to_stage(vm, config);
+    bool prod = vm["prod"].as<bool>();
+    if (prod == (vm.count("branch") > 0)) throw Error(ErrorKind::usage, "give either --branch B [--pr N] or --prod");
+    if (prod && vm.count("pr")) throw Error(ErrorKind::usage, "--pr goes with --branch, not --prod");
+
+    stage::Environment env;
+    if (prod) {
+        env = stage::production_environment(config);
+    } else {
+        std::optional<int> pr;
+        if (vm.count("pr")) pr = vm["pr"].as<int>();
+        env::Environments environments(env::Settings{.admin_url = url, .config = config});
+        env = stage::branch_environment(environments, vm["branch"].as<std::string>(), pr);
+    }
     stage::StageOptions options;
-    options.connections = vm["connections"].as<unsigned>();
+    options.connections = vm.count("connections") ? vm["connections"].as<unsigned>()
+                                                  : static_cast<unsigned>(config.stage.parallel_streams);
     options.chunk_bytes = vm["chunk-mb"].as<std::uint64_t>() << 20;
+    options.declared_in = config.file.string();
     ProgressPrinter printer;
     options.on_progress = [&](const stage::Progress& p) { printer(p); };
     auto staged = stage::stage_tables(url, env, tables, options);
@@ -160,19 +190,20 @@ int collect(const std::string& url) {
 int main(int argc, char** argv) {
     return guarded_main("ece-stage", [&] {
         po::options_description desc(
-            "Usage: ece-stage load (--branch B | --prod) [--table NAME=PATH ...] [options]\n"
+            "Usage: ece-stage load (--branch B [--pr N] | --prod) [--config ece.yml] [--table NAME=PATH ...] [options]\n"
             "       ece-stage status | gc [--database-url URL]\nOptions");
         desc.add_options()
             ("help,h", "show this help")
             ("version", "show the version")
-            ("branch", po::value<std::string>(), "the branch whose environment gets the tables")
+            ("branch", po::value<std::string>(), "the branch whose environment (up, see ece-env) gets the tables")
+            ("pr", po::value<int>(), "the branch's pull request number (its environment is pr-N)")
             ("prod", po::bool_switch()->default_value(false), "stage into production")
-            ("table", po::value<std::vector<std::string>>(), "NAME=PATH of a CSV file (.csv or .csv.gz); repeatable")
+            ("config", po::value<std::string>(), "ece.yml declaring the tables (default: ./ece.yml when present)")
+            ("table", po::value<std::vector<std::string>>(), "NAME=PATH of a CSV file (.csv or .csv.gz) or an https URL; repeatable")
+            ("type", po::value<std::vector<std::string>>(), "TABLE.COLUMN=TYPE: declared column type (others are inferred)")
             ("pk", po::value<std::vector<std::string>>(), "TABLE=col[,col]: primary key checked before the table is visible")
-            ("database-url", po::value<std::string>(), "admin URL (default: $ECE_DATABASE_URL, else the embedded server)")
-            ("schema", po::value<std::string>(), "raw schema to create the views in (default: from the environment)")
-            ("raw-schema", po::value<std::string>()->default_value("raw"), "production's raw schema")
-            ("connections", po::value<unsigned>()->default_value(2), "parallel COPY streams")
+            ("database-url", po::value<std::string>(), "admin URL (default: $ECE_DATABASE_URL or server.database_url_env, else the embedded server)")
+            ("connections", po::value<unsigned>(), "parallel COPY streams (default: stage.parallel_streams, 2)")
             ("chunk-mb", po::value<std::uint64_t>()->default_value(64), "COPY chunk size in MB");
         po::options_description hidden;
         hidden.add_options()("command", po::value<std::string>());
@@ -196,11 +227,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (!vm.count("command")) throw Error(ErrorKind::usage, "expected a command: load, status or gc");
-        std::optional<std::string> flag;
-        if (vm.count("database-url")) flag = vm["database-url"].as<std::string>();
-        std::string url = pg::resolve_admin_url(flag);
         auto command = vm["command"].as<std::string>();
-        if (command == "load") return load(vm, url);
+        config::Config config = load_config(vm);
+        std::string url = admin_url(vm, config);
+        if (command == "load") return load(vm, config, url);
         if (command == "status") return status(url);
         if (command == "gc") return collect(url);
         throw Error(ErrorKind::usage, "unknown command \"" + command + "\" (load, status, gc)");

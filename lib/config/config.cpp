@@ -142,6 +142,7 @@ StagedTable read_table(Reader& r, const YAML::Node& node, const std::string& pat
                  {"quote", [&](const YAML::Node& v, const std::string& q) { t.csv.quote = r.character(v, q); }},
                  {"escape", [&](const YAML::Node& v, const std::string& q) { t.csv.escape = r.character(v, q); }},
                  {"null", [&](const YAML::Node& v, const std::string& q) { t.csv.null_string = r.text(v, q); }},
+                 {"gzip", [&](const YAML::Node& v, const std::string& q) { t.csv.gzip = r.boolean(v, q); }},
              });
          }},
     });

@@ -15,17 +15,18 @@ struct CsvOptions {
     char delimiter = ',';
     char quote = '"';
     char escape = '"';
-    std::string null_string;  // empty string means NULL, as COPY's CSV default
+    std::string null_string{};  // empty string means NULL, as COPY's CSV default
+    std::optional<bool> gzip{};  // unset: decided by the ".gz" extension of the source
 };
 
 // A static table the project declares for ece-stage.
 struct StagedTable {
-    std::string name;
-    std::string source;  // local path (relative to ece.yml) or https URL
-    std::map<std::string, std::string> column_types;  // declared types override inference
-    std::vector<std::string> primary_key;
-    CsvOptions csv;
-    std::optional<int> line;  // where it was declared, for messages
+    std::string name{};
+    std::string source{};  // local path (relative to ece.yml) or https URL
+    std::map<std::string, std::string> column_types{};  // declared types override inference
+    std::vector<std::string> primary_key{};
+    CsvOptions csv{};
+    std::optional<int> line{};  // where it was declared (in Config::file), for messages
 };
 
 struct Server {

@@ -86,6 +86,8 @@ RunResults parse_run_results(std::string_view json, const std::filesystem::path&
         r.failures = integer(result.if_contains("failures"));
         if (const auto* response = result.if_contains("adapter_response"); response && response->is_object())
             r.rows_affected = integer(response->get_object().if_contains("rows_affected"));
+        // dbt-postgres reports -1 where a row count does not apply (CREATE VIEW): that is no count at all.
+        if (r.rows_affected && *r.rows_affected < 0) r.rows_affected.reset();
         out.results.push_back(std::move(r));
     }
     return out;

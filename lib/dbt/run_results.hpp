@@ -13,7 +13,7 @@ struct RunResult {
     std::string unique_id;
     std::string status;  // success, error, skipped, pass, fail, warn, runtime error
     double execution_time = 0;
-    std::optional<std::int64_t> rows_affected;  // adapter_response.rows_affected
+    std::optional<std::int64_t> rows_affected;  // adapter_response.rows_affected; empty when absent or -1 (n/a)
     std::string message;
     std::optional<std::int64_t> failures;  // tests: failing rows
 };

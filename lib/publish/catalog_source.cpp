@@ -114,10 +114,8 @@ std::vector<BuiltRelation> CatalogSource::built_relations(const env::Record& rec
     return relations;
 }
 
-// Production's raw schema as lib/stage names it.
-std::string CatalogSource::production_raw_schema() const {
-    return pg::slug(environments_.config().production.raw_schema);
-}
+// Production's raw schema exactly as lib/stage creates it (production.raw_schema, unslugged).
+std::string CatalogSource::production_raw_schema() const { return environments_.config().production.raw_schema; }
 
 // The environment's raw views whose staged content differs from what production's raw views read: they move
 // into production's raw schema with the rest. Views with the same content (or made by hand) stay behind.

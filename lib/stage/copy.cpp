@@ -6,11 +6,14 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "core/error.hpp"
+#include "stage/binary.hpp"
 #include "stage/source.hpp"
 
 namespace ece::stage {
@@ -154,29 +157,107 @@ void parse_copy_context(const std::string& context, std::uint64_t& line, std::st
     column = context.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+// PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record is
+// numbered by its last line), so the file's line is the stream's first line plus that number minus one. Clears failed.
+// line_in_file maps the line number PostgreSQL reports (in binary COPY: the row number) to the file's line.
+Error copy_failure(PGresult* failed, const std::string& file,
+                   const std::function<std::uint64_t(std::uint64_t)>& line_in_file,
+                   const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
+    std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
+    std::string context = field(failed, PG_DIAG_CONTEXT);
+    PQclear(failed);
+    bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
+    if (!data_problem) {
+        // Not the data's fault (the server shut down, the connection broke, ...): no line, say what was going on.
+        bool lost = sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+        return Error(ErrorKind::database,
+                     std::string(lost ? "lost the connection to PostgreSQL" : "COPY failed") + " while loading the file: " +
+                         (message.empty() ? "no reason given" : message),
+                     {.file = file});
+    }
+    std::uint64_t record_line = 0;
+    std::string column;
+    parse_copy_context(context, record_line, column);
+    ErrorLocation where{.file = file};
+    if (record_line > 0) where.line = line_in_file(record_line);
+    for (std::size_t k = 0; k < db_columns.size() && k < file_columns.size(); ++k)
+        if (db_columns[k] == column) column = file_columns[k];
+    if (!column.empty()) where.field = "column " + column;
+    return Error(ErrorKind::input, message.empty() ? "COPY failed" : message, where);
+}
+
 class ParallelCopy {
 public:
     ParallelCopy(const std::string& url, const TableDecl& table, const ScanResult& scanned, const std::string& target,
                  const CopyOptions& options)
         : url_(url), table_(table), scanned_(scanned), options_(options),
-          copy_sql_("COPY " + target + " FROM STDIN " + copy_options_sql(table.csv)),
+          wires_(options.binary ? detail::wire_types(scanned.columns) : std::nullopt),
+          copy_sql_("COPY " + target + " FROM STDIN " + (wires_ ? "(FORMAT binary)" : copy_options_sql(table.csv))),
           workers_(std::max(1u, std::min<unsigned>(options.connections, static_cast<unsigned>(scanned.chunks.size())))),
-          queues_(workers_) {}
+          queues_(workers_) {
+        for (const auto& c : scanned.columns) names_.push_back(c.name);
+    }
 
+    // A plain file: every connection reads the chunks it takes itself (the next one not taken yet), so all of them
+    // stream from the start. gzip cannot be read from the middle: one reader inflates in order and deals the
+    // (small) chunks out round robin.
     void run() {
+        bool self_reading = !is_gzip(table_);
         std::vector<std::thread> threads;
-        for (unsigned w = 0; w < workers_; ++w) threads.emplace_back([this, w] { work(w); });
-        try {
-            read_chunks();
-        } catch (...) {
-            fail(std::current_exception());
+        for (unsigned w = 0; w < workers_; ++w) {
+            threads.emplace_back([this, w, self_reading] {
+                if (self_reading) {
+                    ChunkReader reader(*this);
+                    work([&](Piece& piece) { return reader.next(piece); });
+                } else {
+                    work([&](Piece& piece) { return queues_[w].pop(piece); });
+                }
+            });
         }
-        for (auto& q : queues_) q.close();
+        if (!self_reading) {
+            try {
+                read_chunks();
+            } catch (...) {
+                fail(std::current_exception());
+            }
+            for (auto& q : queues_) q.close();
+        }
         for (auto& t : threads) t.join();
         if (error_) std::rethrow_exception(error_);
     }
 
 private:
+    // The pieces of the chunks one connection takes, read from the file directly.
+    class ChunkReader {
+    public:
+        explicit ChunkReader(ParallelCopy& copy) : copy_(copy) {}
+        bool next(Piece& piece) {
+            if (left_ == 0) {
+                std::size_t k = copy_.next_chunk_++;
+                if (k >= copy_.scanned_.chunks.size() || copy_.error_present()) return false;
+                const Chunk& chunk = copy_.scanned_.chunks[k];
+                source_ = open_file(copy_.table_.source, chunk.offset);
+                chunk_ = k;
+                left_ = chunk.bytes;
+                piece.first = true;
+            } else {
+                piece.first = false;
+            }
+            piece.chunk = chunk_;
+            piece.data.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left_, piece_size)));
+            copy_.read_exactly(*source_, piece.data.data(), piece.data.size());
+            left_ -= piece.data.size();
+            piece.last = left_ == 0;
+            return true;
+        }
+
+    private:
+        ParallelCopy& copy_;
+        std::unique_ptr<ByteSource> source_;
+        std::size_t chunk_ = 0;
+        std::uint64_t left_ = 0;
+    };
+
     void fail(std::exception_ptr error) {
         {
             std::lock_guard lock(error_mutex_);
@@ -220,14 +301,25 @@ private:
         }
     }
 
-    void work(unsigned w) {
+    void work(const std::function<bool(Piece&)>& next_piece) {
         try {
             CopyConnection conn(url_);
             conn.exec("BEGIN", "starting the load transaction");
+            std::optional<detail::BinaryEncoder> encoder;
+            if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
+            std::string encoded;
             Piece piece;
-            while (queues_[w].pop(piece)) {
+            while (next_piece(piece)) {
                 if (piece.first) conn.begin_copy(copy_sql_);
-                conn.put(piece.data.data(), piece.data.size());
+                if (encoder) {
+                    encoded.clear();
+                    if (piece.first) encoder->start(scanned_.chunks[piece.chunk].first_line, encoded);
+                    encoder->feed(piece.data.data(), piece.data.size(), encoded);
+                    if (piece.last) encoder->finish(encoded);
+                    conn.put(encoded.data(), encoded.size());
+                } else {
+                    conn.put(piece.data.data(), piece.data.size());
+                }
                 if (options_.counters) options_.counters->bytes += piece.data.size();
                 if (piece.last) {
                     if (PGresult* failed = conn.end_copy()) throw copy_error(failed, piece.chunk);
@@ -249,48 +341,64 @@ private:
         return error_ != nullptr;
     }
 
-    // PostgreSQL numbers the physical lines of each COPY stream (newlines inside quotes count too, and a record
-    // is numbered by its last line), so the file's line is the chunk's first line plus that number minus one.
     Error copy_error(PGresult* failed, std::size_t chunk_index) {
-        std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
-        std::string context = field(failed, PG_DIAG_CONTEXT);
-        PQclear(failed);
-        bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
-        if (!data_problem) {
-            // Not the data's fault (the server shut down, the connection broke, ...): no line, say what was going on.
-            bool lost = sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
-            return Error(ErrorKind::database,
-                         std::string(lost ? "lost the connection to PostgreSQL" : "COPY failed") + " while loading " +
-                             table_.name + ": " + (message.empty() ? "no reason given" : message),
-                         {.file = table_.source});
-        }
-        std::uint64_t record_line = 0;
-        std::string column;
-        parse_copy_context(context, record_line, column);
-        ErrorLocation where{.file = table_.source};
         const Chunk& chunk = scanned_.chunks[chunk_index];
-        if (record_line > 0) where.line = chunk.first_line + record_line - 1;
-        for (std::size_t k = 0; k < options_.db_columns.size() && k < scanned_.columns.size(); ++k)
-            if (options_.db_columns[k] == column) column = scanned_.columns[k].name;
-        if (!column.empty()) where.field = "column " + column;
-        return Error(ErrorKind::input, message.empty() ? "COPY failed" : message, where);
+        auto line_in_file = [&](std::uint64_t reported) {
+            if (wires_) return detail::line_of_record(table_, chunk, reported - 1);
+            return chunk.first_line + reported - 1;
+        };
+        return copy_failure(failed, table_.source, line_in_file, options_.db_columns, names_);
     }
 
     const std::string& url_;
     const TableDecl& table_;
     const ScanResult& scanned_;
     const CopyOptions& options_;
+    std::optional<std::vector<detail::Wire>> wires_;  // set: the chunks go as binary COPY
     std::string copy_sql_;
+    std::vector<std::string> names_;
     unsigned workers_;
     std::vector<PieceQueue> queues_;
+    std::atomic<std::size_t> next_chunk_{0};
     std::mutex error_mutex_;
     std::exception_ptr error_;
 };
 
 }  // namespace
 
-std::string copy_options_sql(const CsvOptions& csv) {
-    return "(FORMAT csv, HEADER false, DELIMITER " + quote_literal_char(csv.delimiter) + ", QUOTE " +
+struct CopyStream::Impl {
+    CopyConnection conn;
+    std::string file;
+    std::uint64_t bytes = 0;
+};
+
+CopyStream::CopyStream(const std::string& url, std::string file) : impl_(new Impl{CopyConnection(url), std::move(file)}) {}
+CopyStream::~CopyStream() {
+    // Not committed: closing the connection rolls everything back, the table included.
+    if (impl_ && impl_->conn.in_copy()) PQclear(impl_->conn.end_copy("load abandoned"));
+}
+
+void CopyStream::begin(const std::string& create_table_sql, const std::string& copy_sql) {
+    impl_->conn.exec("BEGIN", "starting the load transaction");
+    impl_->conn.exec(create_table_sql, "creating the loading table");
+    impl_->conn.begin_copy(copy_sql);
+}
+
+void CopyStream::put(const char* data, std::size_t size) {
+    impl_->conn.put(data, size);
+    impl_->bytes += size;
+}
+
+std::uint64_t CopyStream::bytes_sent() const { return impl_->bytes; }
+
+void CopyStream::commit(const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns) {
+    if (PGresult* failed = impl_->conn.end_copy())
+        throw copy_failure(failed, impl_->file, [](std::uint64_t line) { return line; }, db_columns, file_columns);
+    impl_->conn.exec("COMMIT", "committing loaded rows");
+}
+
+std::string copy_options_sql(const CsvOptions& csv, bool header) {
+    return std::string("(FORMAT csv, HEADER ") + (header ? "true" : "false") + ", DELIMITER " + quote_literal_char(csv.delimiter) + ", QUOTE " +
            quote_literal_char(csv.quote) + ", ESCAPE " + quote_literal_char(csv.escape) + ", NULL " +
            quote_literal(csv.null_string) + ")";
 }

@@ -2,7 +2,9 @@
 // Parallel COPY of a scanned CSV file into an existing table: one COPY per chunk, chunks spread over several
 // connections, and errors PostgreSQL reports per COPY mapped back to the line in the file.
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@ struct CopyOptions {
     unsigned connections = 2;
     CopyCounters* counters = nullptr;  // optional, updated while copying (read by a progress reporter)
     std::vector<std::string> db_columns{};  // the table's column names, in file order (to name columns in errors)
+    bool binary = true;  // re-encode as binary COPY when every column type allows (see binary.hpp), else CSV
 };
 
 // COPY every chunk of scanned into qualified_table (already quoted, e.g. "ece_content"."loading_x") whose
@@ -29,7 +32,31 @@ struct CopyOptions {
 void copy_chunks(const std::string& url, const TableDecl& table, const ScanResult& scanned,
                  const std::string& qualified_table, const CopyOptions& options);
 
-// The COPY options clause for table's CSV options, e.g. "(FORMAT csv, DELIMITER ',', ...)".
-std::string copy_options_sql(const CsvOptions& csv);
+// One COPY fed while the data arrives (an https body), on its own connection and transaction: begin() creates the
+// table in that transaction and starts the COPY, commit() ends the COPY and commits. Destroyed before commit(),
+// everything rolls back, the table included, so an interrupted download leaves nothing behind.
+class CopyStream {
+public:
+    // file: how errors name the data (a URL without credentials). The URL must be registered as a secret already.
+    CopyStream(const std::string& url, std::string file);
+    ~CopyStream();
+    CopyStream(const CopyStream&) = delete;
+    CopyStream& operator=(const CopyStream&) = delete;
+
+    void begin(const std::string& create_table_sql, const std::string& copy_sql);
+    void put(const char* data, std::size_t size);
+    std::uint64_t bytes_sent() const;
+    // Throws ece::Error: input "file:line: column NAME: message" for data PostgreSQL rejects (lines counted from
+    // the stream's start, the header included), database for anything else.
+    void commit(const std::vector<std::string>& db_columns, const std::vector<std::string>& file_columns);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The COPY options clause for table's CSV options, e.g. "(FORMAT csv, DELIMITER ',', ...)"; with header, COPY
+// skips the first line itself.
+std::string copy_options_sql(const CsvOptions& csv, bool header = false);
 
 }  // namespace ece::stage

@@ -35,6 +35,9 @@ public:
     // record) must be passed again, followed by more data. With at_end, everything is consumed.
     std::size_t parse(const char* data, std::size_t size, bool at_end);
 
+    // The columns' names once the header (without one: the first record) is complete; empty before.
+    const std::vector<std::string>& column_names() const { return in_header_ || discovering_ ? no_names_ : names_; }
+
     // Finishes the scan: columns with their types, chunks. Call after parse(..., at_end = true).
     void finish(ScanResult& result);
 
@@ -57,6 +60,7 @@ private:
     std::size_t field_index_ = 0;
 
     std::vector<std::string> names_;
+    const std::vector<std::string> no_names_{};
     std::vector<TypeSet> candidates_;       // per column: types still possible
     std::vector<DeclaredCheck> checks_;     // per column: declared type checks
     std::vector<std::uint8_t> is_declared_;

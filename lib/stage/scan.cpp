@@ -138,8 +138,18 @@ std::unique_ptr<ByteSource> open_decompressed(const TableDecl& table, RawObserve
     return source;
 }
 
-// Feeds every block of source to parser, carrying each block's partial last record in front of the next.
-void parse_all(ByteSource& source, detail::CsvParser& parser) {
+// Feeds every block of source to parser, carrying each block's partial last record in front of the next. With a
+// consumer, hands on every run of complete records once the parser has accepted it.
+void parse_all(ByteSource& source, detail::CsvParser& parser, const StreamConsumer* consumer = nullptr) {
+    bool announced = false;
+    auto hand_on = [&](const char* data, std::size_t size, bool at_end) {
+        if (!consumer) return;
+        if (!announced && (!parser.column_names().empty() || at_end)) {
+            consumer->on_columns(parser.column_names());
+            announced = true;
+        }
+        if (size > 0) consumer->on_records(data, size);
+    };
     ReadAhead reader(source);
     std::vector<char> carry, joined;
     for (;;) {
@@ -158,6 +168,7 @@ void parse_all(ByteSource& source, detail::CsvParser& parser) {
             start = joined.data();
         }
         std::size_t used = parser.parse(start, size, at_end);
+        hand_on(start, used, at_end);
         carry.assign(start + used, start + size);
         reader.recycle(std::move(block));
         if (at_end) return;
@@ -188,6 +199,29 @@ ScanResult scan(const TableDecl& table, const ScanOptions& options) {
     detail::CsvParser parser(settings);
     parse_all(*source, parser);
     parser.finish(result);
+    result.sha256 = hash.hex();
+    result.file_bytes = raw_bytes;
+    return result;
+}
+
+ScanResult scan_url(const TableDecl& table, const http::ClientOptions& http, const StreamConsumer& consumer,
+                    const ScanOptions& options) {
+    ScanResult result;
+    Sha256 hash;
+    std::uint64_t raw_bytes = 0;
+    auto source = open_url(table.source, http, [&](const char* data, std::size_t size) {
+        hash.update(data, size);
+        raw_bytes += size;
+    });
+    if (is_gzip(table)) source = gunzip(std::move(source));
+    auto settings = parser_settings(table);
+    settings.file = source->name();
+    settings.check_utf8 = options.check_utf8;
+    settings.chunk_bytes = UINT64_MAX;  // one COPY: no chunks
+    detail::CsvParser parser(settings);
+    parse_all(*source, parser, &consumer);
+    parser.finish(result);
+    result.chunks.clear();
     result.sha256 = hash.hex();
     result.file_bytes = raw_bytes;
     return result;

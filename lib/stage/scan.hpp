@@ -1,10 +1,13 @@
 #pragma once
 // The one pass over a file before it is loaded: content hash, CSV validation, line counting, per-column type
 // inference and record-boundary split points for parallel loading.
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "stage/source.hpp"
 #include "stage/table.hpp"
 
 namespace ece::stage {
@@ -41,6 +44,16 @@ struct ScanOptions {
 
 // Reads table.source once. Throws ece::Error(input) "file:line: column NAME: message" for malformed CSV.
 ScanResult scan(const TableDecl& table, const ScanOptions& options = {});
+
+// The same pass over an https source that is loaded while it downloads: the columns are announced once the header
+// is read, then every run of complete records (the header first) as it is parsed; a malformed record throws before
+// it is handed on. Hashes the body as it arrives (compressed when gzip). Chunks are not computed.
+struct StreamConsumer {
+    std::function<void(const std::vector<std::string>& column_names)> on_columns;
+    std::function<void(const char* data, std::size_t size)> on_records;
+};
+ScanResult scan_url(const TableDecl& table, const http::ClientOptions& http, const StreamConsumer& consumer,
+                    const ScanOptions& options = {});
 
 // Only the content hash (hex SHA-256 of the bytes as stored): for restaging files that are already loaded.
 std::string hash_file(const std::string& path);

@@ -5,7 +5,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <vector>
 
@@ -101,7 +107,120 @@ private:
     bool finished_ = false;
 };
 
+// The download runs on its own thread into a bounded queue that read() drains.
+class UrlSource : public ByteSource {
+public:
+    UrlSource(std::string url, http::ClientOptions options, RawObserver observer)
+        : url_(std::move(url)), shown_(shown_url(url_)), observer_(std::move(observer)) {
+        thread_ = std::thread([this, options = std::move(options)]() mutable { download(std::move(options)); });
+    }
+    ~UrlSource() override {
+        {
+            std::lock_guard lock(mutex_);
+            cancelled_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+    UrlSource(const UrlSource&) = delete;
+    UrlSource& operator=(const UrlSource&) = delete;
+
+    std::size_t read(char* buffer, std::size_t size) override {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return !pieces_.empty() || done_; });
+        if (pieces_.empty()) {
+            if (error_) std::rethrow_exception(error_);
+            return 0;
+        }
+        std::size_t n = 0;
+        while (n < size && !pieces_.empty()) {
+            std::string& front = pieces_.front();
+            std::size_t take = std::min(size - n, front.size() - front_offset_);
+            std::memcpy(buffer + n, front.data() + front_offset_, take);
+            n += take;
+            front_offset_ += take;
+            if (front_offset_ == front.size()) {
+                queued_ -= front.size();
+                pieces_.pop_front();
+                front_offset_ = 0;
+            }
+        }
+        lock.unlock();
+        changed_.notify_all();
+        if (observer_) observer_(buffer, n);
+        return n;
+    }
+    const std::string& name() const override { return shown_; }
+
+private:
+    struct Cancelled {};
+    static constexpr std::size_t max_queued = 8 << 20;
+
+    void download(http::ClientOptions options) {
+        try {
+            http::Client client(std::move(options));
+            http::BodySink sink{
+                [this](std::string_view piece) { push(piece); },
+                [this] {
+                    // lib/http retries a failed exchange from the start; bytes already loaded cannot be taken back.
+                    if (received_ > 0)
+                        throw Error(ErrorKind::network,
+                                    "the connection broke off after " + std::to_string(received_) +
+                                        " bytes of the body; nothing was staged, run the load again",
+                                    {.file = shown_});
+                }};
+            client.send_to(http::Request{.method = "GET", .url = url_}, sink);
+            finish(nullptr);
+        } catch (const Cancelled&) {
+            finish(nullptr);
+        } catch (...) {
+            finish(std::current_exception());
+        }
+    }
+
+    void push(std::string_view piece) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return queued_ < max_queued || cancelled_; });
+        if (cancelled_) throw Cancelled{};
+        received_ += piece.size();
+        queued_ += piece.size();
+        pieces_.emplace_back(piece);
+        lock.unlock();
+        changed_.notify_all();
+    }
+
+    void finish(std::exception_ptr error) {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+            error_ = error;
+        }
+        changed_.notify_all();
+    }
+
+    std::string url_, shown_;
+    RawObserver observer_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<std::string> pieces_;
+    std::size_t front_offset_ = 0, queued_ = 0;
+    std::uint64_t received_ = 0;  // written by the download thread only
+    bool done_ = false, cancelled_ = false;
+    std::exception_ptr error_;
+    std::thread thread_;
+};
+
 }  // namespace
+
+std::unique_ptr<ByteSource> open_url(const std::string& url, const http::ClientOptions& options, RawObserver observer) {
+    return std::make_unique<UrlSource>(url, options, std::move(observer));
+}
+
+std::string shown_url(const std::string& url) {
+    auto query = url.find_first_of("?#");
+    std::string shown = http::redact_url(url.substr(0, query));
+    return query == std::string::npos ? shown : shown + "?...";
+}
 
 std::unique_ptr<ByteSource> open_file(const std::string& path, std::uint64_t offset, RawObserver observer) {
     return std::make_unique<FileSource>(path, offset, std::move(observer));

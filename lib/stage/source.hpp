@@ -1,10 +1,12 @@
 #pragma once
-// Byte streams ece stages from. A local file now; an https body later (lib/http) plugs in the same way.
+// Byte streams ece stages from: a local file, or an https body streamed through lib/http.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "http/client.hpp"
 
 namespace ece::stage {
 
@@ -22,6 +24,15 @@ using RawObserver = std::function<void(const char* data, std::size_t size)>;
 
 // A local file, read from byte offset on.
 std::unique_ptr<ByteSource> open_file(const std::string& path, std::uint64_t offset = 0, RawObserver observer = {});
+
+// The body of GET url, read while it arrives (a download thread and a bounded buffer of a few MB, no file). A
+// failure before any byte arrived is retried by lib/http; a body cut off later fails the read with ece::Error
+// (network): a load in progress cannot start over. Non-2xx statuses fail with the status.
+std::unique_ptr<ByteSource> open_url(const std::string& url, const http::ClientOptions& options = {},
+                                     RawObserver observer = {});
+
+// url as it may be shown and stored: no credentials, no query (signed URLs carry tokens there).
+std::string shown_url(const std::string& url);
 
 // Decompresses a gzip stream (multi-member files included).
 std::unique_ptr<ByteSource> gunzip(std::unique_ptr<ByteSource> compressed);

@@ -4,12 +4,14 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "catalog/migrate.hpp"
 #include "core/error.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 #include "pg/lock.hpp"
+#include "http/url.hpp"
 #include "stage/copy.hpp"
 #include "stage/scan.hpp"
 #include "stage/source.hpp"
@@ -86,39 +88,117 @@ public:
     Stager(const std::string& url, pqxx::connection& conn, const StageOptions& options)
         : url_(url), conn_(conn), options_(options) {}
 
-    StagedTable stage(const TableDecl& table) {
+    // What is known about a table after reading it, before anything is loaded.
+    struct Prepared {
+        const TableDecl* table = nullptr;
+        StagedTable out{};
+        std::optional<std::string> existing{};  // the content table that holds this content already
+        std::optional<ScanResult> scanned{};    // when it must be loaded
+        double seconds = 0;                     // spent reading it
+    };
+
+    // Checks the declaration and reads the file: hash only when a file of its size was staged before (it may be
+    // unchanged), else the full one-pass scan. Loads nothing, so every table is checked before any is loaded.
+    Prepared prepare(const TableDecl& table) {
         started_ = clock::now();
-        StagedTable out{.name = table.name, .sha256 = {}, .content_table = {}};
-        std::uint64_t size = file_size(table.source);
-        out.file_bytes = size;
-        // An unchanged file costs one hash pass: only a file of a size seen before can be unchanged.
+        check_declaration(table);
+        Prepared p{.table = &table, .out = StagedTable{.name = table.name, .sha256 = {}, .content_table = {}}};
+        if (is_url(table.source)) return p;  // read while it loads
+        std::uint64_t size = source_size(table);
+        p.out.file_bytes = size;
         if (same_size_file_staged(conn_, table, size)) {
             report(table, Phase::hashing, 0, size, 0, 0);
-            out.sha256 = hash_file(table.source);
-            if (auto found = find_content(conn_, content_key(out.sha256, table))) return reused(table, out, *found);
+            p.out.sha256 = hash_file(table.source);
+            p.existing = find_content(conn_, content_key(p.out.sha256, table));
         }
-        report(table, Phase::scanning, 0, size, 0, 0);
-        ScanResult scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(size)});
-        out.sha256 = scanned.sha256;
-        out.rows = scanned.rows;
-        std::string key = content_key(scanned.sha256, table);
-        if (auto found = find_content(conn_, key)) return reused(table, out, *found);
+        if (!p.existing) {
+            report(table, Phase::scanning, 0, size, 0, 0);
+            p.scanned = scan_declared(table, size);
+            p.out.sha256 = p.scanned->sha256;
+            p.out.rows = p.scanned->rows;
+            p.existing = find_content(conn_, content_key(p.out.sha256, table));
+        }
+        p.seconds = elapsed();
+        return p;
+    }
 
+    // Loads a prepared table unless its content is there already (or got there while we waited for its lock).
+    StagedTable finish(Prepared& p) {
+        const TableDecl& table = *p.table;
+        started_ = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
+        if (p.existing) return reused(table, p.out, *p.existing);
+        if (!p.scanned) return stage_url(p);
+        const ScanResult& scanned = *p.scanned;
+        std::string key = content_key(scanned.sha256, table);
         pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
-        if (auto found = find_content(conn_, key)) return reused(table, out, *found);  // loaded while we waited
-        out.content_table = content_table_name(table, key);
-        load(table, scanned, key, out.content_table);
-        out.loaded = true;
-        out.seconds = elapsed();
+        if (auto found = find_content(conn_, key)) return reused(table, p.out, *found);
+        p.out.content_table = content_table_name(table, key);
+        load(table, scanned, key, p.out.content_table);
+        p.out.loaded = true;
+        p.out.seconds = elapsed();
         report(table, Phase::loaded, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
-        return out;
+        return p.out;
     }
 
 private:
-    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked.
-    std::uint64_t chunk_bytes_for(std::uint64_t file_bytes) const {
+    // A problem with how the table is declared: named at its line in ece.yml when it came from there.
+    Error declaration_error(const TableDecl& table, ErrorKind kind, const std::string& message) const {
+        if (table.line && !options_.declared_in.empty())
+            return Error(kind, "table " + table.name + ": " + message,
+                         {.file = options_.declared_in, .line = static_cast<std::uint64_t>(*table.line)});
+        return Error(kind, message, {.file = table.source});
+    }
+
+    // What can be checked before reading the data.
+    void check_declaration(const TableDecl& table) const {
+        for (const auto& [column, type] : table.column_types) check_type_name(table, column, type);
+        if (is_url(table.source)) {
+            try {
+                http::Url::parse(table.source);
+            } catch (const Error& e) {
+                throw declaration_error(table, ErrorKind::usage, e.message());
+            }
+        }
+    }
+
+    std::uint64_t source_size(const TableDecl& table) const {
+        try {
+            return file_size(table.source);
+        } catch (const Error& e) {
+            if (!table.line) throw;
+            throw declaration_error(table, e.kind(), "source " + table.source + ": " + e.message());
+        }
+    }
+
+    // The one-pass scan; a declared column missing from the header or the primary key is the declaration's fault.
+    ScanResult scan_declared(const TableDecl& table, std::uint64_t size) const {
+        ScanResult scanned;
+        try {
+            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(table, size)});
+        } catch (const Error& e) {
+            if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
+            throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + table.source);
+        }
+        check_primary_key_columns(table, scanned, table.source);
+        return scanned;
+    }
+
+    void check_primary_key_columns(const TableDecl& table, const ScanResult& scanned, const std::string& shown) const {
+        for (const auto& key : table.primary_key) {
+            bool found = std::any_of(scanned.columns.begin(), scanned.columns.end(),
+                                     [&](const Column& c) { return c.name == key; });
+            if (!found)
+                throw declaration_error(table, ErrorKind::usage, "primary key column \"" + key + "\" is not in " + shown);
+        }
+    }
+
+    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked. gzip
+    // is inflated by one reader that deals chunks out in turn: small chunks let every connection start at once.
+    std::uint64_t chunk_bytes_for(const TableDecl& table, std::uint64_t file_bytes) const {
+        std::uint64_t largest = std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20);
+        if (is_gzip(table)) largest = std::min<std::uint64_t>(largest, 4ull << 20);
         std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 4ull);
-        return std::clamp<std::uint64_t>(share, 1ull << 20, std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20));
+        return std::clamp<std::uint64_t>(share, 1ull << 20, largest);
     }
 
     StagedTable reused(const TableDecl& table, StagedTable out, const std::string& content_table) {
@@ -135,14 +215,12 @@ private:
               const std::string& content_table) {
         std::string loading = pg::slug("loading_" + content_table);
         std::vector<std::string> db_columns;
-        std::string column_sql, columns_text;
+        std::string column_sql;
         for (const auto& column : scanned.columns) {
             db_columns.push_back(pg::slug(column.name));
-            if (!column_sql.empty()) column_sql += ", ", columns_text += ", ";
+            if (!column_sql.empty()) column_sql += ", ";
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
-            columns_text += db_columns.back() + " " + column.sql_type;
         }
-        for (const auto& [name, type] : table.column_types) check_type_name(table, name, type);
         {
             pqxx::work tx(conn_);
             tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
@@ -153,14 +231,7 @@ private:
             copy_with_progress(table, scanned, qualified(loading), db_columns);
             report(table, Phase::checking, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
             pqxx::work tx(conn_);
-            if (!table.primary_key.empty()) add_primary_key(tx, table, loading);
-            tx.exec0("ALTER TABLE " + qualified(loading) + " RENAME TO " + pg::quote_ident(content_table));
-            tx.exec_params(
-                "INSERT INTO ece.staged_files (content_table, table_name, sha256, content_key, source, rows, "
-                "file_bytes, data_bytes, columns, load_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                content_table, table.name, scanned.sha256, key, table.source, static_cast<std::int64_t>(scanned.rows),
-                static_cast<std::int64_t>(scanned.file_bytes), static_cast<std::int64_t>(scanned.data_bytes),
-                columns_text, elapsed());
+            make_content_table(tx, table, scanned, key, loading, content_table, table.source);
             tx.commit();
         } catch (...) {
             drop_quietly(loading);
@@ -168,14 +239,111 @@ private:
         }
     }
 
-    void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) {
-        // Declared types reach SQL text: only letters, digits, spaces, parentheses, commas and brackets.
-        for (char c : type) {
-            bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '(' || c == ')' || c == ',' ||
-                      c == '[' || c == ']' || c == '_';
-            if (!ok) throw Error(ErrorKind::usage, "declared type \"" + type + "\" is not a plain SQL type name",
-                                 {.file = table.source, .field = "column " + column});
+    // The loaded rows become the content table: primary key checked, renamed, recorded in the catalog.
+    void make_content_table(pqxx::work& tx, const TableDecl& table, const ScanResult& scanned, const std::string& key,
+                            const std::string& loading, const std::string& content_table, const std::string& source) {
+        std::string columns_text;
+        for (const auto& column : scanned.columns)
+            columns_text += (columns_text.empty() ? "" : ", ") + pg::slug(column.name) + " " + column.sql_type;
+        if (!table.primary_key.empty()) add_primary_key(tx, table, loading);
+        tx.exec0("ALTER TABLE " + qualified(loading) + " RENAME TO " + pg::quote_ident(content_table));
+        tx.exec_params(
+            "INSERT INTO ece.staged_files (content_table, table_name, sha256, content_key, source, rows, "
+            "file_bytes, data_bytes, columns, load_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            content_table, table.name, scanned.sha256, key, source, static_cast<std::int64_t>(scanned.rows),
+            static_cast<std::int64_t>(scanned.file_bytes), static_cast<std::int64_t>(scanned.data_bytes), columns_text,
+            elapsed());
+    }
+
+    // An https source is loaded while it downloads (one COPY, no temporary file), into a loading table whose
+    // undeclared columns are text; the hash is known only at the end: if that content is staged already, the
+    // loaded rows are dropped and the existing table is used, else the columns get their inferred types.
+    StagedTable stage_url(Prepared& p) {
+        const TableDecl& table = *p.table;
+        std::string shown = shown_url(table.source);
+        std::string loading = pg::slug("loading_" + table.name + "_" + pg::sha256_hex(shown + std::to_string(
+                                           clock::now().time_since_epoch().count())).substr(0, 12));
+        CopyStream copy(url_, shown);
+        std::vector<std::string> names, db_columns;
+        auto last_report = clock::now();
+        StreamConsumer consumer{
+            .on_columns =
+                [&](const std::vector<std::string>& columns) {
+                    names = columns;
+                    std::string column_sql;
+                    for (const auto& name : names) {
+                        db_columns.push_back(pg::slug(name));
+                        auto declared = table.column_types.find(name);
+                        column_sql += (column_sql.empty() ? "" : ", ") + pg::quote_ident(db_columns.back()) + " " +
+                                      (declared == table.column_types.end() ? "text" : declared->second);
+                    }
+                    copy.begin("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")",
+                               "COPY " + qualified(loading) + " FROM STDIN " + copy_options_sql(table.csv, table.csv.header));
+                },
+            .on_records =
+                [&](const char* data, std::size_t size) {
+                    copy.put(data, size);
+                    if (clock::now() - last_report >= options_.progress_interval) {
+                        last_report = clock::now();
+                        report(table, Phase::loading, copy.bytes_sent(), 0, 0, 0);
+                    }
+                },
+        };
+        report(table, Phase::loading, 0, 0, 0, 0);
+        ScanResult scanned;
+        try {
+            scanned = scan_url(table, options_.http, consumer);
+        } catch (const Error& e) {
+            if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
+            throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + shown);
         }
+        check_primary_key_columns(table, scanned, shown);
+        copy.commit(db_columns, names);  // the loading table exists from here on: drop it on any failure
+
+        p.out.sha256 = scanned.sha256;
+        p.out.rows = scanned.rows;
+        p.out.file_bytes = scanned.file_bytes;
+        try {
+            std::string key = content_key(scanned.sha256, table);
+            pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
+            if (auto found = find_content(conn_, key)) {
+                drop_quietly(loading);
+                return reused(table, p.out, *found);
+            }
+            report(table, Phase::checking, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
+            p.out.content_table = content_table_name(table, key);
+            pqxx::work tx(conn_);
+            std::string retype;
+            for (std::size_t k = 0; k < scanned.columns.size(); ++k) {
+                const Column& column = scanned.columns[k];
+                if (column.declared || column.sql_type == "text") continue;
+                std::string name = pg::quote_ident(db_columns[k]);
+                retype += (retype.empty() ? "" : ", ") + ("ALTER COLUMN " + name + " TYPE " + column.sql_type +
+                                                          " USING " + name + "::" + column.sql_type);
+            }
+            if (!retype.empty()) tx.exec0("ALTER TABLE " + qualified(loading) + " " + retype);  // one rewrite
+            make_content_table(tx, table, scanned, key, loading, p.out.content_table, shown);
+            tx.commit();
+        } catch (...) {
+            drop_quietly(loading);
+            throw;
+        }
+        p.out.loaded = true;
+        p.out.seconds = elapsed();
+        report(table, Phase::loaded, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
+        return p.out;
+    }
+
+    void check_type_name(const TableDecl& table, const std::string& column, const std::string& type) const {
+        // Declared types reach SQL text: only letters, digits, spaces, parentheses, commas and brackets.
+        bool plain = !type.empty();
+        for (char c : type) {
+            plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '(' || c == ')' ||
+                              c == ',' || c == '[' || c == ']' || c == '_');
+        }
+        if (!plain)
+            throw declaration_error(table, ErrorKind::usage,
+                                    "column " + column + ": declared type \"" + type + "\" is not a plain SQL type name");
     }
 
     void add_primary_key(pqxx::work& tx, const TableDecl& table, const std::string& loading) {
@@ -200,7 +368,8 @@ private:
     void copy_with_progress(const TableDecl& table, const ScanResult& scanned, const std::string& target,
                             const std::vector<std::string>& db_columns) {
         CopyCounters counters;
-        CopyOptions copy{.connections = options_.connections, .counters = &counters, .db_columns = db_columns};
+        CopyOptions copy{.connections = options_.connections, .counters = &counters, .db_columns = db_columns,
+                         .binary = options_.binary_copy};
         auto running = std::async(std::launch::async, [&] { copy_chunks(url_, table, scanned, target, copy); });
         while (running.wait_for(options_.progress_interval) != std::future_status::ready)
             report(table, Phase::loading, counters.bytes, scanned.data_bytes, counters.rows, scanned.rows);
@@ -232,7 +401,7 @@ private:
 // must be dropped first, which takes dependent views with it: fine in a branch (dbt rebuilds them), refused in
 // production.
 void point_view(pqxx::work& tx, const Environment& env, const std::string& view, const std::string& content_table) {
-    std::string view_sql = pg::ident(env.raw_schema) + "." + view;
+    std::string view_sql = pg::quote_ident(env.raw_schema) + "." + view;
     std::string select = " AS SELECT * FROM " + qualified(content_table);
     try {
         pqxx::subtransaction sub(tx, "replace_view");
@@ -247,9 +416,35 @@ void point_view(pqxx::work& tx, const Environment& env, const std::string& view,
         tx.exec0("CREATE VIEW " + view_sql + select);
     }
     if (!env.owner_role.empty()) {
-        tx.exec0("GRANT SELECT ON " + qualified(content_table) + " TO " + pg::ident(env.owner_role));
-        tx.exec0("ALTER VIEW " + view_sql + " OWNER TO " + pg::ident(env.owner_role));
+        tx.exec0("GRANT SELECT ON " + qualified(content_table) + " TO " + pg::quote_ident(env.owner_role));
+        tx.exec0("ALTER VIEW " + view_sql + " OWNER TO " + pg::quote_ident(env.owner_role));
     }
+}
+
+// The raw schema, created owned by the environment's role. One of an environment that another role owns is refused
+// (it would outlive `ece-env down`); one the admin made (staged before ece-env knew the environment) is handed over.
+void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
+    std::string schema = pg::quote_ident(env.raw_schema);
+    if (!env.owner_role.empty() &&
+        tx.exec_params1("SELECT count(*) FROM pg_roles WHERE rolname = $1", env.owner_role)[0].as<int>() == 0) {
+        throw Error(ErrorKind::conflict,
+                    "role " + env.owner_role + ", owner of " + env.name + "'s staged tables, does not exist" +
+                        (env.production ? "; create it or run ece-env up once" : "; run ece-env up first"));
+    }
+    auto owner = tx.exec_params("SELECT pg_get_userbyid(nspowner), pg_get_userbyid(nspowner) = current_user "
+                                "FROM pg_namespace WHERE nspname = $1",
+                                env.raw_schema);
+    if (owner.empty()) {
+        tx.exec0("CREATE SCHEMA " + schema + (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::quote_ident(env.owner_role)));
+        return;
+    }
+    std::string current = owner[0][0].as<std::string>();
+    if (env.production || env.owner_role.empty() || current == env.owner_role) return;
+    if (!owner[0][1].as<bool>()) {
+        throw Error(ErrorKind::conflict, "schema " + env.raw_schema + " already exists and belongs to role " + current +
+                                             "; environment " + env.name + " cannot stage into it");
+    }
+    tx.exec0("ALTER SCHEMA " + schema + " OWNER TO " + pg::quote_ident(env.owner_role));
 }
 
 void point_views(pqxx::connection& conn, const Environment& env, const std::vector<StagedTable>& staged) {
@@ -257,11 +452,9 @@ void point_views(pqxx::connection& conn, const Environment& env, const std::vect
     // GRANTs on the shared content schema and tables: environments take turns (see pg::shared_privileges_lock).
     if (!env.owner_role.empty())
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(pg::shared_privileges_lock));
-    std::string schema = pg::ident(env.raw_schema);
-    tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema +
-             (env.owner_role.empty() ? "" : " AUTHORIZATION " + pg::ident(env.owner_role)));
+    ensure_raw_schema(tx, env);
     if (!env.owner_role.empty())
-        tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::ident(env.owner_role));
+        tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::quote_ident(env.owner_role));
     for (const auto& table : staged) {
         point_view(tx, env, pg::ident(table.name), table.content_table);
         tx.exec_params(
@@ -269,10 +462,45 @@ void point_views(pqxx::connection& conn, const Environment& env, const std::vect
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (environment, table_name) DO UPDATE SET "
             "schema_name = excluded.schema_name, view_name = excluded.view_name, "
             "content_table = excluded.content_table, updated_at = now()",
-            env.name, table.name, pg::slug(env.raw_schema), pg::slug(table.name), table.content_table);
+            env.name, table.name, env.raw_schema, pg::slug(table.name), table.content_table);
     }
     tx.commit();
 }
+
+// gc drops the content tables no view points at. A staging holds this lock shared from before it loads until its
+// views point at what it loaded, and gc holds it exclusively, so gc never drops a table a staging is about to use.
+constexpr const char* gc_lock_name = "stage:gc";
+
+class GcLock {
+public:
+    GcLock(pqxx::connection_base& conn, bool exclusive, std::chrono::milliseconds timeout = std::chrono::minutes(10))
+        : conn_(conn), exclusive_(exclusive), key_(pg::AdvisoryLock::key_for(gc_lock_name)) {
+        std::string attempt = exclusive ? "SELECT pg_try_advisory_lock($1)" : "SELECT pg_try_advisory_lock_shared($1)";
+        auto deadline = clock::now() + timeout;
+        while (!pqxx::nontransaction(conn_).exec_params1(attempt, key_)[0].as<bool>()) {
+            if (clock::now() > deadline) {
+                throw Error(ErrorKind::conflict, exclusive ? "a staging is in progress; run gc again when it is done"
+                                                           : "ece-stage gc is running; try again when it is done");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    ~GcLock() {
+        try {
+            pqxx::nontransaction(conn_).exec_params(
+                exclusive_ ? "SELECT pg_advisory_unlock($1)" : "SELECT pg_advisory_unlock_shared($1)", key_);
+        } catch (...) {
+            // A lost connection has released it already.
+        }
+    }
+    GcLock(const GcLock&) = delete;
+    GcLock& operator=(const GcLock&) = delete;
+
+private:
+    pqxx::connection_base& conn_;
+    bool exclusive_;
+    std::int64_t key_;
+};
 
 }  // namespace
 
@@ -287,17 +515,21 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
     try {
         migrate_catalog(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + env.name);
+        GcLock no_gc_meanwhile(conn, /*exclusive=*/false);
         Stager stager(url, conn, options);
-        std::vector<StagedTable> staged;
-        for (const auto& table : tables) {
+        auto for_table = [](const TableDecl& table, auto&& step) {
             try {
-                staged.push_back(stager.stage(table));
+                return step();
             } catch (const Error&) {
                 throw;
             } catch (const std::exception& e) {
                 throw pg::translate(e, "staging " + table.name + " from " + table.source);
             }
-        }
+        };
+        std::vector<Stager::Prepared> prepared;
+        for (const auto& table : tables) prepared.push_back(for_table(table, [&] { return stager.prepare(table); }));
+        std::vector<StagedTable> staged;
+        for (auto& p : prepared) staged.push_back(for_table(*p.table, [&] { return stager.finish(p); }));
         point_views(conn, env, staged);
         return staged;
     } catch (const Error&) {
@@ -335,6 +567,7 @@ std::vector<StagedFile> status(pqxx::connection_base& conn) {
 
 std::vector<std::string> gc(pqxx::connection_base& conn) {
     migrate_catalog(conn);
+    GcLock no_staging_meanwhile(conn, /*exclusive=*/true);
     std::vector<std::string> dropped;
     {
         pqxx::work tx(conn);
@@ -375,29 +608,21 @@ std::vector<std::string> gc(pqxx::connection_base& conn) {
     return dropped;
 }
 
-Environment branch_environment(pqxx::connection_base& conn, const std::string& branch) {
-    Environment env{.name = branch, .raw_schema = "ece_" + pg::slug(branch) + "_raw"};
-    // ece-env records the environment (its base schema and role); without it, staging still works on its own.
-    try {
-        pqxx::read_transaction tx(conn);
-        if (!tx.exec("SELECT to_regclass('ece.environments') IS NOT NULL")[0][0].as<bool>()) return env;
-        auto rows = tx.exec_params(
-            "SELECT name, base_schema, role_name FROM ece.environments WHERE (branch = $1 OR name = $1) "
-            "AND destroyed_at IS NULL ORDER BY (name = $1) DESC LIMIT 1",
-            branch);
-        if (!rows.empty()) {
-            env.name = rows[0][0].as<std::string>();
-            env.raw_schema = rows[0][1].as<std::string>() + "_raw";
-            env.owner_role = rows[0][2].is_null() ? "" : rows[0][2].as<std::string>();
-        }
-    } catch (const pqxx::sql_error&) {
-        // An ece.environments of another shape: fall back to the default names.
+Environment branch_environment(env::Environments& environments, std::string_view branch, std::optional<int> pr) {
+    auto id = environments.identify(branch, pr);
+    auto record = environments.find(id);
+    if (!record || record->status != env::Status::ready) {
+        std::string up = "ece-env up --branch " + std::string(branch) + (pr ? " --pr " + std::to_string(*pr) : "");
+        throw Error(ErrorKind::conflict, "environment " + id.name + " is not up (" +
+                                             (record ? env::to_string(record->status) : std::string("never created")) +
+                                             "); run " + up + " first");
     }
-    return env;
+    return Environment{.name = record->name, .raw_schema = record->base_schema + "_raw", .owner_role = record->role_name};
 }
 
-Environment production_environment(const std::string& raw_schema) {
-    return Environment{.name = "production", .raw_schema = raw_schema, .owner_role = {}, .production = true};
+Environment production_environment(const config::Config& config) {
+    return Environment{.name = "production", .raw_schema = config.production.raw_schema,
+                       .owner_role = config.production.role, .production = true};
 }
 
 }  // namespace ece::stage

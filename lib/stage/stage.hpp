@@ -10,20 +10,27 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
+#include "env/environments.hpp"
+#include "http/client.hpp"
 #include "stage/table.hpp"
 
 namespace ece::stage {
 
 inline constexpr const char* content_schema = "ece_content";
 
-// Where staged tables become visible.
+// Where staged tables become visible. Schema and role are the names of real objects (as lib/env and ece.yml name
+// them), quoted as they are, never slugged.
 struct Environment {
     std::string name;         // catalog key: the environment's name (e.g. "pr-12"), or "production"
     std::string raw_schema;   // the schema of its views (e.g. "ece_pr_12_raw", production's "raw")
-    std::string owner_role{}; // when set: owns the views and gets SELECT on the content tables they read
+    std::string owner_role{}; // when set: owns the raw schema (when ece creates it) and the views, and gets SELECT
+                              // on the content tables they read; so `ece-env down`'s DROP OWNED removes them
     bool production = false;  // production never drops dependent views (dbt's) to change a view's columns
 };
 
@@ -42,6 +49,9 @@ struct StageOptions {
     std::uint64_t chunk_bytes = 64ull << 20;     // largest COPY unit (files are cut in ~4 chunks per connection)
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
+    bool binary_copy = true;  // local files: send binary COPY when every column type allows (half the server's work)
+    http::ClientOptions http{};  // for https sources (trust, proxy, timeouts, retries before the body)
+    std::string declared_in{};  // the ece.yml that declared the tables with a line: errors in a declaration name it
 };
 
 struct StagedTable {
@@ -71,9 +81,10 @@ std::vector<StagedFile> status(pqxx::connection_base& conn);
 // and leftovers of interrupted loads. Returns the dropped tables.
 std::vector<std::string> gc(pqxx::connection_base& conn);
 
-// The environment for a branch: from ece.environments when ece-env created it, else base schema "ece_<slug>";
-// raw schema "<base>_raw". Production: raw_schema (default "raw").
-Environment branch_environment(pqxx::connection_base& conn, const std::string& branch);
-Environment production_environment(const std::string& raw_schema = "raw");
+// The environment of a branch (or pull request) as lib/env knows it: views in "<base>_raw", owned by its role.
+// Throws ece::Error(conflict) when it is not up.
+Environment branch_environment(env::Environments& environments, std::string_view branch, std::optional<int> pr);
+// Production: views in production.raw_schema, owned by the production role.
+Environment production_environment(const config::Config& config);
 
 }  // namespace ece::stage

@@ -41,12 +41,21 @@ TEST(RunResults, ScenarioBuildFields) {
     EXPECT_EQ(test->failures, 0);
 }
 
+TEST(RunResults, ViewsHaveNoRowCountWhereDbtSaysMinusOne) {
+    // Real dbt-postgres 1.9 reports rows_affected -1 for a CREATE VIEW.
+    const RunResults r = load_run_results(fixture("dbt/scenarios/base/run_results.json"));
+    const RunResult* view = r.find("model.ece_demo.stg_patients");
+    ASSERT_NE(view, nullptr);
+    EXPECT_FALSE(view->rows_affected.has_value());
+    EXPECT_EQ(r.find("model.ece_demo.distinct_patients")->rows_affected, 300);
+}
+
 TEST(RunResults, FirstDbtCoreV4Result) {
     const RunResults r = load_run_results(fixture("real/dbt/run_results/dbt-core-results-v4.run_results.json"));
     ASSERT_EQ(r.results.size(), 2u);
     EXPECT_EQ(r.results[0].unique_id, "model.test.my_model");
     EXPECT_EQ(r.results[0].message, "CREATE VIEW");
-    EXPECT_EQ(r.results[0].rows_affected, -1);
+    EXPECT_FALSE(r.results[0].rows_affected.has_value());  // dbt says -1: no count applies to a CREATE VIEW
     EXPECT_FALSE(r.results[0].failures.has_value());
 }
 

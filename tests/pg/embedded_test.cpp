@@ -114,7 +114,8 @@ TEST(Embedded, StartsReusesStopsAndRestarts) {
     auto restarted = ece::pg::ensure_embedded(dir, fast);
     auto warm_ms = ms_since(t3);
     EXPECT_TRUE(restarted.started_now);
-    EXPECT_EQ(restarted.port, first.port);  // the previous port is kept while free
+    // The previous port is reused only while free: a parallel test process may take it meanwhile, so the port
+    // is not asserted here.
     EXPECT_TRUE(answers(restarted.admin_url));
     std::cout << "[timing] stop " << stop_ms << " ms, start of an existing cluster " << warm_ms << " ms\n";
 }

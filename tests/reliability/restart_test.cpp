@@ -24,10 +24,11 @@ protected:
     void SetUp() override { url = pg::ensure_embedded(dir / "pg", pg::EmbeddedOptions{.durable = false}).admin_url; }
     void TearDown() override { pg::destroy_embedded(dir / "pg"); }
 
+    // The server keeps its port across a restart while the port is free (lib/pg binds like postgres, despite
+    // connections in TIME_WAIT); a parallel test could take it meanwhile, so the URL is taken anew.
     void restart() {
         pg::stop_embedded(dir / "pg");
-        const auto again = pg::ensure_embedded(dir / "pg", pg::EmbeddedOptions{.durable = false});
-        ASSERT_EQ(again.admin_url, url) << "the cluster came back elsewhere";
+        url = pg::ensure_embedded(dir / "pg", pg::EmbeddedOptions{.durable = false}).admin_url;
     }
 
     test::TempDir dir;
@@ -82,7 +83,7 @@ TEST_F(PrivateCluster, RestartDuringStagingFailsClearlyChangesNothingAndTheRerun
     auto conn = pg::connect(url, "reliability check");
     EXPECT_EQ(fingerprint(conn, {"raw"}), before) << "production changed by an interrupted load";
 
-    const Outcome rerun = run(load_args("b"), env, dir.path());
+    const Outcome rerun = run(load_args("b"), {{"ECE_DATABASE_URL", url}}, dir.path());
     ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
     const std::string after = fingerprint(conn, {"raw"});
     EXPECT_NE(after, before);
@@ -155,7 +156,7 @@ TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerun
     EXPECT_THAT(test::find_secrets(interrupted.out + interrupted.err, {url, pg::parse_url(url).password}), IsEmpty());
     auto conn = pg::connect(url, "reliability check");
     EXPECT_EQ(fingerprint(conn, production), before) << "production changed by an interrupted publish";
-    const Outcome rerun = run(publish, env, dir.path());
+    const Outcome rerun = run(publish, {{"ECE_DATABASE_URL", url}}, dir.path());
     ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
     EXPECT_NE(fingerprint(conn, production), before);
     EXPECT_THAT(leftovers(conn, prefix), IsEmpty());

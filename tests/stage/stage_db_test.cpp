@@ -8,6 +8,10 @@
 
 #include "core/error.hpp"
 #include "pg/connect.hpp"
+#include "pg/lock.hpp"
+
+#include <atomic>
+#include <thread>
 #include "pg_support.hpp"
 #include "support.hpp"
 
@@ -182,6 +186,65 @@ TEST_F(StageDb, MalformedCsvFailsBeforeTouchingTheDatabase) {
     auto message = error_of([&] { stage_tables(url_, a_, {bad}); });
     EXPECT_EQ(message, bad.source + ":3: column birth_year: invalid input syntax for type integer: \"19x0\"");
     EXPECT_THAT(content_tables(), IsEmpty());
+}
+
+// Binary COPY (the encoder on the client) and CSV COPY (PostgreSQL's input functions) give the same values, for
+// every inferred type, the declared ones the encoder knows, NULLs, quoting and the edges of each type.
+TEST_F(StageDb, BinaryCopyGivesTheSameValuesAsCsv) {
+    std::string csv =
+        "id,small,big,amount,ratio,day,at,ok,label,code\n"
+        "1,-32768,9223372036854775807,-0.0001,1e-5,0001-01-01,2024-02-29 23:59:59.999999,true,\"a,b\",A00\n"
+        "2,32767,-9223372036854775808,12345678.90,NaN,1999-12-31,1970-01-01T00:00,f,\"line\nbreak \"\"q\"\"\",B1\n"
+        "3,0,0,0,-Infinity,2000-01-01,2000-01-01 00:00:00.5,YES,,\n"
+        "4,,,-0,,,,,\"\",C\n"
+        "5,7,+42,+10000.0001,-1.5E+300,2024-01-01,1899-12-31 12:34:56,N,ünïcødé,D\n";
+    auto t = write("types", "types.csv", csv);
+    t.column_types = {{"small", "smallint"}, {"code", "varchar(3)"}};
+    auto rows = [&] {
+        pqxx::nontransaction tx(*conn_);
+        std::string out;
+        for (const auto& r : tx.exec("SELECT t::text FROM ece_pr_1_raw.types t ORDER BY id")) out += r[0].as<std::string>() + "\n";
+        return out;
+    };
+    stage_tables(url_, a_, {t}, StageOptions{.binary_copy = true});
+    std::string binary = rows();
+    {
+        pqxx::work tx(*conn_);
+        tx.exec0("DROP SCHEMA ece_pr_1_raw CASCADE");
+        tx.commit();
+    }
+    ASSERT_EQ(gc(*conn_).size(), 1u);
+    stage_tables(url_, a_, {t}, StageOptions{.binary_copy = false});
+    EXPECT_EQ(binary, rows());
+    EXPECT_THAT(binary, HasSubstr("(1,-32768,9223372036854775807,-0.0001,1e-05,0001-01-01,\"2024-02-29 23:59:59.999999\",t,\"a,b\",A00)"));
+    EXPECT_THAT(binary, HasSubstr("(4,,,0,,,,,\"\",C)"));
+}
+
+// A value the encoder cannot convert names its line like any other error.
+TEST_F(StageDb, BinaryCopyErrorsNameTheLine) {
+    auto ok = write("days", "days_ok.csv", "id,day\n1,2024-01-01\n2,0000-01-01\n");
+    auto message = error_of([&] { stage_tables(url_, a_, {ok}); });
+    EXPECT_EQ(message, ok.source + ":3: column day: date/time field value out of range: \"0000-01-01\"");
+    EXPECT_THAT(content_tables(), IsEmpty());
+}
+
+// A staging holds the gc lock shared from its load until its views point at the new table: gc waits for it.
+TEST_F(StageDb, GcWaitsForAStagingInProgress) {
+    auto t = write("patients", "p.csv", patients_csv(10));
+    stage_tables(url_, a_, {t});
+    auto staging = pg::connect_owned(url_, "a staging in progress");
+    pqxx::nontransaction(*staging).exec_params("SELECT pg_advisory_lock_shared($1)", pg::AdvisoryLock::key_for("stage:gc"));
+    std::atomic<bool> done{false};
+    std::thread collector([&] {
+        auto conn = pg::connect_owned(url_, "gc");
+        gc(*conn);
+        done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(done);
+    pqxx::nontransaction(*staging).exec_params("SELECT pg_advisory_unlock_shared($1)", pg::AdvisoryLock::key_for("stage:gc"));
+    collector.join();
+    EXPECT_TRUE(done);
 }
 
 TEST_F(StageDb, GcDropsLeftoversOfInterruptedLoads) {

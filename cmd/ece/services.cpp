@@ -1,0 +1,106 @@
+// What this build of ece reaches beyond the database: GitHub (lib/github) and publishing (lib/publish).
+#include "core/error.hpp"
+#include "ece.hpp"
+#include "lifecycle/github.hpp"
+#include "process/process.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace ece::cli {
+
+std::optional<GitHubServices> github_services(const std::string& api_url, const std::string& token,
+                                              const std::string& repository, const std::string& comment_behavior,
+                                              const std::string& log_url, std::string& unavailable_reason) {
+    if (token.empty()) {
+        unavailable_reason = "no github-token";
+        return std::nullopt;
+    }
+    if (repository.empty()) {
+        unavailable_reason = "GITHUB_REPOSITORY is not set";
+        return std::nullopt;
+    }
+    github::ClientConfig config;
+    config.api_url = api_url;
+    config.token = token;
+    config.repository = github::Repository::parse(repository);
+    auto client = std::make_shared<github::Client>(config);
+    GitHubServices services;
+    services.comments = std::make_unique<lifecycle::GitHubCommentSink>(client, comment_behavior);
+    services.deployments = std::make_unique<lifecycle::GitHubDeployments>(client, log_url);
+    services.pulls = std::make_unique<lifecycle::GitHubPullRequests>(client);
+    return services;
+}
+
+std::unique_ptr<lifecycle::Publisher> make_publisher(const std::string& admin_url) {
+    return lifecycle::make_catalog_publisher(admin_url);
+}
+
+namespace {
+
+fs::path own_binary() {
+    std::error_code ec;
+    auto path = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path() : path;
+}
+
+std::optional<fs::path> on_path(const std::string& name) {
+    if (name.find('/') != std::string::npos) return fs::exists(name) ? std::optional<fs::path>(name) : std::nullopt;
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path ? path : "");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+        if (dir.empty()) continue;
+        const fs::path candidate = fs::path(dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<fs::path> find_source_file(const fs::path& relative) {
+    std::vector<fs::path> roots = {fs::current_path()};
+    if (auto exe = own_binary(); !exe.empty()) {
+        // build/cmd/ece/ece -> the source tree is three levels up; installed: <prefix>/bin/ece -> <prefix>/share/ece
+        roots.push_back(exe.parent_path().parent_path().parent_path().parent_path());
+        roots.push_back(exe.parent_path().parent_path() / "share" / "ece");
+    }
+#ifdef ECE_SOURCE_DIR
+    roots.push_back(ECE_SOURCE_DIR);
+#endif
+    for (const auto& root : roots) {
+        if (fs::exists(root / relative)) return fs::absolute(root / relative);
+    }
+    return std::nullopt;
+}
+
+std::string choose_dbt(const std::string& configured, std::string& note) {
+    note.clear();
+    if (auto found = on_path(configured)) {
+        // The stand-in put on PATH by hand is still not dbt: say so.
+        process::Command version;
+        version.argv = {found->string(), "--version"};
+        version.inherit_env = true;
+        version.timeout = std::chrono::seconds(60);
+        try {
+            const auto result = process::run(version);
+            if ((result.out + result.err).find("stand-in") != std::string::npos)
+                note = "using ece's dbt stand-in (" + found->string() + "), which is not dbt";
+        } catch (const std::exception&) {
+        }
+        return found->string();
+    }
+    if (auto standin = find_source_file("tests/dbt_standin/dbt")) {
+        note = "dbt is not on PATH: using ece's dbt stand-in (" + standin->string() +
+               "), which is not dbt but does to PostgreSQL what dbt does for the example project";
+        return standin->string();
+    }
+    throw Error(ErrorKind::usage, "dbt (" + configured + ") is not on PATH; install dbt-postgres or set dbt.executable "
+                                  "in ece.yml");
+}
+
+}  // namespace ece::cli

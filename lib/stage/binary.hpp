@@ -1,0 +1,56 @@
+#pragma once
+// CSV records re-encoded as PostgreSQL's binary COPY format on the client. The server then skips CSV parsing and
+// every input function (int8in, date_in, ...), which halves its work per row; the scan has already checked every
+// value, so the encoder only converts. Internal to lib/stage.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stage/scan.hpp"
+#include "stage/table.hpp"
+
+namespace ece::stage::detail {
+
+// How a column travels in binary COPY.
+enum class Wire : std::uint8_t { int8, int4, int2, float8, numeric, boolean, date, timestamp, text };
+
+// The wire type of every column, or nullopt when one has a type the encoder does not know (a declared numeric,
+// uuid, json, ...): such a table is sent as CSV.
+std::optional<std::vector<Wire>> wire_types(const std::vector<Column>& columns);
+
+// Encodes the records of one chunk. Feed it the chunk's bytes in pieces of any size (a record may straddle two).
+class BinaryEncoder {
+public:
+    // file and names for error messages; first_line: the chunk's first physical line.
+    BinaryEncoder(const CsvOptions& csv, std::vector<Wire> wires, std::string file, std::vector<std::string> names);
+
+    // Starts a chunk: appends the binary COPY header to out.
+    void start(std::uint64_t first_line, std::string& out);
+    // Appends every record that is complete in what was fed so far.
+    void feed(const char* data, std::size_t size, std::string& out);
+    // Appends the last record (one without a final line break) and the trailer.
+    void finish(std::string& out);
+
+private:
+    // Encodes the record at pending_[pos...]; returns false (and encodes nothing) when it is not complete yet.
+    bool encode_record(std::size_t& pos, bool at_end, std::string& out);
+    void encode_field(std::size_t column, const char* data, std::size_t size, bool quoted, std::string& out);
+    [[noreturn]] void fail(std::size_t column, const std::string& message) const;
+
+    CsvOptions csv_;
+    std::vector<Wire> wires_;
+    std::string file_;
+    std::vector<std::string> names_;
+    std::string pending_;        // bytes fed but not yet encoded (a partial record)
+    std::string field_;          // an unescaped quoted field
+    std::uint64_t line_ = 0;     // physical line where the record being encoded starts
+    std::uint64_t record_line_ = 0;
+};
+
+// The physical line of the record_index-th record (0-based) of chunk, found by reading the chunk again (only when
+// PostgreSQL rejected a row: binary COPY numbers rows, not lines).
+std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_index);
+
+}  // namespace ece::stage::detail

@@ -1,0 +1,439 @@
+// A pull request's whole life, through the real `ece` binary as GitHub Actions runs it (GITHUB_EVENT_PATH with
+// payloads made from GitHub's real webhook examples, INPUT_* variables, GITHUB_OUTPUT), against a real PostgreSQL
+// and FakeGitHub, with the example dbt project and ece's dbt stand-in (not dbt):
+//   #1 opened -> synchronize -> merged (published); #2 opened -> closed unmerged; #3 expired -> gc.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <pqxx/pqxx>
+
+#include "config/config.hpp"
+#include "core/secrets.hpp"
+#include "demo_data.hpp"
+#include "env/environments.hpp"
+#include "fake_github.hpp"
+#include "lifecycle/lifecycle.hpp"
+#include "lifecycle/production.hpp"
+#include "pg_support.hpp"
+#include "process/process.hpp"
+#include "support.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ece::test::FakeGitHub;
+
+namespace {
+
+const fs::path source_dir = ECE_SOURCE_DIR;
+
+void write(const fs::path& file, const std::string& text) {
+    fs::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::trunc) << text;
+}
+
+void replace_in(const fs::path& file, const std::string& from, const std::string& to) {
+    auto text = ece::test::read_file(file);
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " not in " << file;
+    text.replace(at, from.size(), to);
+    write(file, text);
+}
+
+std::string random_hex(std::size_t n) {
+    std::random_device rd;
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += "0123456789abcdef"[rd() % 16];
+    return out;
+}
+
+std::string sha_of(char c) { return std::string(40, c); }
+
+// The changes the pull requests make to the example project.
+void change_a(const fs::path& ws) {  // stg_patients gets a column
+    replace_in(ws / "models/staging/stg_patients.sql", "    birth_year\n",
+               "    birth_year,\n    (birth_year / 10) * 10 as birth_decade\n");
+}
+void change_b(const fs::path& ws) {  // observed_diagnoses gets the chapter
+    replace_in(ws / "models/marts/observed_diagnoses.sql", "select distinct i.code as dx_code",
+               "select distinct i.code as dx_code, i.chapter");
+}
+void change_c(const fs::path& ws) {  // distinct_providers gets the state
+    replace_in(ws / "models/marts/distinct_providers.sql", "select distinct p.npi", "select distinct p.npi, p.state");
+}
+
+class PullRequestLife : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        data_ = new ece::test::TempDir();
+        ece::demo::DemoOptions options;
+        options.scale = 0.0005;
+        ece::demo::generate(data_->path(), options);
+    }
+    static void TearDownTestSuite() {
+        delete data_;
+        data_ = nullptr;
+    }
+
+    void SetUp() override {
+        admin_url_ = ece::test::fresh_database("e2e");
+        ece::register_secret(admin_url_);
+        prefix_ = "e2e" + random_hex(8) + "_";
+        production_role_ = prefix_ + "prod";
+        github_.add_pull({.number = 1, .head_ref = "feature/decades", .head_sha = sha_of('1')});
+        github_.add_pull({.number = 2, .head_ref = "feature/states", .head_sha = sha_of('4')});
+        github_.add_pull({.number = 3, .head_ref = "feature/old", .head_sha = sha_of('6')});
+    }
+
+    // The repository as checked out for one run: the example project (with ece.yml) plus the changes given.
+    fs::path workspace(const std::string& name, const std::vector<void (*)(const fs::path&)>& changes) {
+        const fs::path ws = dir_ / name;
+        fs::create_directories(ws);
+        for (const auto& entry : fs::directory_iterator(source_dir / "examples/ece_demo")) {
+            const auto file = entry.path().filename().string();
+            if (file == "target" || file == "data" || file == "ece.yml") continue;
+            fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
+        }
+        fs::create_directory_symlink(data_->path(), ws / "data");
+        write(ws / "ece.yml", "project: ece_demo\n"
+                              "production: {schemas: [analytics], role: " + production_role_ + ", raw_schema: raw}\n"
+                              "environments: {prefix: " + prefix_ + ", ttl: 72h}\n"
+                              "stage:\n  tables:\n"
+                              "    - {name: patients, path: data/patients.csv, primary_key: [patid]}\n"
+                              "    - {name: icd10, path: data/icd10.csv, primary_key: [code]}\n"
+                              "    - {name: providers, path: data/providers.csv, primary_key: [npi]}\n"
+                              "    - {name: diagnoses, path: data/diagnoses.csv}\n");
+        for (auto change : changes) change(ws);
+        return ws;
+    }
+
+    // Production as main has it, built in-process (there is no production pipeline in a test).
+    void build_production() {
+        const auto ws = workspace("main", {});
+        ece::env::Environments envs(settings(ws));
+        ece::lifecycle::Options options;
+        options.admin_url = admin_url_;
+        options.project_dir = ws;
+        options.dbt = (source_dir / "tests/dbt_standin/dbt").string();
+        options.work_dir = ws / ".ece/work";
+        std::ostringstream log_text;
+        ece::lifecycle::Log log(log_text, false);
+        const auto built = ece::lifecycle::build_production(envs, options, sha_of('a'), log);
+        ASSERT_TRUE(built.build.ok()) << log_text.str();
+    }
+
+    ece::env::Settings settings(const fs::path& ws) {
+        ece::env::Settings s;
+        s.admin_url = admin_url_;
+        s.config = ece::config::load(ws / "ece.yml");
+        return s;
+    }
+
+    // A webhook payload from GitHub's own examples, pointed at this repository and pull request.
+    fs::path pull_request_event(const std::string& fixture, const std::string& action, int number,
+                                const std::string& head_ref, const std::string& head_sha, bool merged = false,
+                                const std::string& merge_sha = "") {
+        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/" + fixture)));
+        auto& o = payload.as_object();
+        o["action"] = action;
+        o["number"] = number;
+        auto& repo = o["repository"].as_object();
+        repo["full_name"] = "octo-org/warehouse";
+        repo["default_branch"] = "main";
+        auto& pr = o["pull_request"].as_object();
+        pr["number"] = number;
+        pr["state"] = action == "closed" ? "closed" : "open";
+        pr["merged"] = merged;
+        pr["merged_at"] = merged ? json::value("2026-01-01T00:00:00Z") : json::value(nullptr);
+        pr["merge_commit_sha"] = merge_sha.empty() ? json::value(nullptr) : json::value(merge_sha);
+        pr["head"].as_object()["ref"] = head_ref;
+        pr["head"].as_object()["sha"] = head_sha;
+        pr["head"].as_object()["repo"].as_object()["full_name"] = "octo-org/warehouse";
+        pr["base"].as_object()["ref"] = "main";
+        const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
+        write(file, json::serialize(payload));
+        return file;
+    }
+
+    fs::path push_event(const std::string& after) {
+        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/push.json")));
+        auto& o = payload.as_object();
+        o["ref"] = "refs/heads/main";
+        o["after"] = after;
+        o["repository"].as_object()["full_name"] = "octo-org/warehouse";
+        o["repository"].as_object()["default_branch"] = "main";
+        const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
+        write(file, json::serialize(payload));
+        return file;
+    }
+
+    fs::path schedule_event() {
+        const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
+        write(file, R"({"schedule": "17 3 * * *", "repository": {"full_name": "octo-org/warehouse",
+                        "default_branch": "main"}})");
+        return file;
+    }
+
+    struct Run {
+        int exit_code = 0;
+        std::string log;
+        std::map<std::string, std::string> outputs;
+    };
+
+    // The ece binary as the container action runs it.
+    Run ece(const std::string& event_name, const fs::path& event, const fs::path& ws, const std::string& sha,
+            std::map<std::string, std::string> inputs = {}) {
+        const fs::path output = dir_ / ("output-" + std::to_string(events_));
+        ece::process::Command command;
+        command.argv = {ECE_BIN};
+        command.cwd = ws;
+        command.inherit_env = true;
+        command.timeout = std::chrono::minutes(2);
+        command.env = {
+            {"GITHUB_ACTIONS", "true"}, {"GITHUB_EVENT_NAME", event_name}, {"GITHUB_EVENT_PATH", event.string()},
+            {"GITHUB_API_URL", github_.api_url()}, {"GITHUB_SERVER_URL", "https://github.com"},
+            {"GITHUB_REPOSITORY", "octo-org/warehouse"}, {"GITHUB_WORKSPACE", ws.string()}, {"GITHUB_SHA", sha},
+            {"GITHUB_RUN_ID", "4242"}, {"GITHUB_OUTPUT", output.string()},
+            {"GITHUB_STEP_SUMMARY", (dir_ / "summary.md").string()}, {"SSL_CERT_FILE", github_.ca_file().string()},
+            {"PATH", (source_dir / "tests/dbt_standin").string() + ":" + std::getenv("PATH")},
+            {"INPUT_COMMAND", "auto"}, {"INPUT_GITHUB-TOKEN", github_.token()}, {"INPUT_DATABASE-URL", admin_url_},
+            {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"},
+        };
+        for (auto& [k, v] : inputs) command.env["INPUT_" + k] = v;
+        const auto result = ece::process::run(command);
+        Run run{result.exit_code, result.out + result.err, {}};
+        std::istringstream lines(run.log);
+        for (std::string line; std::getline(lines, line);)  // the runner is told a secret only to mask it
+            if (line.rfind("::add-mask::", 0) != 0) all_logs_ += line + "\n";
+        if (fs::exists(output)) {
+            // name<<DELIM / value / DELIM
+            std::istringstream in(ece::test::read_file(output));
+            for (std::string line; std::getline(in, line);) {
+                const auto at = line.find("<<");
+                if (at == std::string::npos) continue;
+                std::string value, delimiter = line.substr(at + 2);
+                for (std::string v; std::getline(in, v) && v != delimiter;) value += (value.empty() ? "" : "\n") + v;
+                run.outputs[line.substr(0, at)] = value;
+            }
+        }
+        return run;
+    }
+
+    // --- what the database holds -----------------------------------------------------------------------------
+    pqxx::connection db() { return pqxx::connection(admin_url_); }
+
+    std::set<std::string> schemas_like(const std::string& prefix) {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        std::set<std::string> out;
+        for (const auto& r : tx.exec_params("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", prefix))
+            out.insert(r[0].as<std::string>());
+        return out;
+    }
+    bool role_exists(const std::string& role) {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        return tx.exec_params1("SELECT count(*) FROM pg_roles WHERE rolname = $1", role)[0].as<int>() == 1;
+    }
+    std::set<std::string> columns(const std::string& schema, const std::string& table) {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        std::set<std::string> out;
+        for (const auto& r : tx.exec_params("SELECT column_name FROM information_schema.columns"
+                                            " WHERE table_schema = $1 AND table_name = $2", schema, table))
+            out.insert(r[0].as<std::string>());
+        return out;
+    }
+    std::set<std::string> built_models(const std::string& environment) {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        std::set<std::string> out;
+        for (const auto& r : tx.exec_params("SELECT unique_id FROM ece.built_nodes WHERE environment = $1", environment))
+            out.insert(r[0].as<std::string>());
+        return out;
+    }
+    std::set<std::string> content_tables() {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        std::set<std::string> out;
+        for (const auto& r : tx.exec("SELECT tablename FROM pg_tables WHERE schemaname = 'ece_content'"))
+            out.insert(r[0].as<std::string>());
+        return out;
+    }
+    std::optional<ece::env::Record> record(const std::string& branch, int pr) {
+        const auto ws = dir_ / "main";
+        ece::env::Environments envs(settings(ws));
+        return envs.find(envs.identify(branch, pr));
+    }
+
+    static ece::test::TempDir* data_;
+    ece::test::TempDir dir_;
+    FakeGitHub github_;
+    std::string admin_url_, prefix_, production_role_;
+    int events_ = 0;
+    std::string all_logs_;
+};
+
+ece::test::TempDir* PullRequestLife::data_ = nullptr;
+
+const std::set<std::string> change_a_models = {
+    "model.ece_demo.stg_patients", "model.ece_demo.distinct_patients", "model.ece_demo.female_patients",
+    "model.ece_demo.male_patients", "model.ece_demo.patients_by_sex"};
+
+TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOneCollected) {
+    const auto started = std::chrono::steady_clock::now();
+    build_production();
+    const auto production_content = content_tables();
+    ASSERT_FALSE(production_content.empty());
+    const std::string base = prefix_ + "pr_1";
+
+    // #1 opened: environment created, data staged, only stg_patients and its descendants built, one comment.
+    auto ws = workspace("pr1-opened", {change_a});
+    auto run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 1, "feature/decades",
+                                                      sha_of('1')), ws, sha_of('1'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, testing::HasSubstr("::group::env up"));
+    EXPECT_THAT(run.log, testing::HasSubstr("::add-mask::"));  // the environment's password, before its URL output
+    EXPECT_THAT(run.log, testing::HasSubstr("not dbt"));  // the stand-in says so
+    EXPECT_EQ(run.outputs["step"], "preview");
+    EXPECT_EQ(run.outputs["env-name"], "pr-1");
+    EXPECT_EQ(run.outputs["schema"], base);
+    EXPECT_EQ(run.outputs["selected-count"], "11");  // 5 models + their 6 tests
+    EXPECT_THAT(run.outputs["comment-url"], testing::Not(testing::IsEmpty()));
+    auto created = record("feature/decades", 1);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, ece::env::Status::ready);
+    EXPECT_EQ(schemas_like(base), (std::set<std::string>{base, base + "_raw"}));
+    EXPECT_EQ(columns(base + "_raw", "patients"), (std::set<std::string>{"patid", "sex", "birth_year"}));
+    EXPECT_EQ(built_models("pr-1"), change_a_models);
+    EXPECT_THAT(columns(base, "stg_patients"), testing::Contains("birth_decade"));
+    auto comments = github_.comments(1);
+    ASSERT_EQ(comments.size(), 1u);
+    EXPECT_THAT(comments[0].body, testing::HasSubstr("ready"));
+    EXPECT_THAT(comments[0].body, testing::HasSubstr("<!-- ece:env=pr-1 "));
+    const auto first_comment = comments[0].id;
+
+    // synchronize with another change: the same comment updated, the environment repaired (not recreated).
+    ws = workspace("pr1-sync", {change_a, change_b});
+    run = ece("pull_request", pull_request_event("pull_request.synchronize.json", "synchronize", 1, "feature/decades",
+                                                 sha_of('2')), ws, sha_of('2'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, testing::HasSubstr("repaired pr-1"));
+    auto repaired = record("feature/decades", 1);
+    ASSERT_TRUE(repaired);
+    EXPECT_EQ(repaired->created_at, created->created_at);
+    EXPECT_EQ(repaired->head_sha, sha_of('2'));
+    comments = github_.comments(1);
+    ASSERT_EQ(comments.size(), 1u);
+    EXPECT_EQ(comments[0].id, first_comment);
+    EXPECT_THAT(comments[0].body, testing::HasSubstr(sha_of('2').substr(0, 7)));
+    auto after_sync = change_a_models;
+    after_sync.insert("model.ece_demo.observed_diagnoses");
+    EXPECT_EQ(built_models("pr-1"), after_sync);
+
+    // merged: production serves the new models, the publish is recorded, the environment is gone.
+    ws = workspace("pr1-merged", {change_a, change_b});
+    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 1, "feature/decades",
+                                                 sha_of('2'), true, sha_of('3')), ws, sha_of('3'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.outputs["step"], "publish");
+    EXPECT_THAT(columns("analytics", "stg_patients"), testing::Contains("birth_decade"));
+    EXPECT_THAT(columns("analytics", "observed_diagnoses"), testing::Contains("chapter"));
+    {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT count(*) FROM ece.publishes WHERE environment = 'pr-1' AND status = 'published'")[0]
+                      .as<int>(), 1);
+        EXPECT_EQ(tx.exec1("SELECT sha FROM ece.state_manifests ORDER BY id DESC LIMIT 1")[0].as<std::string>(),
+                  sha_of('3'));
+    }
+    EXPECT_TRUE(schemas_like(base).empty());
+    EXPECT_FALSE(role_exists(base));
+    EXPECT_EQ(record("feature/decades", 1)->status, ece::env::Status::destroyed);
+    comments = github_.comments(1);
+    ASSERT_EQ(comments.size(), 1u);
+    EXPECT_THAT(comments[0].body, testing::HasSubstr("published"));
+
+    // The push to main of the same merge (the publish workflow): the pull request is found from the commit, and
+    // nothing is published twice.
+    github_.add_pull({.number = 1, .state = "closed", .merged = true, .head_ref = "feature/decades",
+                      .head_sha = sha_of('2'), .merge_commit_sha = sha_of('3')});
+    github_.link_commit(sha_of('3'), 1);
+    run = ece("push", push_event(sha_of('3')), ws, sha_of('3'), {{"COMMAND", "publish"}});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, testing::HasSubstr("pull request #1 holds commit"));
+    EXPECT_THAT(run.log, testing::HasSubstr("was published already"));
+    {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT count(*) FROM ece.publishes WHERE environment = 'pr-1'")[0].as<int>(), 1);
+    }
+    ASSERT_EQ(github_.comments(1).size(), 1u);
+    EXPECT_THAT(github_.comments(1)[0].body, testing::HasSubstr("published"));
+
+    // GitHub shows each environment as a transient deployment with its statuses.
+    std::vector<std::string> states;
+    for (const auto& d : github_.deployments()) {
+        if (d.environment != "ece/pr-1") continue;
+        EXPECT_TRUE(d.transient_environment);
+        for (const auto& s : d.statuses) states.push_back(s.state);
+    }
+    // Opened: in_progress, success; synchronize: in_progress, success (which makes the first inactive, as GitHub
+    // does for an environment's older deployments); merged: inactive; the push of the merge: inactive.
+    EXPECT_THAT(states, testing::ElementsAre("in_progress", "success", "inactive", "in_progress", "success", "inactive",
+                                             "inactive"));
+
+    // #2 opened, then closed without merging: nothing of it is left.
+    const std::string base2 = prefix_ + "pr_2";
+    ws = workspace("pr2-opened", {change_a, change_b, change_c});
+    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 2, "feature/states",
+                                                 sha_of('4')), ws, sha_of('4'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(built_models("pr-2"), (std::set<std::string>{"model.ece_demo.distinct_providers"}));
+    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 2, "feature/states",
+                                                 sha_of('4')), ws, sha_of('4'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.outputs["step"], "destroy");
+    EXPECT_TRUE(schemas_like(base2).empty());
+    EXPECT_FALSE(role_exists(base2));
+    EXPECT_TRUE(built_models("pr-2").empty());
+    EXPECT_EQ(content_tables(), production_content);
+    {
+        auto conn = db();
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT count(*) FROM ece.staged_usage WHERE environment = 'pr-2'")[0].as<int>(), 0);
+    }
+    ASSERT_EQ(github_.comments(2).size(), 1u);
+    EXPECT_THAT(github_.comments(2)[0].body, testing::HasSubstr("destroyed"));
+
+    // #3 with a one-second lifetime: the nightly gc removes it once expired.
+    const std::string base3 = prefix_ + "pr_3";
+    ws = workspace("pr3-opened", {change_a, change_b, change_c});
+    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 3, "feature/old", sha_of('6')),
+              ws, sha_of('6'), {{"TTL", "1s"}});
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    ASSERT_FALSE(schemas_like(base3).empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    run = ece("schedule", schedule_event(), ws, sha_of('6'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_EQ(run.outputs["step"], "gc");
+    EXPECT_THAT(run.log, testing::HasSubstr("removed pr-3"));
+    EXPECT_TRUE(schemas_like(base3).empty());
+    EXPECT_FALSE(role_exists(base3));
+
+    // Nothing printed or posted holds a secret.
+    EXPECT_THAT(ece::test::find_secrets(all_logs_, {admin_url_, github_.token()}), testing::IsEmpty());
+    for (int pr : {1, 2, 3})
+        for (const auto& c : github_.comments(pr))
+            EXPECT_THAT(ece::test::find_secrets(c.body, {admin_url_, github_.token()}), testing::IsEmpty());
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+}
+
+}  // namespace
