@@ -187,7 +187,7 @@ TEST_F(Hostile, ShadowingFunctionsInASchemaNamedLikeTheAdminNeverRunInEcesComman
              {ece_env_binary, "--config", config_file, "list"},
              {ece_env_binary, "--config", config_file, "up", "--branch", "feature/c", "--pr", "3"},
              {ece_env_binary, "--config", config_file, "gc", "--dry-run"},
-             {ece_stage_binary, "load", "--branch", "feature/c", "--table", "patients=" + (dir / "patients.csv").string()},
+             {ece_stage_binary, "load", "--branch", "feature/c", "--pr", "3", "--table", "patients=" + (dir / "patients.csv").string()},
              {ece_stage_binary, "status"},
              {ece_stage_binary, "gc"},
              {ece_env_binary, "--config", config_file, "down", "--pr", "3"}}) {

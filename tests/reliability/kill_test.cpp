@@ -41,6 +41,15 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
     test::TempDir dir;
     const std::string url = test::fresh_database("kill_stage");
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    // Staging into production needs production's role (the owner of its raw views), named in ./ece.yml.
+    const std::string production_role = test::unique_name("relprod");
+    {
+        auto setup = pg::connect(url, "reliability setup");
+        pqxx::work tx(setup);
+        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
+        tx.commit();
+    }
+    write_ece_yml(dir / "ece.yml", production_role, env_prefix());
     // Two versions of the data; gc between loads makes every load a real one (not "unchanged").
     write_demo_csv(dir / "a", 60000, 0);
     write_demo_csv(dir / "b", 60000, 7);
@@ -121,7 +130,7 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
 
     const std::string config = (dir / "ece.yml").string();
     const std::string base = prefix + "pr_1";
-    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature"};
+    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature", "--pr", "1"};
     for (auto& f : demo_table_flags(dir / "data")) stage_branch.push_back(f);
     struct Step {
         std::string name;
@@ -226,7 +235,7 @@ TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
     const std::vector<std::string> production{"analytics", "raw"};
     const std::string before = fingerprint(conn, production);
     const std::string config = (dir / "ece.yml").string();
-    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature"};
+    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature", "--pr", "1"};
     for (auto& f : demo_table_flags(dir / "data")) stage_branch.push_back(f);
 
     // A built environment for cycle k; production's own manifest first becomes the newest state again (a rollback

@@ -65,7 +65,7 @@ TEST(Load, TwentyEnvironmentsUpStagedAndBuiltConcurrently) {
                 const std::string pr = std::to_string(chain.pr), branch = "feature/load-" + pr;
                 // Each pull request has its own checkout (dbt writes target/ into it).
                 const fs::path project = copy_demo_project(dir / ("checkout-" + pr), true);
-                std::vector<std::string> stage{ece_stage_binary, "load", "--branch", branch};
+                std::vector<std::string> stage{ece_stage_binary, "load", "--branch", branch, "--pr", pr};
                 for (auto& f : demo_table_flags(dir / "data")) stage.push_back(f);
                 const std::vector<std::vector<std::string>> steps{
                     {ece_env_binary, "--config", config, "up", "--branch", branch, "--pr", pr},

@@ -52,6 +52,13 @@ bool wait_for_statement(const std::string& url, const std::string& prefix, Spawn
 
 TEST_F(PrivateCluster, RestartDuringStagingFailsClearlyChangesNothingAndTheRerunSucceeds) {
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    {  // Staging into production needs production's role (the owner of its raw views), named in ./ece.yml.
+        auto setup = pg::connect(url, "reliability setup");
+        pqxx::work tx(setup);
+        tx.exec("CREATE ROLE rstprod NOLOGIN");
+        tx.commit();
+    }
+    write_ece_yml(dir / "ece.yml", "rstprod", "rst_");
     write_demo_csv(dir / "a", 300000, 0);
     write_demo_csv(dir / "b", 300000, 3);
     auto load_args = [&](const char* version) {
@@ -109,7 +116,7 @@ TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerun
     write_demo_csv(dir / "data", 5000, 0);
     const std::string config = (dir / "ece.yml").string();
     std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
-    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature"};
+    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature", "--pr", "1"};
     for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f), stage_branch.push_back(f);
     ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
     build_production(url, dir.path());

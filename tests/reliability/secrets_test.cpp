@@ -79,7 +79,7 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
         {{ece_env_binary, "--config", config, "profiles", "--pr", "5", "--out", (dir / "profiles").string()}},
         {{ece_env_binary, "--config", config, "list"}},
         {{ece_env_binary, "--config", config, "--format", "json", "list"}},
-        {{ece_stage_binary, "load", "--branch", "feature/s", "--table", csv}},
+        {{ece_stage_binary, "load", "--branch", "feature/s", "--pr", "5", "--table", csv}},
         {{ece_stage_binary, "status"}},
         {{ece_dbt_binary, "plan", "--branch", "feature/s", "--project-dir", project.string(), "--dbt",
           reporting_dbt.string(), "--format", "json", "--out", (dir / "plan.json").string()}},
@@ -98,7 +98,8 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
           (project / "target/manifest.json").string(), "--dry-run"}},
         {{ece_publish_binary, "--config", config, "list"}},
         // Error paths.
-        {{ece_stage_binary, "load", "--branch", "feature/s", "--table", "bad=" + (dir / "bad.csv").string()}, false},
+        {{ece_stage_binary, "load", "--branch", "feature/s", "--pr", "5", "--table", "bad=" + (dir / "bad.csv").string()},
+         false},
         {{ece_env_binary, "--config", config, "up", "--branch", "x", "--database-url",
           "postgresql://postgres:" + admin_password + "@127.0.0.1:1/postgres?connect_timeout=2"},
          false},
