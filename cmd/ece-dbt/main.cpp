@@ -70,8 +70,18 @@ fs::path parse_project(const fs::path& project_dir, const std::string& dbt_progr
                          "dbt is not on PATH, so the project in " + project_dir.string() +
                              " cannot be parsed; install dbt or pass --manifest FILE (a manifest.json from dbt parse)");
     namespace bp = boost::process;
+    // The user's environment (their profile may read variables from it), minus ece's own credentials: dbt parse runs
+    // the project's and its packages' Jinja, which must not see the admin URL or a GitHub token.
+    bp::environment environment = boost::this_process::environment();
+    for (const char* name : {"ECE_DATABASE_URL", "ECE_DBT_TARGET_URL", "PGPASSWORD", "GITHUB_TOKEN", "GH_TOKEN",
+                             "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"})
+        environment.erase(name);
+    std::vector<std::string> holding_secrets;
+    for (const auto& entry : environment)
+        if (ece::mask_secrets(entry.to_string()) != entry.to_string()) holding_secrets.push_back(entry.get_name());
+    for (const auto& name : holding_secrets) environment.erase(name);
     bp::child child(dbt, "parse", "--project-dir", project_dir.string(), bp::start_dir = project_dir.string(),
-                    bp::std_out > stderr, bp::std_err > stderr);
+                    environment, bp::std_out > stderr, bp::std_err > stderr);
     if (!child.wait_for(std::chrono::minutes(30))) {
         child.terminate();
         throw ece::Error(ece::ErrorKind::external, "dbt parse did not finish within 30 minutes");

@@ -162,6 +162,11 @@ std::int64_t begin_build(pqxx::connection_base& conn, const BuildStart& start) {
     migrate_catalog(conn);
     try {
         pqxx::work tx(conn, "begin build");
+        // Called under the environment's lock (run_build), so a build of it still "running" is one whose process
+        // died (killed, machine lost) without recording a result: say so instead of showing it running forever.
+        tx.exec_params("UPDATE ece.builds SET status = 'failed', finished_at = now(), message = 'interrupted: the"
+                       " build process ended without recording a result' WHERE environment = $1 AND status = 'running'",
+                       start.environment);
         const auto id = tx.exec_params1("INSERT INTO ece.builds (environment, sha, selector, plan, status)"
                                         " VALUES ($1, $2, $3, $4::jsonb, 'running') RETURNING id",
                                         start.environment, start.sha, start.selector, start.plan_json)[0]

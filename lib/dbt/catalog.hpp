@@ -83,7 +83,8 @@ struct BuildOutcome {
     std::vector<BuiltNode> built;
 };
 
-// Inserts a build with status "running" and returns its id. Migrates first.
+// Inserts a build with status "running" and returns its id. Migrates first. Call it holding the environment's lock:
+// an earlier build of the environment still "running" is marked failed ("interrupted"), its process being gone.
 std::int64_t begin_build(pqxx::connection_base& conn, const BuildStart& start);
 // Finishes it in one transaction: status, exit code, run_results, finished_at, and the built nodes (build_id and
 // environment taken from the build row).

@@ -19,7 +19,7 @@
 namespace ece::env {
 namespace {
 
-constexpr const char* shared_setup_lock = "env:shared-setup";
+constexpr std::string_view shared_setup_lock = pg::shared_privileges_lock;
 constexpr const char* drop_lock_timeout = "30s";
 
 struct Admin {
@@ -102,6 +102,8 @@ public:
             }
             pqxx::work tx(need(catalog), "env down");
             tx.exec(std::string("SET LOCAL lock_timeout = '") + drop_lock_timeout + "'");
+            // DROP OWNED BY revokes the role's grants on shared objects: one down at a time, as ups (and staging).
+            tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(shared_setup_lock));
             const Admin me = whoami(tx);
             const bool exists = role_exists(tx, id.role);
             if (exists) tx.exec("DROP OWNED BY " + pg::quote_ident(id.role));

@@ -221,9 +221,14 @@ PGPing ping(int port) {
     return PQping(conninfo.c_str());
 }
 
+// Free for PostgreSQL, which binds with SO_REUSEADDR: connections of the previous run still in TIME_WAIT do not
+// take the port away (without the option a restarted server would move to another port and every URL handed out
+// before the restart would stop working).
 bool port_is_free(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
+    const int reuse = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

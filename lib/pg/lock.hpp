@@ -10,6 +10,11 @@
 
 namespace ece::pg {
 
+// Taken (pg_advisory_xact_lock of its key) by every transaction that grants or revokes privileges on objects all
+// environments share (the database, production's and the staged content's schemas and tables): PostgreSQL fails
+// two concurrent GRANT/REVOKE on one object with "tuple concurrently updated", so they take turns.
+inline constexpr std::string_view shared_privileges_lock = "env:shared-setup";
+
 class AdvisoryLock {
 public:
     // Waits up to timeout for pg_advisory_lock(key_for(name)) on conn, e.g. name = "env:" + branch.

@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,18 +64,28 @@ Identity lookup_identity(const std::string& user) {
 }
 
 // Runs in the child between fork() and exec(): own process group (so a timeout kills grandchildren too), then drop
-// privileges when asked. Only async-signal-safe calls here. A failure is reported to the parent and the child exits
-// before exec, so a failed setuid never runs the program as root.
+// privileges when asked, then ask the kernel to SIGKILL the child when ece dies: run() always waits for its child,
+// so a child outliving ece (ece killed with SIGKILL) is a leftover that would race ece's re-run (e.g. a dbt still
+// building into the environment). Only async-signal-safe calls here. A failure is reported to the parent and the
+// child exits before exec, so a failed setuid never runs the program as root.
 struct ChildSetup : bp::extend::handler {
     std::optional<Identity> identity;
+    pid_t parent = ::getpid();  // taken in ece, before fork()
 
     template <class Executor>
     void on_exec_setup(Executor& exec) const {
         if (::setpgid(0, 0) != 0) fail(exec, "setpgid");
-        if (!identity) return;
+        if (!identity) return die_with_parent(exec);
         if (::setgroups(identity->groups.size(), identity->groups.data()) != 0) fail(exec, "setgroups");
         if (::setgid(identity->gid) != 0) fail(exec, "setgid");
         if (::setuid(identity->uid) != 0) fail(exec, "setuid");
+        die_with_parent(exec);  // after setuid, which resets the parent-death signal
+    }
+
+    template <class Executor>
+    void die_with_parent(Executor& exec) const {
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(exec, "prctl(PR_SET_PDEATHSIG)");
+        if (::getppid() != parent) ::_exit(127);  // ece died before the request took effect
     }
 
     template <class Executor>

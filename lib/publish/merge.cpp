@@ -201,10 +201,14 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     try {
         out.publish = publish(conn, source.load(resolved), publish_options, rebuild);
     } catch (const Error&) {
-        // Another job for the same merge may have published and removed the environment meanwhile.
-        if (auto previous = done_before(conn, id.name, out.sha, environments.find(id))) {
-            return no_op(std::move(out), *previous);
+        // Another job for the same merge may have published and removed the environment meanwhile. When even that
+        // cannot be looked up (the connection is gone), the publish's own error is the one that explains.
+        std::optional<PublishRecord> previous;
+        try {
+            previous = done_before(conn, id.name, out.sha, environments.find(id));
+        } catch (const std::exception&) {
         }
+        if (previous) return no_op(std::move(out), *previous);
         throw;
     }
     if (out.publish.outcome == Outcome::already_published) {

@@ -129,6 +129,10 @@ std::int64_t insert_running(pqxx::connection& conn, const std::string& kind, con
                             std::optional<std::int64_t> pr, const std::string& sha,
                             std::optional<std::int64_t> rolls_back) {
     pqxx::work tx(conn, "publish record");
+    // Both callers hold the database's "publish" lock: a row still running belongs to a process that died (killed,
+    // machine lost) before recording its end. Its transaction never committed, so production is as it was.
+    tx.exec("UPDATE ece.publishes SET status = 'failed', finished_at = clock_timestamp(), error = 'interrupted: the"
+            " process ended before recording a result; nothing of it was committed' WHERE status = 'running'");
     auto id = tx.exec_params1("INSERT INTO ece.publishes (kind, environment, pr, sha, rolls_back) "
                               "VALUES ($1, $2, $3, $4, $5) RETURNING id",
                               kind, environment, pr, sha, rolls_back)[0]

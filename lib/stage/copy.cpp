@@ -93,21 +93,18 @@ public:
     void exec(const std::string& sql, const char* doing) {
         PGresult* result = PQexec(conn_, sql.c_str());
         auto status = PQresultStatus(result);
-        std::string message = status == PGRES_COMMAND_OK ? "" : PQerrorMessage(conn_);
         PQclear(result);
-        if (status != PGRES_COMMAND_OK) throw Error(ErrorKind::database, std::string(doing) + ": " + trim(message));
+        if (status != PGRES_COMMAND_OK) throw failure(doing);
     }
     void begin_copy(const std::string& sql) {
         PGresult* result = PQexec(conn_, sql.c_str());
         auto status = PQresultStatus(result);
-        std::string message = status == PGRES_COPY_IN ? "" : PQerrorMessage(conn_);
         PQclear(result);
-        if (status != PGRES_COPY_IN) throw Error(ErrorKind::database, "starting COPY: " + trim(message));
+        if (status != PGRES_COPY_IN) throw failure("starting COPY");
         in_copy_ = true;
     }
     void put(const char* data, std::size_t size) {
-        if (PQputCopyData(conn_, data, static_cast<int>(size)) != 1)
-            throw Error(ErrorKind::database, "sending COPY data: " + trim(PQerrorMessage(conn_)));
+        if (PQputCopyData(conn_, data, static_cast<int>(size)) != 1) throw failure("sending COPY data");
     }
     // Ends the COPY; returns the failed result (caller clears) or nullptr on success.
     PGresult* end_copy(const char* abort_reason = nullptr) {
@@ -121,6 +118,15 @@ public:
         return failed;
     }
     bool in_copy() const { return in_copy_; }
+
+    // "<doing>: [lost the connection to PostgreSQL: ]<libpq's first line>".
+    Error failure(const char* doing) const {
+        std::string message = trim(PQerrorMessage(conn_));
+        if (auto newline = message.find('\n'); newline != std::string::npos) message.resize(newline);
+        bool lost = PQstatus(conn_) == CONNECTION_BAD;
+        return Error(ErrorKind::database,
+                     std::string(doing) + ": " + (lost ? "lost the connection to PostgreSQL: " : "") + message);
+    }
 
     static std::string trim(std::string text) {
         while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
@@ -166,6 +172,15 @@ Error copy_failure(PGresult* failed, const std::string& file,
     std::string message = field(failed, PG_DIAG_MESSAGE_PRIMARY), sqlstate = field(failed, PG_DIAG_SQLSTATE);
     std::string context = field(failed, PG_DIAG_CONTEXT);
     PQclear(failed);
+    bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
+    if (!data_problem) {
+        // Not the data's fault (the server shut down, the connection broke, ...): no line, say what was going on.
+        bool lost = sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+        return Error(ErrorKind::database,
+                     std::string(lost ? "lost the connection to PostgreSQL" : "COPY failed") + " while loading the file: " +
+                         (message.empty() ? "no reason given" : message),
+                     {.file = file});
+    }
     std::uint64_t record_line = 0;
     std::string column;
     parse_copy_context(context, record_line, column);
@@ -174,8 +189,7 @@ Error copy_failure(PGresult* failed, const std::string& file,
     for (std::size_t k = 0; k < db_columns.size() && k < file_columns.size(); ++k)
         if (db_columns[k] == column) column = file_columns[k];
     if (!column.empty()) where.field = "column " + column;
-    bool data_problem = sqlstate.rfind("22", 0) == 0 || sqlstate.rfind("23", 0) == 0;
-    return Error(data_problem ? ErrorKind::input : ErrorKind::database, message.empty() ? "COPY failed" : message, where);
+    return Error(ErrorKind::input, message.empty() ? "COPY failed" : message, where);
 }
 
 class ParallelCopy {
@@ -397,7 +411,13 @@ std::string copy_options_sql(const CsvOptions& csv, bool header) {
 
 void copy_chunks(const std::string& url, const TableDecl& table, const ScanResult& scanned,
                  const std::string& qualified_table, const CopyOptions& options) {
-    ParallelCopy(url, table, scanned, qualified_table, options).run();
+    try {
+        ParallelCopy(url, table, scanned, qualified_table, options).run();
+    } catch (const Error& e) {
+        if (!e.where().file.empty()) throw;
+        // A failure of the connection itself: name the file being loaded.
+        throw Error(e.kind(), "loading " + table.name + ": " + e.message(), {.file = table.source});
+    }
 }
 
 }  // namespace ece::stage

@@ -159,7 +159,7 @@ void parse_all(ByteSource& source, detail::CsvParser& parser, const StreamConsum
         std::size_t size = carry.size() + block->size;
         if (carry.size() <= headroom) {
             char* front = block->data() - carry.size();
-            std::memcpy(front, carry.data(), carry.size());
+            if (!carry.empty()) std::memcpy(front, carry.data(), carry.size());  // an empty vector's data() may be null
             start = front;
         } else {  // a record longer than the headroom: join into a separate buffer
             joined.assign(carry.begin(), carry.end());

@@ -449,6 +449,9 @@ void ensure_raw_schema(pqxx::work& tx, const Environment& env) {
 
 void point_views(pqxx::connection& conn, const Environment& env, const std::vector<StagedTable>& staged) {
     pqxx::work tx(conn);
+    // GRANTs on the shared content schema and tables: environments take turns (see pg::shared_privileges_lock).
+    if (!env.owner_role.empty())
+        tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(pg::shared_privileges_lock));
     ensure_raw_schema(tx, env);
     if (!env.owner_role.empty())
         tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::quote_ident(env.owner_role));

@@ -45,7 +45,11 @@ TEST_F(Lifecycle, UpCreatesRoleSchemaAndCatalogRow) {
     EXPECT_EQ(result.credentials.user, config.environments.prefix + "pr_7");
     EXPECT_EQ(result.credentials.password.size(), 43u);
     EXPECT_EQ(value_as(result.credentials, "SELECT current_user"), result.credentials.user);
-    EXPECT_EQ(value_as(result.credentials, "SHOW search_path"), "\"$user\", public");  // $user = the base schema
+    {  // The role's default ($user = the base schema), as dbt and psql get it; ece's own sessions pin theirs (lib/pg).
+        pqxx::connection as_dbt(result.credentials.url());
+        pqxx::work tx(as_dbt);
+        EXPECT_EQ(tx.exec1("SHOW search_path")[0].as<std::string>(), "\"$user\", public");
+    }
     EXPECT_EQ(admin_value("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = '" +
                           result.credentials.schema + "'"),
               result.credentials.user);
