@@ -93,6 +93,23 @@ fs::path parse_project(const fs::path& project_dir, const std::string& dbt_progr
     return project_dir / "target" / "manifest.json";
 }
 
+// Parses a subcommand's arguments into the variables options binds. False when --help was asked (and printed);
+// a bad argument is an ece::Error (usage) with the usage text.
+bool parse_arguments(const std::vector<std::string>& args, const po::options_description& options) {
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        if (vm.count("help")) {
+            std::cout << usage_text << options;
+            return false;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
+    }
+    return true;
+}
+
 int plan_command(const std::vector<std::string>& args) {
     std::string branch, manifest_file, project_dir, state_dir, select = "state:modified+", format = "text", out_file;
     std::string dbt_program = "dbt", database_url, artifact_name;
@@ -117,17 +134,7 @@ int plan_command(const std::vector<std::string>& args) {
         ("ignore-config", po::value(&ignore_config),
          "stricter than dbt: ignore differences in this unrendered config key (repeatable), e.g. one that "
          "differs only because production renders target.name differently");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        if (vm.count("help")) {
-            std::cout << usage_text << options;
-            return ece::exit_code::ok;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
-    }
+    if (!parse_arguments(args, options)) return ece::exit_code::ok;  // --help was printed
     if (format != "text" && format != "json")
         throw ece::Error(ece::ErrorKind::usage, "--format must be text or json, not '" + format + "'");
     if (manifest_file.empty() && project_dir.empty())
@@ -268,17 +275,7 @@ int build_command(const std::vector<std::string>& args) {
         ("threads", po::value(&threads), "dbt threads (default 4)")
         ("timeout-minutes", po::value(&timeout_minutes), "dbt build is stopped after this (default 120)")
         ("ignore-config", po::value(&ignore_config), "as for plan: ignore differences in this config key");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        if (vm.count("help")) {
-            std::cout << usage_text << options;
-            return ece::exit_code::ok;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
-    }
+    if (!parse_arguments(args, options)) return ece::exit_code::ok;  // --help was printed
     const auto database_url_flag = database_url.empty() ? std::nullopt : std::optional(database_url);
     ece::dbt::BuildTarget target;
     std::string catalog_url;
@@ -348,17 +345,7 @@ int store_manifest_command(const std::vector<std::string>& args) {
         ("source", po::value(&source), "who stores it (recorded)")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
                                                    "embedded server)");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        if (vm.count("help")) {
-            std::cout << usage_text << options;
-            return ece::exit_code::ok;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
-    }
+    if (!parse_arguments(args, options)) return ece::exit_code::ok;  // --help was printed
     auto catalog = ece::pg::connect_owned(
         ece::pg::resolve_admin_url(database_url.empty() ? std::nullopt : std::optional(database_url)),
         "ece-dbt store-manifest");
