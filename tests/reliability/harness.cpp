@@ -18,6 +18,7 @@
 #include "dbt/build.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
+#include "pg_support.hpp"
 #include "support.hpp"
 
 extern char** environ;
@@ -313,6 +314,26 @@ void build_production(const std::string& admin_url, const fs::path& work) {
                        "--sha", "prodsha"},
                       {{"ECE_DATABASE_URL", admin_url}}, work);
     if (stored.exit_code != 0) throw std::runtime_error("storing production's manifest failed: " + stored.err);
+}
+
+std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
+                              int rows, const std::map<std::string, std::string>& env) {
+    const std::string production_role = test::unique_name("relprod");
+    auto conn = pg::connect(admin_url, "reliability setup");
+    {
+        pqxx::work tx(conn);
+        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
+        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
+        tx.commit();
+    }
+    write_ece_yml(work / "ece.yml", production_role, prefix);
+    write_demo_csv(work / "data", rows, 0);
+    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
+    for (auto& f : demo_table_flags(work / "data")) stage_prod.push_back(f);
+    const auto staged = run(stage_prod, env, work);
+    if (staged.exit_code != 0) throw std::runtime_error("staging production failed: " + staged.err);
+    build_production(admin_url, work);
+    return production_role;
 }
 
 }  // namespace ece::reliability

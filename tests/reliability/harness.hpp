@@ -97,4 +97,10 @@ fs::path copy_demo_project(const fs::path& where, bool changed);
 // Builds production (schema analytics, from raw) with the stand-in as the admin and stores its manifest.
 void build_production(const std::string& admin_url, const fs::path& work);
 
+// Everything the suites start from, in the database admin_url names: a production role owning schema analytics,
+// work/ece.yml, demo data of `rows` rows in work/data staged into production's raw schema (ece-stage, the real
+// binary, must succeed), and production built by the stand-in. Returns the production role.
+std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
+                              int rows, const std::map<std::string, std::string>& env);
+
 }  // namespace ece::reliability

@@ -107,23 +107,11 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     test::TempDir dir;
     const std::string url = test::fresh_database("kill_env");
     const std::string prefix = env_prefix();
-    const std::string production_role = test::unique_name("relprod");
     // A private TMPDIR: what a killed ece-dbt leaves there (its private directory) is counted.
     fs::create_directories(dir / "tmp");
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
+    const std::string production_role = set_up_production(url, dir.path(), prefix, 20000, env);
     auto conn = pg::connect(url, "reliability check");
-    {
-        pqxx::work tx(conn);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
-        tx.commit();
-    }
-    write_ece_yml(dir / "ece.yml", production_role, prefix);
-    write_demo_csv(dir / "data", 20000, 0);
-    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
-    for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f);
-    ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
-    build_production(url, dir.path());
     const fs::path project = copy_demo_project(dir / "branch", true);
     const std::vector<std::string> production{"analytics", "raw"};
     const std::string production_print = fingerprint(conn, production);
@@ -215,22 +203,10 @@ TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
     test::TempDir dir;
     const std::string url = test::fresh_database("kill_publish");
     const std::string prefix = env_prefix();
-    const std::string production_role = test::unique_name("relprod");
     fs::create_directories(dir / "tmp");
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
+    const std::string production_role = set_up_production(url, dir.path(), prefix, 20000, env);
     auto conn = pg::connect(url, "reliability check");
-    {
-        pqxx::work tx(conn);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
-        tx.commit();
-    }
-    write_ece_yml(dir / "ece.yml", production_role, prefix);
-    write_demo_csv(dir / "data", 20000, 0);
-    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
-    for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f);
-    ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
-    build_production(url, dir.path());
     const fs::path project = copy_demo_project(dir / "branch", true);
     const std::vector<std::string> production{"analytics", "raw"};
     const std::string before = fingerprint(conn, production);

@@ -31,21 +31,9 @@ TEST(Load, TwentyEnvironmentsUpStagedAndBuiltConcurrently) {
     const std::string url = test::fresh_database("load");
     std::string prefix = test::unique_name("load");
     prefix = prefix.substr(0, 20) + "_";
-    const std::string production_role = test::unique_name("loadprod");
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
+    const std::string production_role = set_up_production(url, dir.path(), prefix, 2000, env);
     auto conn = pg::connect(url, "reliability check");
-    {
-        pqxx::work tx(conn);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
-        tx.commit();
-    }
-    write_ece_yml(dir / "ece.yml", production_role, prefix);
-    write_demo_csv(dir / "data", 2000, 0);
-    std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};
-    for (auto& f : demo_table_flags(dir / "data")) stage_prod.push_back(f);
-    ASSERT_EQ(run(stage_prod, env, dir.path()).exit_code, 0);
-    build_production(url, dir.path());
     const std::string production_print = fingerprint(conn, {"analytics", "raw"});
     const std::string config = (dir / "ece.yml").string();
 
