@@ -3,6 +3,7 @@
 #include "dbt/manifest.hpp"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <boost/json/parser.hpp>
@@ -23,11 +24,21 @@ namespace {
     throw Error(ErrorKind::input, message, {file.string(), {}, {}, path, {}});
 }
 
+// A count as dbt writes it (an integer, sometimes a whole double); none when absent or not representable.
 std::optional<std::int64_t> integer(const boost::json::value* value) {
     if (!value) return std::nullopt;
     if (value->is_int64()) return value->get_int64();
-    if (value->is_uint64()) return static_cast<std::int64_t>(value->get_uint64());
-    if (value->is_double()) return static_cast<std::int64_t>(value->get_double());
+    if (value->is_uint64()) {
+        const auto u = value->get_uint64();
+        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+        return static_cast<std::int64_t>(u);
+    }
+    if (value->is_double()) {
+        // Converting a double outside int64's range (or NaN) is undefined behaviour: such a value is no count.
+        const double d = value->get_double();
+        if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+        return static_cast<std::int64_t>(d);
+    }
     return std::nullopt;
 }
 

@@ -50,6 +50,18 @@ TEST(RunResults, ViewsHaveNoRowCountWhereDbtSaysMinusOne) {
     EXPECT_EQ(r.find("model.ece_demo.distinct_patients")->rows_affected, 300);
 }
 
+TEST(RunResults, CountsOutsideInt64AreNoCount) {
+    // Found by fuzz_run_results: converting 1.5e75 to an integer was undefined behaviour.
+    const RunResults r = parse_run_results(
+        R"({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"},
+            "results": [{"unique_id": "model.p.a", "status": "success", "execution_time": 1.0, "failures": 1.5e75,
+                         "adapter_response": {"rows_affected": 18446744073709551615}}],
+            "elapsed_time": 1.0})");
+    ASSERT_EQ(r.results.size(), 1u);
+    EXPECT_FALSE(r.results[0].failures.has_value());
+    EXPECT_FALSE(r.results[0].rows_affected.has_value());
+}
+
 TEST(RunResults, FirstDbtCoreV4Result) {
     const RunResults r = load_run_results(fixture("real/dbt/run_results/dbt-core-results-v4.run_results.json"));
     ASSERT_EQ(r.results.size(), 2u);
