@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under ASan + UBSan and runs each for a bounded time with its seed corpus.
-# Usage: scripts/fuzz.sh [seconds per target, default 30]. Crashes are written to build-fuzz/crashes/<target>/;
+# Usage: scripts/fuzz.sh [seconds per target, default 30]. The seed is fixed (ECE_FUZZ_SEED, default 1) so a CI run
+# is reproducible; set another seed, or a longer time, to explore further. Crashes are written to build-fuzz/crashes/<target>/;
 # keep each one as a regression input in tests/fuzz/corpus/<target>/ once fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ for source in tests/fuzz/fuzz_*.cpp; do
   fi
   mkdir -p "$BUILD_DIR/crashes/$target"
   echo "fuzz: $target for ${SECONDS_PER_TARGET}s ($(ls "$work" | wc -l) seeds)"
-  if ! "$BUILD_DIR/tests/fuzz/$target" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=4096 \
+  if ! "$BUILD_DIR/tests/fuzz/$target" -seed="${ECE_FUZZ_SEED:-1}" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=4096 \
        -artifact_prefix="$BUILD_DIR/crashes/$target/" -print_final_stats=1 "$work" 2>"$BUILD_DIR/$target.log"; then
     echo "fuzz: $target FAILED; see $BUILD_DIR/$target.log and $BUILD_DIR/crashes/$target/"
     tail -30 "$BUILD_DIR/$target.log"
