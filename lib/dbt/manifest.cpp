@@ -132,8 +132,10 @@ int schema_version_of(std::string_view url) {
     auto slash = url.rfind("/v");
     if (slash == std::string_view::npos) return 0;
     int version = 0;
-    for (std::size_t i = slash + 2; i < url.size() && url[i] >= '0' && url[i] <= '9'; ++i)
+    for (std::size_t i = slash + 2; i < url.size() && url[i] >= '0' && url[i] <= '9'; ++i) {
+        if (version > 100000) return 0;  // no real schema version is this long; stop before int overflows
         version = version * 10 + (url[i] - '0');
+    }
     return version;
 }
 
