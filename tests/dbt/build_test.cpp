@@ -36,17 +36,7 @@ const fs::path fake_dbt = source_dir / "tests/dbt/fake_dbt_dumps_environment";
 const fs::path fake_dbt_other_nodes = source_dir / "tests/dbt/fake_dbt_runs_other_nodes";
 const fs::path demo_project = source_dir / "examples/ece_demo";
 
-const char* const raw_data = R"SQL(
-create schema raw;
-create table raw.patients(patid bigint, sex text, birth_year int);
-create table raw.diagnoses(patid bigint, npi bigint, dx_code text);
-create table raw.providers(npi bigint);
-create table raw.icd10(code text);
-insert into raw.patients values (1,'f',1950),(2,'m',1960),(3,'F',1970),(4,'u',1980),(5,'m',1890),(6,'m',1999);
-insert into raw.providers values (10),(11),(12);
-insert into raw.icd10 values ('A01'),('B02'),('C03');
-insert into raw.diagnoses values (1,10,'a01'),(2,10,'b02'),(3,11,'a01'),(9,99,'Z99');
-)SQL";
+const char* const raw_data = ece::test::demo_raw_data_sql;
 
 // The example project's models, seeds and tests (what a full build runs).
 const std::set<std::string> all_relations = {"distinct_patients", "distinct_providers", "female_patients",

@@ -21,6 +21,19 @@ std::string fresh_database(std::string_view hint = "t");
 // (prefix is cut to fit). For roles and anything else cluster-wide.
 std::string unique_name(std::string_view prefix);
 
+// The example project's four raw sources (schema raw) with a few rows each, for tests that build it with dbt.
+inline constexpr const char* demo_raw_data_sql = R"SQL(
+create schema raw;
+create table raw.patients(patid bigint, sex text, birth_year int);
+create table raw.diagnoses(patid bigint, npi bigint, dx_code text);
+create table raw.providers(npi bigint);
+create table raw.icd10(code text);
+insert into raw.patients values (1,'f',1950),(2,'m',1960),(3,'F',1970),(4,'u',1980),(5,'m',1890),(6,'m',1999);
+insert into raw.providers values (10),(11),(12);
+insert into raw.icd10 values ('A01'),('B02'),('C03');
+insert into raw.diagnoses values (1,10,'a01'),(2,10,'b02'),(3,11,'a01'),(9,99,'Z99');
+)SQL";
+
 // Where the shared test cluster lives (<build>/test-pg).
 std::string test_cluster_dir();
 
