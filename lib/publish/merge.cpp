@@ -6,6 +6,7 @@
 #include "dbt/env_target.hpp"
 #include "dbt/private_dir.hpp"
 #include "pg/connect.hpp"
+#include "pg/lock.hpp"
 #include "process/process.hpp"
 #include "publish/catalog_source.hpp"
 
@@ -198,7 +199,12 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
 
     auto publish_options = options.publish;
     publish_options.once_per_sha = true;
+    // Concurrent merges take turns from here until production's new state is stored: the staleness check compares
+    // the environment with production as the publishes before this one left it (a --rebuild catches up on them), and
+    // the next one sees this one's manifest. (publish() takes the same lock again; advisory locks nest.)
+    std::optional<pg::AdvisoryLock> turn;
     try {
+        turn.emplace(conn, "publish", publish_options.advisory_lock_timeout);
         out.publish = publish(conn, source.load(resolved), publish_options, rebuild);
     } catch (const Error&) {
         // Another job for the same merge may have published and removed the environment meanwhile. When even that
