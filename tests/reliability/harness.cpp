@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -140,6 +141,17 @@ Outcome run_killed_after(const std::vector<std::string>& argv, const std::map<st
 unsigned fault_seed() {
     if (const char* s = std::getenv("ECE_FAULT_SEED"); s && *s) return static_cast<unsigned>(std::strtoul(s, nullptr, 10));
     return 20261121u;
+}
+
+std::chrono::microseconds kill_offset(std::mt19937& random, double seconds) {
+    return std::chrono::microseconds(
+        static_cast<long long>(std::uniform_real_distribution<double>(0, seconds)(random) * 1e6));
+}
+
+void KillTally::print(const std::string& name, double seconds) const {
+    std::printf("[figures] %s: %d kill points (%d killed while running, %d finished first), %d converged, %.1fs, "
+                "seed %u\n",
+                name.c_str(), points, killed_running, finished_first, converged, seconds, fault_seed());
 }
 
 std::string fingerprint(pqxx::connection_base& conn, const std::vector<std::string>& schemas) {
@@ -298,9 +310,10 @@ fs::path copy_demo_project(const fs::path& where, bool changed) {
     return where;
 }
 
-void build_production(const std::string& admin_url, const fs::path& work) {
+void build_production(const std::string& admin_url, const fs::path& work, const ProjectEdit& edit) {
     const auto admin = pg::parse_url(admin_url);
     const fs::path project = copy_demo_project(work / "production", false);
+    if (edit) edit(project);
     const dbt::BuildTarget target{admin.host, admin.port, admin.dbname, admin.user, admin.password, "analytics",
                                   "analytics", "production", "prodsha", ""};
     fs::create_directories(work / "production-profile");
@@ -317,7 +330,7 @@ void build_production(const std::string& admin_url, const fs::path& work) {
 }
 
 std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
-                              int rows, const std::map<std::string, std::string>& env) {
+                              int rows, const std::map<std::string, std::string>& env, const ProjectEdit& edit) {
     const std::string production_role = test::unique_name("relprod");
     auto conn = pg::connect(admin_url, "reliability setup");
     {
@@ -332,8 +345,58 @@ std::string set_up_production(const std::string& admin_url, const fs::path& work
     for (auto& f : demo_table_flags(work / "data")) stage_prod.push_back(f);
     const auto staged = run(stage_prod, env, work);
     if (staged.exit_code != 0) throw std::runtime_error("staging production failed: " + staged.err);
-    build_production(admin_url, work);
+    build_production(admin_url, work, edit);
     return production_role;
+}
+
+std::string unique_env_prefix(const std::string& hint) {
+    std::string p = test::unique_name(hint);
+    p.resize(std::min<std::size_t>(p.size(), 20));
+    return p + "_";
+}
+
+namespace {
+fs::path created_directory(const fs::path& dir) {
+    fs::create_directories(dir);
+    return dir;
+}
+}  // namespace
+
+PullRequestSetup::PullRequestSetup(const std::string& database_hint, int rows)
+    : url(test::fresh_database(database_hint)),
+      prefix(unique_env_prefix("rel")),
+      env{{"ECE_DATABASE_URL", url}, {"TMPDIR", created_directory(dir / "tmp").string()}},
+      production_role(set_up_production(url, dir.path(), prefix, rows, env)),
+      config((dir / "ece.yml").string()),
+      project(copy_demo_project(dir / "branch", true)),
+      conn(pg::connect(url, "reliability check")) {}
+
+std::string PullRequestSetup::branch(int pr) { return "feature/" + std::to_string(pr); }
+
+std::vector<std::string> PullRequestSetup::up(int pr) const {
+    return {ece_env_binary, "--config", config, "up", "--branch", branch(pr), "--pr", std::to_string(pr)};
+}
+
+std::vector<std::string> PullRequestSetup::stage_branch(int pr) const {
+    std::vector<std::string> argv{ece_stage_binary, "load", "--branch", branch(pr), "--pr", std::to_string(pr)};
+    for (auto& f : demo_table_flags(dir / "data")) argv.push_back(f);
+    return argv;
+}
+
+std::vector<std::string> PullRequestSetup::build(const std::string& sha, int pr) const {
+    return {ece_dbt_binary, "build", "--config", config, "--branch", branch(pr), "--pr", std::to_string(pr),
+            "--project-dir", project.string(), "--dbt", standin_dbt.string(), "--sha", sha};
+}
+
+std::vector<std::string> PullRequestSetup::down(int pr) const {
+    return {ece_env_binary, "--config", config, "down", "--pr", std::to_string(pr)};
+}
+
+std::vector<std::string> PullRequestSetup::left_behind() {
+    auto left = leftovers(conn, prefix);
+    for (const auto& entry : fs::directory_iterator(dir / "tmp"))
+        left.push_back("temporary directory " + entry.path().filename().string());
+    return left;
 }
 
 }  // namespace ece::reliability

@@ -4,12 +4,15 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "support.hpp"
 
 namespace ece::reliability {
 
@@ -25,6 +28,7 @@ inline const std::string ece_stage_binary = ECE_STAGE_BINARY;
 inline const std::string ece_dbt_binary = ECE_DBT_BINARY;
 inline const std::string ece_publish_binary = ECE_PUBLISH_BINARY;
 inline const std::string ece_comment_binary = ECE_COMMENT_BINARY;
+inline const std::string ece_binary = ECE_BINARY;
 
 struct Outcome {
     int exit_code = -1;       // exit status, or 128 + signal
@@ -68,6 +72,19 @@ Outcome run_killed_after(const std::vector<std::string>& argv, const std::map<st
 // The seed of the random kill points: ECE_FAULT_SEED when set, else a fixed one (reproducible runs).
 unsigned fault_seed();
 
+// A kill point: an offset drawn uniformly from [0, seconds) (a step's uninterrupted duration).
+std::chrono::microseconds kill_offset(std::mt19937& random, double seconds);
+
+// What a step's kill points came to; print() writes the "[figures]" line RELIABILITY.md records.
+struct KillTally {
+    int points = 0, killed_running = 0, finished_first = 0, converged = 0;
+    void count(const Outcome& killed) {
+        ++points;
+        (killed.killed ? killed_running : finished_first)++;
+    }
+    void print(const std::string& name, double seconds) const;
+};
+
 // Every relation of the schemas: kind, columns, row count, and a view's definition with the given schema names
 // replaced by placeholders (so two environments compare equal). Sorted, one line per relation.
 std::string fingerprint(pqxx::connection_base& conn, const std::vector<std::string>& schemas);
@@ -94,13 +111,43 @@ void write_ece_yml(const fs::path& file, const std::string& production_role, con
 // The example project, with the body_change edit of stg_patients (a branch's change) when `changed`.
 fs::path copy_demo_project(const fs::path& where, bool changed);
 
-// Builds production (schema analytics, from raw) with the stand-in as the admin and stores its manifest.
-void build_production(const std::string& admin_url, const fs::path& work);
+// Edits a copy of the example project (adds or changes models) before it is built or published.
+using ProjectEdit = std::function<void(const fs::path& project)>;
+
+// Builds production (schema analytics, from raw) with the stand-in as the admin and stores its manifest; the
+// project is work/production, the example project with edit applied.
+void build_production(const std::string& admin_url, const fs::path& work, const ProjectEdit& edit = {});
 
 // Everything the suites start from, in the database admin_url names: a production role owning schema analytics,
 // work/ece.yml, demo data of `rows` rows in work/data staged into production's raw schema (ece-stage, the real
 // binary, must succeed), and production built by the stand-in. Returns the production role.
 std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
-                              int rows, const std::map<std::string, std::string>& env);
+                              int rows, const std::map<std::string, std::string>& env, const ProjectEdit& edit = {});
+
+// A prefix for environments' schemas and roles unique to this test run (20 characters and "_").
+std::string unique_env_prefix(const std::string& hint);
+
+// What the cycle tests start from: a fresh database with production set up (set_up_production, `rows` rows), a
+// private TMPDIR (what a killed ece-dbt leaves there is counted), the branch's checkout (the stg_patients change)
+// and the commands of pull request N (default 1) on branch feature/N.
+struct PullRequestSetup {
+    explicit PullRequestSetup(const std::string& database_hint, int rows = 20000);
+
+    test::TempDir dir;
+    std::string url, prefix;
+    std::map<std::string, std::string> env;  // ECE_DATABASE_URL, TMPDIR
+    std::string production_role, config;     // config: dir/ece.yml
+    fs::path project;                         // dir/branch
+    pqxx::connection conn;                    // the checks' own admin connection
+    const std::vector<std::string> production_schemas{"analytics", "raw"};
+
+    static std::string branch(int pr);
+    std::vector<std::string> up(int pr = 1) const;
+    std::vector<std::string> stage_branch(int pr = 1) const;
+    std::vector<std::string> build(const std::string& sha, int pr = 1) const;
+    std::vector<std::string> down(int pr = 1) const;
+    // What the private TMPDIR holds (names), and leftovers() of this prefix with it: empty when clean.
+    std::vector<std::string> left_behind();
+};
 
 }  // namespace ece::reliability

@@ -20,22 +20,6 @@ namespace {
 
 using testing::IsEmpty;
 
-struct Tally {
-    int points = 0, killed_running = 0, finished_first = 0, converged = 0;
-    double seconds = 0;
-    void print(const char* name) const {
-        std::printf("[figures] %s: %d kill points (%d killed while running, %d finished first), %d converged, "
-                    "%.1fs, seed %u\n",
-                    name, points, killed_running, finished_first, converged, seconds, fault_seed());
-    }
-};
-
-std::string env_prefix() {
-    std::string p = test::unique_name("rel");
-    p.resize(std::min<std::size_t>(p.size(), 20));
-    return p + "_";
-}
-
 TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
     const auto started = std::chrono::steady_clock::now();
     test::TempDir dir;
@@ -49,7 +33,7 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
         tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
         tx.commit();
     }
-    write_ece_yml(dir / "ece.yml", production_role, env_prefix());
+    write_ece_yml(dir / "ece.yml", production_role, unique_env_prefix("rel"));
     // Two versions of the data; gc between loads makes every load a real one (not "unchanged").
     write_demo_csv(dir / "a", 60000, 0);
     write_demo_csv(dir / "b", 60000, 7);
@@ -72,16 +56,14 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
     ASSERT_NE(print["a"], print["b"]);
 
     std::mt19937 random(fault_seed());
-    Tally tally;
+    KillTally tally;
     std::string current = "b";
     for (int point = 0; point < 20; ++point) {
         const std::string next = current == "a" ? "b" : "a";
         ASSERT_EQ(run({ece_stage_binary, "gc"}, env, dir.path()).exit_code, 0);
-        const auto offset = std::chrono::microseconds(
-            static_cast<long long>(std::uniform_real_distribution<double>(0, duration[next])(random) * 1e6));
+        const auto offset = kill_offset(random, duration[next]);
         auto killed = run_killed_after(load_args(next.c_str()), env, dir.path(), offset);
-        ++tally.points;
-        (killed.killed ? tally.killed_running : tally.finished_first)++;
+        tally.count(killed);
         SCOPED_TRACE("point " + std::to_string(point) + " at " + std::to_string(offset.count()) + "us");
         // Production is entirely before or entirely after, at once, while the killed sessions may still linger.
         const std::string seen = fingerprint(conn, production);
@@ -95,8 +77,7 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
         if (rerun.exit_code == 0 && left.empty() && fingerprint(conn, production) == print[next]) ++tally.converged;
         current = next;
     }
-    tally.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    tally.print("stage load --prod");
+    tally.print("stage load --prod", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     EXPECT_EQ(tally.converged, tally.points);
 }
 
@@ -104,62 +85,47 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
 // (the stand-in), ece-env down. Production (analytics, raw) never changes.
 TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     const auto started = std::chrono::steady_clock::now();
-    test::TempDir dir;
-    const std::string url = test::fresh_database("kill_env");
-    const std::string prefix = env_prefix();
-    // A private TMPDIR: what a killed ece-dbt leaves there (its private directory) is counted.
-    fs::create_directories(dir / "tmp");
-    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
-    const std::string production_role = set_up_production(url, dir.path(), prefix, 20000, env);
-    auto conn = pg::connect(url, "reliability check");
-    const fs::path project = copy_demo_project(dir / "branch", true);
-    const std::vector<std::string> production{"analytics", "raw"};
-    const std::string production_print = fingerprint(conn, production);
-
-    const std::string config = (dir / "ece.yml").string();
-    const std::string base = prefix + "pr_1";
-    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature", "--pr", "1"};
-    for (auto& f : demo_table_flags(dir / "data")) stage_branch.push_back(f);
+    PullRequestSetup setup("kill_env");
+    auto& conn = setup.conn;
+    const std::string production_print = fingerprint(conn, setup.production_schemas);
+    const std::string base = setup.prefix + "pr_1";
     struct Step {
         std::string name;
         std::vector<std::string> argv;
         double seconds = 0;
-        Tally tally{};
+        KillTally tally{};
     };
     std::vector<Step> steps{
-        {"ece-env up", {ece_env_binary, "--config", config, "up", "--branch", "feature", "--pr", "1"}},
-        {"ece-stage load --branch", stage_branch},
-        {"ece-dbt build", {ece_dbt_binary, "build", "--config", config, "--branch", "feature", "--pr", "1",
-                           "--project-dir", project.string(), "--dbt", standin_dbt.string(), "--sha", "branchsha"}},
-        {"ece-env down", {ece_env_binary, "--config", config, "down", "--pr", "1"}},
+        {"ece-env up", setup.up()},
+        {"ece-stage load --branch", setup.stage_branch()},
+        {"ece-dbt build", setup.build("branchsha")},
+        {"ece-env down", setup.down()},
     };
     // An uninterrupted cycle: each step's duration and what the environment holds after the build.
     std::string built_print;
     for (auto& step : steps) {
-        auto r = run(step.argv, env, dir.path());
+        auto r = run(step.argv, setup.env, setup.dir.path());
         ASSERT_EQ(r.exit_code, 0) << step.name << ": " << r.out << r.err;
         step.seconds = r.seconds;
         if (step.name == "ece-dbt build") built_print = fingerprint(conn, {base, base + "_raw"});
     }
     ASSERT_THAT(built_print, testing::HasSubstr("distinct_patients"));
-    ASSERT_THAT(leftovers(conn, prefix), IsEmpty());
+    ASSERT_THAT(setup.left_behind(), IsEmpty());
 
     std::mt19937 random(fault_seed() + 1);
     const int cycles = 9;
     for (int cycle = 0; cycle < cycles; ++cycle) {
         for (auto& step : steps) {
-            const auto offset = std::chrono::microseconds(
-                static_cast<long long>(std::uniform_real_distribution<double>(0, step.seconds)(random) * 1e6));
+            const auto offset = kill_offset(random, step.seconds);
             SCOPED_TRACE(step.name + " cycle " + std::to_string(cycle) + " killed at " + std::to_string(offset.count()) +
                          "us");
-            auto killed = run_killed_after(step.argv, env, dir.path(), offset);
-            ++step.tally.points;
-            (killed.killed ? step.tally.killed_running : step.tally.finished_first)++;
-            EXPECT_EQ(fingerprint(conn, production), production_print) << "production changed";
+            auto killed = run_killed_after(step.argv, setup.env, setup.dir.path(), offset);
+            step.tally.count(killed);
+            EXPECT_EQ(fingerprint(conn, setup.production_schemas), production_print) << "production changed";
             wait_for_other_sessions_to_end(conn);
             // The dbt that ece-dbt started must not outlive it (it would race the re-run).
-            EXPECT_THAT(processes_mentioning(project.string()), IsEmpty());
-            auto rerun = run(step.argv, env, dir.path());
+            EXPECT_THAT(processes_mentioning(setup.project.string()), IsEmpty());
+            auto rerun = run(step.argv, setup.env, setup.dir.path());
             EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
             bool ok = rerun.exit_code == 0;
             if (step.name == "ece-dbt build") {
@@ -174,11 +140,9 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
                               .as<int>(),
                           0);
             }
-            EXPECT_EQ(fingerprint(conn, production), production_print) << "production changed";
-            auto left = leftovers(conn, prefix);
-            // The re-run removed the private directory the killed run could not.
-            for (const auto& entry : fs::directory_iterator(dir / "tmp"))
-                left.push_back("temporary directory " + entry.path().filename().string());
+            EXPECT_EQ(fingerprint(conn, setup.production_schemas), production_print) << "production changed";
+            // Also: the re-run removed the private directory the killed run could not.
+            auto left = setup.left_behind();
             EXPECT_THAT(left, IsEmpty());
             if (ok && left.empty()) ++step.tally.converged;
         }
@@ -186,8 +150,7 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     int points = 0, converged = 0;
     for (auto& step : steps) {
-        step.tally.seconds = total;
-        step.tally.print(step.name.c_str());
+        step.tally.print(step.name, total);
         points += step.tally.points;
         converged += step.tally.converged;
     }
@@ -200,19 +163,12 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
 // (the environment removed); ece-publish --rollback <id> killed -> after or before -> re-run -> before.
 TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
     const auto started = std::chrono::steady_clock::now();
-    test::TempDir dir;
-    const std::string url = test::fresh_database("kill_publish");
-    const std::string prefix = env_prefix();
-    fs::create_directories(dir / "tmp");
-    const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}, {"TMPDIR", (dir / "tmp").string()}};
-    const std::string production_role = set_up_production(url, dir.path(), prefix, 20000, env);
-    auto conn = pg::connect(url, "reliability check");
-    const fs::path project = copy_demo_project(dir / "branch", true);
-    const std::vector<std::string> production{"analytics", "raw"};
+    PullRequestSetup setup("kill_publish");
+    auto& conn = setup.conn;
+    const auto& env = setup.env;
+    const fs::path& dir = setup.dir.path();
+    const auto& production = setup.production_schemas;
     const std::string before = fingerprint(conn, production);
-    const std::string config = (dir / "ece.yml").string();
-    std::vector<std::string> stage_branch{ece_stage_binary, "load", "--branch", "feature", "--pr", "1"};
-    for (auto& f : demo_table_flags(dir / "data")) stage_branch.push_back(f);
 
     // A built environment for cycle k; production's own manifest first becomes the newest state again (a rollback
     // leaves the published one in ece.state_manifests), so the build has the branch's change to build.
@@ -220,18 +176,15 @@ TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
         const std::string production_manifest = (dir / "production/target/manifest.json").string();
         for (const auto& argv : std::vector<std::vector<std::string>>{
                  {ece_dbt_binary, "store-manifest", "--manifest", production_manifest, "--sha", "prod" + std::to_string(k)},
-                 {ece_env_binary, "--config", config, "up", "--branch", "feature", "--pr", "1"},
-                 stage_branch,
-                 {ece_dbt_binary, "build", "--config", config, "--branch", "feature", "--pr", "1", "--project-dir",
-                  project.string(), "--dbt", standin_dbt.string(), "--sha", "b" + std::to_string(k)}}) {
-            auto r = run(argv, env, dir.path());
+                 setup.up(), setup.stage_branch(), setup.build("b" + std::to_string(k))}) {
+            auto r = run(argv, env, dir);
             ASSERT_EQ(r.exit_code, 0) << argv[1] << ": " << r.out << r.err;
         }
     };
     auto publish_args = [&](int k) {
-        return std::vector<std::string>{ece_publish_binary, "--config", config, "--pr", "1", "--sha",
+        return std::vector<std::string>{ece_publish_binary, "--config", setup.config, "--pr", "1", "--sha",
                                         "m" + std::to_string(k), "--manifest",
-                                        (project / "target/manifest.json").string()};
+                                        (setup.project / "target/manifest.json").string()};
     };
     auto latest_publish = [&] {
         pqxx::work tx(conn);
@@ -242,66 +195,61 @@ TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
 
     // The uninterrupted reference: durations and production after.
     prepare(0);
-    auto published = run(publish_args(0), env, dir.path());
+    auto published = run(publish_args(0), env, dir);
     ASSERT_EQ(published.exit_code, 0) << published.out << published.err;
     const std::string after = fingerprint(conn, production);
     ASSERT_NE(after, before);
     const long long first_id = latest_publish();
-    auto rolled = run({ece_publish_binary, "--config", config, "--rollback", std::to_string(first_id)}, env, dir.path());
+    auto rolled = run({ece_publish_binary, "--config", setup.config, "--rollback", std::to_string(first_id)}, env, dir);
     ASSERT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
     ASSERT_EQ(fingerprint(conn, production), before);
     const double publish_seconds = published.seconds, rollback_seconds = rolled.seconds;
 
     std::mt19937 random(fault_seed() + 2);
-    Tally publish_tally, rollback_tally;
+    KillTally publish_tally, rollback_tally;
     const int cycles = 5;
     for (int k = 1; k <= cycles; ++k) {
         prepare(k);
         {
-            const auto offset = std::chrono::microseconds(
-                static_cast<long long>(std::uniform_real_distribution<double>(0, publish_seconds)(random) * 1e6));
+            const auto offset = kill_offset(random, publish_seconds);
             SCOPED_TRACE("publish cycle " + std::to_string(k) + " killed at " + std::to_string(offset.count()) + "us");
-            auto killed = run_killed_after(publish_args(k), env, dir.path(), offset);
-            ++publish_tally.points;
-            (killed.killed ? publish_tally.killed_running : publish_tally.finished_first)++;
+            auto killed = run_killed_after(publish_args(k), env, dir, offset);
+            publish_tally.count(killed);
             const std::string seen = fingerprint(conn, production);
             EXPECT_TRUE(seen == before || seen == after) << seen;
             wait_for_other_sessions_to_end(conn);
-            auto rerun = run(publish_args(k), env, dir.path());
+            auto rerun = run(publish_args(k), env, dir);
             EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
             const bool same = fingerprint(conn, production) == after;
             EXPECT_TRUE(same);
-            auto left = leftovers(conn, prefix);
+            auto left = setup.left_behind();
             EXPECT_THAT(left, IsEmpty());
             if (rerun.exit_code == 0 && same && left.empty()) ++publish_tally.converged;
         }
         {
             const long long id = latest_publish();
-            const std::vector<std::string> rollback{ece_publish_binary, "--config", config, "--rollback", std::to_string(id)};
-            const auto offset = std::chrono::microseconds(
-                static_cast<long long>(std::uniform_real_distribution<double>(0, rollback_seconds)(random) * 1e6));
+            const std::vector<std::string> rollback{ece_publish_binary, "--config", setup.config, "--rollback", std::to_string(id)};
+            const auto offset = kill_offset(random, rollback_seconds);
             SCOPED_TRACE("rollback cycle " + std::to_string(k) + " killed at " + std::to_string(offset.count()) + "us");
-            auto killed = run_killed_after(rollback, env, dir.path(), offset);
-            ++rollback_tally.points;
-            (killed.killed ? rollback_tally.killed_running : rollback_tally.finished_first)++;
+            auto killed = run_killed_after(rollback, env, dir, offset);
+            rollback_tally.count(killed);
             const std::string seen = fingerprint(conn, production);
             EXPECT_TRUE(seen == before || seen == after) << seen;
             wait_for_other_sessions_to_end(conn);
-            auto rerun = run(rollback, env, dir.path());
+            auto rerun = run(rollback, env, dir);
             // Re-running a rollback that did commit is refused as "rolled back already", and changes nothing.
             const bool ok = rerun.exit_code == 0 || rerun.err.find("rolled back already") != std::string::npos;
             EXPECT_TRUE(ok) << rerun.out << rerun.err;
             const bool same = fingerprint(conn, production) == before;
             EXPECT_TRUE(same);
-            auto left = leftovers(conn, prefix);
+            auto left = setup.left_behind();
             EXPECT_THAT(left, IsEmpty());
             if (ok && same && left.empty()) ++rollback_tally.converged;
         }
     }
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    publish_tally.seconds = rollback_tally.seconds = total;
-    publish_tally.print("ece-publish");
-    rollback_tally.print("ece-publish --rollback");
+    publish_tally.print("ece-publish", total);
+    rollback_tally.print("ece-publish --rollback", total);
     EXPECT_EQ(publish_tally.converged + rollback_tally.converged, publish_tally.points + rollback_tally.points);
 }
 
