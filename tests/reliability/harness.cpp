@@ -154,6 +154,18 @@ void KillTally::print(const std::string& name, double seconds) const {
                 name.c_str(), points, killed_running, finished_first, converged, seconds, fault_seed());
 }
 
+void expect_every_point_converged(const std::vector<std::pair<std::string, KillTally>>& steps,
+                                  std::chrono::steady_clock::time_point started) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    int points = 0, converged = 0;
+    for (const auto& [name, tally] : steps) {
+        tally.print(name, seconds);
+        points += tally.points;
+        converged += tally.converged;
+    }
+    EXPECT_EQ(converged, points) << "kill points whose re-run did not converge";
+}
+
 std::string fingerprint(pqxx::connection_base& conn, const std::vector<std::string>& schemas) {
     pqxx::work tx(conn);
     std::string list;
@@ -329,16 +341,19 @@ void build_production(const std::string& admin_url, const fs::path& work, const 
     if (stored.exit_code != 0) throw std::runtime_error("storing production's manifest failed: " + stored.err);
 }
 
+std::string create_production_role(const std::string& admin_url, const std::string& hint, bool owns_analytics) {
+    const std::string role = test::unique_name(hint);
+    auto conn = pg::connect(admin_url, "reliability setup");
+    pqxx::work tx(conn);
+    tx.exec("CREATE ROLE " + pg::quote_ident(role) + " NOLOGIN");
+    if (owns_analytics) tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(role));
+    tx.commit();
+    return role;
+}
+
 std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
                               int rows, const std::map<std::string, std::string>& env, const ProjectEdit& edit) {
-    const std::string production_role = test::unique_name("relprod");
-    auto conn = pg::connect(admin_url, "reliability setup");
-    {
-        pqxx::work tx(conn);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
-        tx.commit();
-    }
+    const std::string production_role = create_production_role(admin_url, "relprod");
     write_ece_yml(work / "ece.yml", production_role, prefix);
     write_demo_csv(work / "data", rows, 0);
     std::vector<std::string> stage_prod{ece_stage_binary, "load", "--prod"};

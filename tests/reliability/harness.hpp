@@ -85,6 +85,10 @@ struct KillTally {
     void print(const std::string& name, double seconds) const;
 };
 
+// Prints every step's figures (seconds since started) and expects every kill point of them to have converged.
+void expect_every_point_converged(const std::vector<std::pair<std::string, KillTally>>& steps,
+                                  std::chrono::steady_clock::time_point started);
+
 // Every relation of the schemas: kind, columns, row count, and a view's definition with the given schema names
 // replaced by placeholders (so two environments compare equal). Sorted, one line per relation.
 std::string fingerprint(pqxx::connection_base& conn, const std::vector<std::string>& schemas);
@@ -117,6 +121,9 @@ using ProjectEdit = std::function<void(const fs::path& project)>;
 // Builds production (schema analytics, from raw) with the stand-in as the admin and stores its manifest; the
 // project is work/production, the example project with edit applied.
 void build_production(const std::string& admin_url, const fs::path& work, const ProjectEdit& edit = {});
+
+// A NOLOGIN production role (named after hint, unique) and, when owns_analytics, schema analytics owned by it.
+std::string create_production_role(const std::string& admin_url, const std::string& hint, bool owns_analytics = true);
 
 // Everything the suites start from, in the database admin_url names: a production role owning schema analytics,
 // work/ece.yml, demo data of `rows` rows in work/data staged into production's raw schema (ece-stage, the real

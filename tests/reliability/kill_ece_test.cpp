@@ -106,9 +106,7 @@ TEST(KillNine, GcReapsExpiredAndClosedEnvironmentsExactlyOnce) {
         EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
         if (check_converged(killed.out + rerun.out) && rerun.exit_code == 0) ++tally.converged;
     }
-    tally.print("ece-env gc",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    EXPECT_EQ(tally.converged, tally.points);
+    expect_every_point_converged({{"ece-env gc", tally}}, started);
 }
 
 // The `ece` binary as the container action runs it: pull request #1 opened (env up, stage, dbt build, comment,
@@ -296,10 +294,8 @@ TEST(KillNine, EceEntryPointOpenedAndMergedConvergeAfterEveryKill) {
         }
         roll_back(cycle);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    opened_tally.print("ece (pull_request opened)", seconds);
-    merged_tally.print("ece (pull_request merged)", seconds);
-    EXPECT_EQ(opened_tally.converged + merged_tally.converged, opened_tally.points + merged_tally.points);
+    expect_every_point_converged({{"ece (pull_request opened)", opened_tally}, {"ece (pull_request merged)", merged_tally}},
+                                 started);
 }
 
 }  // namespace

@@ -26,13 +26,7 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
     const std::string url = test::fresh_database("kill_stage");
     const std::map<std::string, std::string> env{{"ECE_DATABASE_URL", url}};
     // Staging into production needs production's role (the owner of its raw views), named in ./ece.yml.
-    const std::string production_role = test::unique_name("relprod");
-    {
-        auto setup = pg::connect(url, "reliability setup");
-        pqxx::work tx(setup);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.commit();
-    }
+    const std::string production_role = create_production_role(url, "relprod", false);
     write_ece_yml(dir / "ece.yml", production_role, unique_env_prefix("rel"));
     // Two versions of the data; gc between loads makes every load a real one (not "unchanged").
     write_demo_csv(dir / "a", 60000, 0);
@@ -77,8 +71,7 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
         if (rerun.exit_code == 0 && left.empty() && fingerprint(conn, production) == print[next]) ++tally.converged;
         current = next;
     }
-    tally.print("stage load --prod", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    EXPECT_EQ(tally.converged, tally.points);
+    expect_every_point_converged({{"stage load --prod", tally}}, started);
 }
 
 // One pull request's life, each step killed once per cycle: ece-env up, ece-stage load --branch, ece-dbt build
@@ -147,14 +140,9 @@ TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
             if (ok && left.empty()) ++step.tally.converged;
         }
     }
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    int points = 0, converged = 0;
-    for (auto& step : steps) {
-        step.tally.print(step.name, total);
-        points += step.tally.points;
-        converged += step.tally.converged;
-    }
-    EXPECT_EQ(converged, points);
+    std::vector<std::pair<std::string, KillTally>> tallies;
+    for (const auto& step : steps) tallies.emplace_back(step.name, step.tally);
+    expect_every_point_converged(tallies, started);
 }
 
 
@@ -247,10 +235,7 @@ TEST(KillNine, PublishAndRollbackAreAllOrNothingAndConverge) {
             if (ok && same && left.empty()) ++rollback_tally.converged;
         }
     }
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    publish_tally.print("ece-publish", total);
-    rollback_tally.print("ece-publish --rollback", total);
-    EXPECT_EQ(publish_tally.converged + rollback_tally.converged, publish_tally.points + rollback_tally.points);
+    expect_every_point_converged({{"ece-publish", publish_tally}, {"ece-publish --rollback", rollback_tally}}, started);
 }
 
 }  // namespace

@@ -30,16 +30,8 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
     test::TempDir dir;
     const std::string url = test::fresh_database("secrets");
     const std::string admin_password = pg::parse_url(url).password;
-    const std::string production_role = test::unique_name("secprod");
-    std::string prefix = test::unique_name("sec");
-    prefix = prefix.substr(0, 20) + "_";
-    {
-        auto conn = pg::connect(url, "reliability setup");
-        pqxx::work tx(conn);
-        tx.exec("CREATE ROLE " + pg::quote_ident(production_role) + " NOLOGIN");
-        tx.exec("CREATE SCHEMA analytics AUTHORIZATION " + pg::quote_ident(production_role));
-        tx.commit();
-    }
+    const std::string production_role = create_production_role(url, "secprod");
+    const std::string prefix = unique_env_prefix("sec");
     write_ece_yml(dir / "ece.yml", production_role, prefix);
     write_demo_csv(dir / "data", 200, 0);
     const std::string token = "ghp_PLANTED" + test::unique_name("tok");
