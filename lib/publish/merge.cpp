@@ -47,9 +47,9 @@ std::optional<PublishRecord> done_before(pqxx::connection& conn, const std::stri
     return find_published(conn, environment, "");
 }
 
-// After the commit: production's new state, then the environment goes. Failures are warnings.
-void finish(pqxx::connection& conn, env::Environments& environments, const env::Identity& id,
-            const fs::path& manifest, const MergeOptions& options, MergeResult& out) {
+// After the commit, production's new state (still in this publish's turn), then the environment goes (after it:
+// lib/env takes the environment's lock on a connection of its own). Failures are warnings.
+void store_production_state(pqxx::connection& conn, const fs::path& manifest, MergeResult& out) {
     try {
         out.manifest_id = dbt::store_production_manifest(conn, manifest, out.sha,
                                                          "publish #" + std::to_string(out.publish.id));
@@ -57,6 +57,10 @@ void finish(pqxx::connection& conn, env::Environments& environments, const env::
         out.warnings.push_back("could not store the merged manifest as production's state (the next plan compares "
                                "with the previous one): " + mask_secrets(e.what()));
     }
+}
+
+void remove_environment(pqxx::connection& conn, env::Environments& environments, const env::Identity& id,
+                        const MergeOptions& options, MergeResult& out) {
     if (!options.remove_environment) return;
     try {
         out.environment_removed = environments.down(id).existed;
@@ -142,6 +146,9 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     migrate(conn);
     dbt::migrate_catalog(conn);
     const auto id = identity_for(environments, target);
+    // Made before anything may return: making one also removes the private directories of killed ece processes, so
+    // a re-run that finds the killed run's publish committed still clears what that run left in TMPDIR.
+    dbt::PrivateDir work;
     MergeResult out;
     out.environment = id.name;
     auto record = environments.find(id);
@@ -154,7 +161,6 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     }
 
     // The merged main's manifest.
-    dbt::PrivateDir work;
     fs::path manifest_file;
     if (options.main_manifest) {
         manifest_file = *options.main_manifest;
@@ -223,7 +229,9 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
         return out;
     }
     if (out.publish.outcome != Outcome::published) return out;
-    finish(conn, environments, id, manifest_file, options, out);
+    store_production_state(conn, manifest_file, out);
+    turn.reset();
+    remove_environment(conn, environments, id, options, out);
     return out;
 }
 
