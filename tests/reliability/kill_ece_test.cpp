@@ -3,7 +3,7 @@
 // event payload file, FakeGitHub from tests/support_http) for a pull request opened and merged. Each run is killed
 // (its whole process group) at an offset drawn from [0, its uninterrupted duration], then run again: the re-run
 // must succeed and converge - the environment up / published / reaped exactly once, one sticky comment, one active
-// deployment, production entirely before or after, nothing left behind.
+// deployment, production entirely before or after, nothing left behind, no secret printed (killed runs included).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "fake_github.hpp"
@@ -123,12 +124,36 @@ public:
             << stage_table("patients") << stage_table("diagnoses") << stage_table("providers") << stage_table("icd10");
     }
 
+    // The pull_request event, opened (head sha 1...1) or merged (merge commit merge_sha); killed after `kill`.
+    Outcome run_event(bool merged, const std::string& merge_sha, std::optional<std::chrono::microseconds> kill) {
+        write_event(merged, merge_sha);
+        auto outcome = kill ? run_killed_after({ece_binary}, environment(), workspace_, *kill)
+                            : run({ece_binary}, environment(), workspace_);
+        std::istringstream lines(outcome.out + outcome.err);
+        for (std::string line; std::getline(lines, line);)  // the runner is told a secret only to mask it
+            if (line.rfind("::add-mask::", 0) != 0) printed_ += line + "\n";
+        return outcome;
+    }
+
+    // Everything the runs printed, killed ones included, but the ::add-mask:: commands.
+    const std::string& printed() const { return printed_; }
+
+    test::FakeGitHub& github() { return github_; }
+
+    // Deployments of ece/pr-1 whose newest status is not inactive: GitHub shows each as a live environment.
+    int active_deployments() const {
+        int active = 0;
+        for (const auto& d : github_.deployments())
+            if (d.environment == "ece/pr-1" && !d.statuses.empty() && d.statuses.back().state != "inactive") ++active;
+        return active;
+    }
+
+private:
     std::string stage_table(const std::string& name) const {
         return "    - {name: " + name + ", path: " + (setup_.dir / "data" / (name + ".csv")).string() + "}\n";
     }
 
-    // opened (head sha 1...1) or merged (merge commit <merge_sha>) as GitHub's pull_request event.
-    std::vector<std::string> event(bool merged, const std::string& merge_sha) {
+    void write_event(bool merged, const std::string& merge_sha) {
         const std::string head_sha(40, '1');
         json::object repo{{"full_name", "octo-org/warehouse"}, {"default_branch", "main"}};
         json::object pr{{"number", 1},
@@ -145,8 +170,9 @@ public:
         event_file_ = setup_.dir / ("event-" + std::to_string(++events_) + ".json");
         std::ofstream(event_file_) << json::serialize(payload);
         sha_ = merged ? merge_sha : head_sha;
-        return {ece_binary};
     }
+
+    // The container action's environment: GitHub's variables, the action's inputs, the dbt stand-in on PATH.
 
     std::map<std::string, std::string> environment() const {
         auto env = with_github(setup_.env, github_);
@@ -164,22 +190,10 @@ public:
         return env;
     }
 
-    const fs::path& workspace() const { return workspace_; }
-    test::FakeGitHub& github() { return github_; }
-
-    // Deployments of ece/pr-1 whose newest status is not inactive: GitHub shows each as a live environment.
-    int active_deployments() const {
-        int active = 0;
-        for (const auto& d : github_.deployments())
-            if (d.environment == "ece/pr-1" && !d.statuses.empty() && d.statuses.back().state != "inactive") ++active;
-        return active;
-    }
-
-private:
     PullRequestSetup& setup_;
     test::FakeGitHub github_;
     fs::path workspace_, event_file_;
-    std::string sha_;
+    std::string sha_, printed_;
     int events_ = 0;
 };
 
@@ -191,11 +205,6 @@ TEST(KillNine, EceEntryPointOpenedAndMergedConvergeAfterEveryKill) {
     const fs::path& dir = setup.dir.path();
     const std::string before = fingerprint(conn, setup.production_schemas);
     const std::string base = setup.prefix + "pr_1";
-    auto run_event = [&](bool merged, const std::string& merge_sha, std::optional<std::chrono::microseconds> kill) {
-        auto argv = ece.event(merged, merge_sha);
-        return kill ? run_killed_after(argv, ece.environment(), ece.workspace(), *kill)
-                    : run(argv, ece.environment(), ece.workspace());
-    };
     auto published_count = [&] {
         pqxx::read_transaction tx(conn);
         return tx.exec1("SELECT count(*) FROM ece.publishes WHERE environment = 'pr-1' AND kind = 'publish'"
@@ -255,12 +264,12 @@ TEST(KillNine, EceEntryPointOpenedAndMergedConvergeAfterEveryKill) {
     auto merge_sha = [](int cycle) { return std::string(39, 'm') + std::to_string(cycle); };
 
     // The uninterrupted reference: durations, what the environment holds, production after.
-    const auto opened = run_event(false, "", std::nullopt);
+    const auto opened = ece.run_event(false, "", std::nullopt);
     ASSERT_EQ(opened.exit_code, 0) << opened.out << opened.err;
     ASSERT_TRUE(opened_converged());
     built_print = fingerprint(conn, {base, base + "_raw"});
     ASSERT_THAT(built_print, testing::HasSubstr("distinct_patients"));
-    const auto merged = run_event(true, merge_sha(0), std::nullopt);
+    const auto merged = ece.run_event(true, merge_sha(0), std::nullopt);
     ASSERT_EQ(merged.exit_code, 0) << merged.out << merged.err;
     ASSERT_TRUE(merged_converged());
     after = fingerprint(conn, setup.production_schemas);
@@ -274,26 +283,29 @@ TEST(KillNine, EceEntryPointOpenedAndMergedConvergeAfterEveryKill) {
         {
             const auto offset = kill_offset(random, opened.seconds);
             SCOPED_TRACE("opened, cycle " + std::to_string(cycle) + ", killed at " + std::to_string(offset.count()) + "us");
-            opened_tally.count(run_event(false, "", offset));
+            opened_tally.count(ece.run_event(false, "", offset));
             EXPECT_EQ(fingerprint(conn, setup.production_schemas), before);
             wait_for_other_sessions_to_end(conn);
-            auto rerun = run_event(false, "", std::nullopt);
+            auto rerun = ece.run_event(false, "", std::nullopt);
             EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
             if (opened_converged() && rerun.exit_code == 0) ++opened_tally.converged;
         }
         {
             const auto offset = kill_offset(random, merged.seconds);
             SCOPED_TRACE("merged, cycle " + std::to_string(cycle) + ", killed at " + std::to_string(offset.count()) + "us");
-            merged_tally.count(run_event(true, merge_sha(cycle), offset));
+            merged_tally.count(ece.run_event(true, merge_sha(cycle), offset));
             const std::string seen = fingerprint(conn, setup.production_schemas);
             EXPECT_TRUE(seen == before || seen == after) << seen;
             wait_for_other_sessions_to_end(conn);
-            auto rerun = run_event(true, merge_sha(cycle), std::nullopt);
+            auto rerun = ece.run_event(true, merge_sha(cycle), std::nullopt);
             EXPECT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
             if (merged_converged() && rerun.exit_code == 0) ++merged_tally.converged;
         }
         roll_back(cycle);
     }
+    EXPECT_THAT(test::find_secrets(ece.printed(), {setup.url, ece.github().token()}), IsEmpty());
+    for (const auto& comment : ece.github().comments(1))
+        EXPECT_THAT(test::find_secrets(comment.body, {setup.url, ece.github().token()}), IsEmpty());
     expect_every_point_converged({{"ece (pull_request opened)", opened_tally}, {"ece (pull_request merged)", merged_tally}},
                                  started);
 }
