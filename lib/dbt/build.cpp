@@ -14,6 +14,7 @@
 #include "dbt/catalog.hpp"
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
+#include "dbt/select.hpp"
 #include "pg/lock.hpp"
 #include "process/process.hpp"
 
@@ -136,6 +137,13 @@ std::string read_text(const fs::path& file) {
 
 }  // namespace
 
+void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors) {
+    for (const auto& selector : selectors) {
+        const auto ids = select_nodes(branch, selector);  // resolved even in a full build: a bad one is an error
+        if (!plan.full_build) add_to_plan(plan, branch, ids, "also selected by --select " + selector);
+    }
+}
+
 bool BuildReport::ok() const { return status == build_status::success || status == build_status::nothing_to_build; }
 
 std::string environment_lock_name(const std::string& environment) { return "env:" + environment; }
@@ -239,6 +247,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     } else {
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
+    add_also_selected(report.plan, branch, options.also_select);
     if (options.on_plan) options.on_plan(report.plan);
     report.planned = buildable_ids(report.plan);
 
