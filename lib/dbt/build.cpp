@@ -137,13 +137,6 @@ std::string read_text(const fs::path& file) {
 
 }  // namespace
 
-void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors) {
-    for (const auto& selector : selectors) {
-        const auto ids = select_nodes(branch, selector);  // resolved even in a full build: a bad one is an error
-        if (!plan.full_build) add_to_plan(plan, branch, ids, "also selected by --select " + selector);
-    }
-}
-
 bool BuildReport::ok() const { return status == build_status::success || status == build_status::nothing_to_build; }
 
 std::string environment_lock_name(const std::string& environment) { return "env:" + environment; }

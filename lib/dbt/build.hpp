@@ -86,10 +86,6 @@ struct BuildOptions {
     std::function<void(const Plan& plan)> on_plan;
 };
 
-// Adds what each of selectors selects in branch to the plan (BuildOptions::also_select; a full build has it all).
-// Throws ece::Error(usage) naming a selector ece cannot resolve.
-void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors);
-
 struct BuildReport {
     std::int64_t build_id = 0;
     Plan plan;

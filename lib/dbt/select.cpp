@@ -324,4 +324,11 @@ std::vector<std::string> select_nodes(const Manifest& manifest, std::string_view
     return ids;
 }
 
+void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors) {
+    for (const auto& selector : selectors) {
+        const auto ids = select_nodes(branch, selector);
+        if (!plan.full_build) add_to_plan(plan, branch, ids, "also selected by --select " + selector);
+    }
+}
+
 }  // namespace ece::dbt

@@ -17,11 +17,17 @@
 #include <vector>
 
 #include "dbt/manifest.hpp"
+#include "dbt/state.hpp"
 
 namespace ece::dbt {
 
 // The unique ids the selector string selects in the manifest, sorted. Throws ece::Error(usage) naming the selector
 // for an unknown or unsupported method, an invalid resource type, or a malformed spec ("@x+").
 std::vector<std::string> select_nodes(const Manifest& manifest, std::string_view selector);
+
+// Adds what each of selectors selects in branch to the plan, with the reason "also selected by --select <selector>"
+// (BuildOptions::also_select). A full build has every node already; the selectors are still resolved, so that a bad
+// one is an error there too.
+void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors);
 
 }  // namespace ece::dbt
