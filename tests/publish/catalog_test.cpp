@@ -351,6 +351,11 @@ TEST_F(CatalogPublish, NodeBuiltAtAChecksumMainDropsWhileMainKeepsProductionsIsR
     for (const auto& node : merged.publish.stale.nodes) stale[node.unique_id] = node.reason;
     EXPECT_EQ(stale.at("model.ece_demo.distinct_patients"), publish::StaleNode::Reason::changed);
     EXPECT_EQ(stale.at("model.ece_demo.observed_diagnoses"), publish::StaleNode::Reason::not_built);
+    // The rebuild selected distinct_patients explicitly (BuildOptions::also_select), next to what state:modified+
+    // selects; production's manifest stayed as it was stored.
+    ASSERT_TRUE(merged.rebuild_id);
+    EXPECT_THAT(scalar("SELECT plan::text FROM ece.builds WHERE id = " + std::to_string(*merged.rebuild_id)),
+                HasSubstr("also selected by --select model.ece_demo.distinct_patients+"));
     // Production serves main: distinct_patients as main has it, observed_diagnoses changed.
     EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
     EXPECT_EQ(count_of("SELECT count(*) FROM analytics.distinct_patients"), 5);
