@@ -27,6 +27,18 @@ Ids sorted(Ids ids) {
     return ids;
 }
 
+// A real manifest of the fixtures (xz-compressed there).
+Manifest real_manifest(const std::string& name) {
+    const ece::test::TempDir dir;
+    return load_manifest(ece::test::plain(fixture("real/dbt/manifests/" + name), dir));
+}
+
+// How many of ids are of the resource type (their unique id's first part).
+long count_of(const Ids& ids, std::string_view type) {
+    return std::count_if(ids.begin(), ids.end(),
+                         [&](const std::string& id) { return id.rfind(std::string(type) + ".", 0) == 0; });
+}
+
 // The example project of the scenarios (examples/ece_demo).
 class SelectDemo : public testing::Test {
 protected:
@@ -189,33 +201,27 @@ TEST(SelectReal, DbtCoreStateProjectTagsExposuresSnapshotsAndAnalyses) {
 }
 
 TEST(SelectReal, JaffleShopAncestorsBringEveryTestOfTheirParents) {
-    ece::test::TempDir dir;
-    const Manifest m =
-        load_manifest(ece::test::plain(fixture("real/dbt/manifests/jaffle_shop-dbt1.12-v12.manifest.json.xz"), dir));
+    const Manifest m = real_manifest("jaffle_shop-dbt1.12-v12.manifest.json.xz");
     const auto ids = select_nodes(m, "+customers");
     // 8 models (customers, orders, order_items and the 5 staging models they read), 5 sources, and the 25 tests
     // attached to any of those models (the relationships tests of orders and order_items among them).
     ASSERT_EQ(ids.size(), 38u);
-    auto count = [&](std::string_view type) {
-        return std::count_if(ids.begin(), ids.end(), [&](const std::string& id) { return id.rfind(type, 0) == 0; });
-    };
-    EXPECT_EQ(count("model."), 8);
-    EXPECT_EQ(count("source."), 5);
-    EXPECT_EQ(count("test."), 25);
-    EXPECT_THAT(ids, testing::Contains("test.jaffle_shop.relationships_orders_customer_id__customer_id__ref_stg_customers_.918495ce16"));
+    EXPECT_EQ(count_of(ids, "model"), 8);
+    EXPECT_EQ(count_of(ids, "source"), 5);
+    EXPECT_EQ(count_of(ids, "test"), 25);
+    EXPECT_THAT(ids, testing::Contains(
+                         "test.jaffle_shop.relationships_orders_customer_id__customer_id__ref_stg_customers_.918495ce16"));
     EXPECT_THAT(ids, testing::Not(testing::Contains("model.jaffle_shop.stg_locations")));
     EXPECT_THAT(select_nodes(m, "jaffle_shop.jaffle-data"), ElementsAreArray(select_nodes(m, "resource_type:seed")));
 }
 
 TEST(SelectReal, TuvaTagsSelectTheTaggedModelsAndSeedsAndTheirTests) {
-    ece::test::TempDir dir;
-    const Manifest m =
-        load_manifest(ece::test::plain(fixture("real/dbt/manifests/tuva-2024-02-20-v11.manifest.json.xz"), dir));
+    const Manifest m = real_manifest("tuva-2024-02-20-v11.manifest.json.xz");
     const auto ids = select_nodes(m, "tag:cms_hcc");
     // 26 nodes tagged cms_hcc (16 models, 10 seeds) and the 5 tests on them.
     ASSERT_EQ(ids.size(), 31u);
-    EXPECT_EQ(std::count_if(ids.begin(), ids.end(), [](const std::string& id) { return id.rfind("test.", 0) == 0; }), 5);
-    EXPECT_EQ(std::count_if(ids.begin(), ids.end(), [](const std::string& id) { return id.rfind("seed.", 0) == 0; }), 10);
+    EXPECT_EQ(count_of(ids, "test"), 5);
+    EXPECT_EQ(count_of(ids, "seed"), 10);
     // Intersection with a config: the tagged ephemeral models and their tests.
     EXPECT_EQ(select_nodes(m, "tag:cms_hcc,config.materialized:ephemeral").size(), 4u);
 }
