@@ -259,6 +259,8 @@ TEST_F(CatalogPublish, RollbackRetiresTheRolledBackPublishsManifestAndRollingThe
     keep_all.keep_archives = 10;  // every archive stays, so that each rollback below can be rolled back
     const auto rolled = publish::rollback(conn, std::nullopt, keep_all);
     ASSERT_EQ(rolled.rolled_back_id, b.publish.id);
+    EXPECT_EQ(rolled.production_state, "retired the manifest publish #" + std::to_string(b.publish.id) +
+                                           " stored: production's state is the one before it again");
     EXPECT_FALSE(has_column("analytics", "observed_diagnoses", "version"));
     auto state = ece::dbt::load_production_manifest_json(conn);
     ASSERT_TRUE(state);
@@ -281,6 +283,7 @@ TEST_F(CatalogPublish, RollbackRetiresTheRolledBackPublishsManifestAndRollingThe
 
     // Rolling the rollback back serves B again, and B's manifest is production's state again; once more: A's.
     const auto reapplied = publish::rollback(conn, rolled.id, keep_all);
+    EXPECT_THAT(reapplied.production_state, HasSubstr("restored the manifest publish #" + std::to_string(b.publish.id)));
     EXPECT_GT(count_of("SELECT count(*) FROM analytics.observed_diagnoses WHERE version = 'main'"), 0);
     EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->id, b.manifest_id.value_or(-1));
     EXPECT_EQ(scalar("SELECT retired_by FROM ece.state_manifests WHERE id = " + std::to_string(*b.manifest_id)), "");
@@ -403,6 +406,7 @@ TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecr
     const auto rolled = ece_publish({"--rollback", "--database-url", url, "--config", (dir / "ece.yml").string()});
     EXPECT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
     EXPECT_THAT(rolled.out, HasSubstr("rolled back publish #"));
+    EXPECT_THAT(rolled.out, HasSubstr("retired the manifest publish #"));
     EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
 
     for (const auto* result : {&dry, &published, &again, &rolled}) {
