@@ -24,6 +24,7 @@
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
 #include "dbt/production_state.hpp"
+#include "dbt/select.hpp"
 #include "dbt/state.hpp"
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
@@ -35,8 +36,10 @@ namespace {
 
 const char* const usage_text =
     "usage: ece-dbt plan --branch B (--manifest FILE | --project-dir P) [--state DIR] [--select SELECTOR]\n"
-    "                    [--format text|json] [--out FILE] [--ignore-config KEY]... [--database-url URL]\n"
-    "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR] ...\n"
+    "                    [--also-select DBT_SELECTOR]... [--format text|json] [--out FILE] [--ignore-config KEY]...\n"
+    "                    [--database-url URL]\n"
+    "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR]\n"
+    "                     [--also-select DBT_SELECTOR]... ...\n"
     "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]\n";
 
 // The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
@@ -113,7 +116,7 @@ bool parse_arguments(const std::vector<std::string>& args, const po::options_des
 int plan_command(const std::vector<std::string>& args) {
     std::string branch, manifest_file, project_dir, state_dir, select = "state:modified+", format = "text", out_file;
     std::string dbt_program = "dbt", database_url, artifact_name;
-    std::vector<std::string> ignore_config;
+    std::vector<std::string> ignore_config, also_select;
     po::options_description options("plan options");
     options.add_options()
         ("help,h", "this help")
@@ -129,6 +132,8 @@ int plan_command(const std::vector<std::string>& args) {
         ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
         ("select", po::value(&select), "state:new or state:modified[.body|.configs|.relation|"
                                        ".persisted_descriptions|.macros|.contract], optionally with +")
+        ("also-select", po::value(&also_select), "a dbt selector (tag:x, path:models/y, +name, ...) whose nodes "
+                                                 "are built too, in addition to --select (repeatable)")
         ("format", po::value(&format), "text or json")
         ("out", po::value(&out_file), "write the plan here instead of stdout")
         ("ignore-config", po::value(&ignore_config),
@@ -164,10 +169,12 @@ int plan_command(const std::vector<std::string>& args) {
     if (!state.dir) {
         const ece::dbt::Manifest current = ece::dbt::load_manifest(branch_manifest);
         plan = ece::dbt::plan_full_build(current, selector.text, state.missing_reason + ": building everything");
+        ece::dbt::add_also_selected(plan, current, also_select);
     } else {
         const ece::dbt::ManifestPair pair =
             ece::dbt::load_manifest_pair(branch_manifest, *state.dir / "manifest.json");
         plan = ece::dbt::plan_changes(pair.branch, pair.production, selector, state.source, plan_options);
+        ece::dbt::add_also_selected(plan, pair.branch, also_select);
     }
 
     const std::string text = ece::mask_secrets(format == "json" ? ece::dbt::plan_to_json(plan) + "\n"
@@ -243,7 +250,7 @@ int build_command(const std::vector<std::string>& args) {
     std::string manifest_file, database_url, schema, production_schema = "analytics", sha = default_sha();
     std::string artifact_name, target_path, raw_schema, config_file;
     int pr = 0;
-    std::vector<std::string> ignore_config;
+    std::vector<std::string> ignore_config, also_select;
     int threads = 4, timeout_minutes = 120;
     bool force_defer = false;
     po::options_description options("build options");
@@ -257,6 +264,8 @@ int build_command(const std::vector<std::string>& args) {
         ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
         ("state", po::value(&state_dir), "directory with production's manifest.json (default: the catalog's)")
         ("select", po::value(&select), "state:modified+ (default) or another state selector, as for plan")
+        ("also-select", po::value(&also_select), "a dbt selector (tag:x, path:models/y, +name, ...) whose nodes "
+                                                 "are built too, in addition to --select (repeatable)")
         ("manifest", po::value(&manifest_file), "the branch's manifest.json (default: dbt parse with the "
                                                 "environment's profile)")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
@@ -308,6 +317,7 @@ int build_command(const std::vector<std::string>& args) {
     if (!raw_schema.empty()) build.raw_schema = raw_schema;
     if (!target_path.empty()) build.target_path = fs::absolute(target_path);
     build.selector = select;
+    build.also_select = also_select;
     build.full_build_reason = full_build_reason;
     build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
     build.threads = threads;

@@ -113,6 +113,7 @@ int print_result(const publish::Result& result, const std::string& format) {
             std::cout << "rolled back publish #" << result.rolled_back_id.value_or(0) << " (rollback #" << result.id
                       << ") in " << result.swap_duration.count() << " ms; restored:\n";
             print_moves(result);
+            if (!result.production_state.empty()) std::cout << result.production_state << "\n";
             break;
     }
     if (!result.pruned_archives.empty()) {

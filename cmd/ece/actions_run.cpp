@@ -107,7 +107,7 @@ int run_in_github_actions() {
     const fs::path workspace = context.workspace.empty() ? fs::current_path() : fs::path(context.workspace);
     auto config = load_config(workspace, inputs);
     if (auto behavior = inputs.get("comment-behavior")) config.comment.behavior = *behavior;
-    for (const char* unsupported : {"select", "environment-name", "fork-artifact", "dbt-target"}) {
+    for (const char* unsupported : {"environment-name", "fork-artifact", "dbt-target"}) {
         if (inputs.get(unsupported))
             log.warning(std::string("input '") + unsupported + "' is not supported by this version of ece; ignored");
     }
@@ -133,6 +133,7 @@ int run_in_github_actions() {
     if (auto ttl = inputs.get("ttl")) options.ttl = config::parse_duration(*ttl);
     if (auto prices = inputs.get("prices")) options.prices_file = (workspace / *prices).string();
     if (!context.run_id.empty()) options.run_url = context.run_url();
+    options.also_select = inputs.get_lines("select");
 
     auto settings = env::Settings::resolve(database_url, std::move(config));
     options.admin_url = settings.admin_url;

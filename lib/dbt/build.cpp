@@ -14,6 +14,7 @@
 #include "dbt/catalog.hpp"
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
+#include "dbt/select.hpp"
 #include "pg/lock.hpp"
 #include "process/process.hpp"
 
@@ -239,6 +240,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     } else {
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
+    add_also_selected(report.plan, branch, options.also_select);
     if (options.on_plan) options.on_plan(report.plan);
     report.planned = buildable_ids(report.plan);
 

@@ -66,6 +66,9 @@ struct BuildOptions {
     std::optional<std::filesystem::path> branch_manifest;  // given: no `dbt parse`
     std::optional<std::filesystem::path> state_dir;        // --state DIR
     std::string selector = "state:modified+";
+    // dbt selectors (lib/dbt/select.hpp) whose nodes are built too, in addition to the state selector's, each
+    // with the reason "also selected by --select <selector>"; tests whose parent is selected come with them.
+    std::vector<std::string> also_select;
     // Set: build every node of the project without --defer, for this reason (the environment cannot read
     // production's relations, as on a DigitalOcean cluster of its own: env::Provider::supports_defer()).
     std::optional<std::string> full_build_reason;

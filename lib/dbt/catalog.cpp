@@ -46,6 +46,17 @@ const std::vector<catalog::Migration>& migrations() {
          " stored_at timestamptz NOT NULL DEFAULT now(),"
          " manifest bytea NOT NULL,"
          " node_count integer NOT NULL)"},
+        // A rollback takes a publish out of production, and with it the manifest that publish stored: retired
+        // manifests are history, never the state a plan compares with. publish_id ties a manifest to its publish
+        // (instead of parsing source); earlier rows get it from their source "publish #N".
+        {2, "retired production manifests",
+         "ALTER TABLE ece.state_manifests"
+         " ADD COLUMN publish_id bigint,"
+         " ADD COLUMN retired_at timestamptz,"
+         " ADD COLUMN retired_by text;"
+         "UPDATE ece.state_manifests SET publish_id = substring(source from '^publish #([0-9]+)$')::bigint"
+         " WHERE source ~ '^publish #[0-9]+$';"
+         "CREATE INDEX state_manifests_by_publish ON ece.state_manifests (publish_id) WHERE publish_id IS NOT NULL;"},
     };
     return list;
 }
@@ -91,21 +102,29 @@ void write_built_nodes(pqxx::work& tx, std::int64_t build_id, const std::vector<
 }
 
 std::int64_t store_compressed(pqxx::connection_base& conn, std::string_view manifest_json, std::size_t node_count,
-                              const std::string& sha, const std::string& source) {
+                              const std::string& sha, const std::string& source,
+                              std::optional<std::int64_t> publish_id) {
     const std::string compressed = gzip_compress(manifest_json);
     migrate_catalog(conn);
     try {
         pqxx::work tx(conn, "store production manifest");
-        const auto id = tx.exec_params1("INSERT INTO ece.state_manifests (sha, source, manifest, node_count)"
-                                        " VALUES ($1, $2, $3, $4) RETURNING id",
+        const auto id = tx.exec_params1("INSERT INTO ece.state_manifests (sha, source, manifest, node_count, publish_id)"
+                                        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                                         sha, source, pqxx::binarystring(compressed.data(), compressed.size()),
-                                        static_cast<std::int64_t>(node_count))[0]
+                                        static_cast<std::int64_t>(node_count), publish_id)[0]
                             .as<std::int64_t>();
         tx.commit();
         return id;
     } catch (const std::exception& e) {
         throw pg::translate(e, "storing the production manifest of " + sha + " in the catalog");
     }
+}
+
+// Catalogs migrated before dbt v2 have no retired manifests (nor the columns saying so).
+bool can_retire(pqxx::transaction_base& tx) {
+    return tx.exec1("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ece.state_manifests')"
+                    " AND attname = 'retired_at' AND NOT attisdropped)")[0]
+        .as<bool>();
 }
 
 }  // namespace
@@ -121,13 +140,39 @@ std::int64_t store_production_manifest(pqxx::connection_base& conn, const std::f
                                        const std::string& sha, const std::string& source) {
     const std::string json = read_whole_file(manifest_file);
     const Manifest manifest = parse_manifest(json, manifest_file);  // errors name the file
-    return store_compressed(conn, json, manifest.nodes.size(), sha, source);
+    return store_compressed(conn, json, manifest.nodes.size(), sha, source, std::nullopt);
+}
+
+std::int64_t store_published_manifest(pqxx::connection_base& conn, const std::filesystem::path& manifest_file,
+                                      const std::string& sha, std::int64_t publish_id) {
+    const std::string json = read_whole_file(manifest_file);
+    const Manifest manifest = parse_manifest(json, manifest_file);
+    return store_compressed(conn, json, manifest.nodes.size(), sha, published_manifest_source(publish_id), publish_id);
+}
+
+std::string published_manifest_source(std::int64_t publish_id) { return "publish #" + std::to_string(publish_id); }
+
+std::size_t retire_published_manifests(pqxx::transaction_base& tx, std::int64_t publish_id,
+                                       const std::string& retired_by) {
+    return tx
+        .exec_params("UPDATE ece.state_manifests SET retired_at = now(), retired_by = $2"
+                     " WHERE publish_id = $1 AND retired_at IS NULL",
+                     publish_id, retired_by)
+        .affected_rows();
+}
+
+std::size_t restore_published_manifests(pqxx::transaction_base& tx, std::int64_t publish_id) {
+    return tx
+        .exec_params("UPDATE ece.state_manifests SET retired_at = NULL, retired_by = NULL"
+                     " WHERE publish_id = $1 AND retired_at IS NOT NULL",
+                     publish_id)
+        .affected_rows();
 }
 
 std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::string_view manifest_json,
                                             const std::string& sha, const std::string& source) {
     const Manifest manifest = parse_manifest(manifest_json, "the production manifest to store");
-    return store_compressed(conn, manifest_json, manifest.nodes.size(), sha, source);
+    return store_compressed(conn, manifest_json, manifest.nodes.size(), sha, source, std::nullopt);
 }
 
 std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_base& conn) {
@@ -135,7 +180,8 @@ std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_bas
         if (!catalog_has(conn, "ece.state_manifests")) return std::nullopt;
         pqxx::read_transaction tx(conn, "load production manifest");
         const auto rows = tx.exec("SELECT id, sha, source, " + timestamp_sql("stored_at") +
-                                  ", node_count, manifest FROM ece.state_manifests ORDER BY id DESC LIMIT 1");
+                                  ", node_count, manifest FROM ece.state_manifests" +
+                                  (can_retire(tx) ? " WHERE retired_at IS NULL" : "") + " ORDER BY id DESC LIMIT 1");
         if (rows.empty()) return std::nullopt;
         const auto& row = rows[0];
         StoredManifest stored;

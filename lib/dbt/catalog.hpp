@@ -3,7 +3,8 @@
 //   ece.builds          one row per `ece-dbt build`: environment, sha, selector, plan and run_results (jsonb), status
 //   ece.built_nodes     what an environment holds: per (environment, unique_id) the relation built last, its
 //                       checksum and sha; rows are replaced for the nodes a build rebuilt, others stay
-//   ece.state_manifests production manifests (gzip), newest first; publish stores the one it made production
+//   ece.state_manifests production manifests (gzip), newest first; publish stores the one it made production,
+//                       a rollback of that publish retires it (retired_at) and a rollback of the rollback restores it
 // Other areas read these through the functions below, never by writing the tables.
 #include <pqxx/pqxx>
 
@@ -41,7 +42,22 @@ std::int64_t store_production_manifest(pqxx::connection_base& conn, const std::f
 std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::string_view manifest_json,
                                             const std::string& sha, const std::string& source);
 
-// The newest stored production manifest, or nullopt when there is none (or no catalog yet). Never migrates.
+// The manifest publish #publish_id made production: source published_manifest_source(publish_id), tied to the
+// publish so that rolling it back retires it. Validates and migrates as store_production_manifest.
+std::int64_t store_published_manifest(pqxx::connection_base& conn, const std::filesystem::path& manifest_file,
+                                      const std::string& sha, std::int64_t publish_id);
+std::string published_manifest_source(std::int64_t publish_id);  // "publish #12"
+
+// In the transaction that takes publish #publish_id out of production (a rollback): its manifests stop being
+// production's state; retired_by says who, e.g. "rollback #13". restore_: the transaction puts the publish back (a
+// rollback of that rollback): they are production's state again. Return the rows changed (0 when the publish stored
+// none). The dbt catalog must be migrated (migrate_catalog) before the transaction began.
+std::size_t retire_published_manifests(pqxx::transaction_base& tx, std::int64_t publish_id,
+                                       const std::string& retired_by);
+std::size_t restore_published_manifests(pqxx::transaction_base& tx, std::int64_t publish_id);
+
+// The newest stored production manifest that is not retired, or nullopt when there is none (or no catalog yet).
+// Never migrates.
 std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_base& conn);
 std::optional<Manifest> load_production_manifest(pqxx::connection_base& conn);
 

@@ -83,6 +83,7 @@ enum class Ctx : std::uint8_t {
     macro,
     checksum,
     fqn,
+    tags,
     config,
     persist_docs,
     config_contract,
@@ -331,6 +332,7 @@ private:
             case Ctx::node:
                 if (k == "checksum" && !array) return Ctx::checksum;
                 if (k == "fqn" && array) return Ctx::fqn;
+                if (k == "tags" && array) return Ctx::tags;
                 if (k == "config" && !array) return Ctx::config;
                 if (k == "unrendered_config" && !array) return Ctx::unrendered_config;
                 if (k == "columns" && !array) return Ctx::columns;
@@ -442,6 +444,7 @@ private:
                 else if (k == "checksum") node().checksum = m_.arena.store(text);
                 return true;
             case Ctx::fqn: node().fqn.push_back(m_.arena.store(text)); return true;
+            case Ctx::tags: node().tags.push_back(m_.arena.store(text)); return true;
             case Ctx::config:
                 if (k == "materialized") node().materialized = m_.arena.store(text);
                 return true;
@@ -486,6 +489,7 @@ private:
         else if (k == "package_name") keep(n.package_name);
         else if (k == "path") keep(n.path);
         else if (k == "original_file_path") keep(n.original_file_path);
+        else if (k == "patch_path") keep(n.patch_path);
         else if (k == "raw_code" || k == "raw_sql") keep(n.raw_code);
         else if (k == "database") keep(n.database);
         else if (k == "schema") keep(n.schema);

@@ -59,6 +59,8 @@ struct Node {
     std::string_view checksum;
     std::string_view raw_code;  // raw_code, or raw_sql in older manifests
     std::vector<std::string_view> fqn;
+    std::vector<std::string_view> tags;  // the rendered tags (dbt's tag: selector)
+    std::string_view patch_path;         // "project://models/schema.yml": the YAML describing the node
 
     // Rendered config: only what decides how dbt compares.
     std::string_view materialized;

@@ -427,6 +427,7 @@ std::vector<std::string> state_reasons(const Comparer& comparer, const Node& n, 
 }
 
 void finish_counts(Plan& plan) {
+    plan.counts.clear();
     for (const char* type : {"model", "test", "seed", "snapshot"}) plan.counts[type];
     for (const auto& node : plan.selected) ++plan.counts[node.resource_type];
 }
@@ -437,6 +438,24 @@ PlannedNode planned(const Node& n, std::vector<std::string> reasons) {
 }
 
 }  // namespace
+
+void add_to_plan(Plan& plan, const Manifest& branch, const std::vector<std::string>& ids, const std::string& reason) {
+    for (const auto& id : ids) {
+        const Node* n = branch.find(id);
+        if (!n || !is_listed(*n)) continue;
+        auto at = std::lower_bound(plan.selected.begin(), plan.selected.end(), id,
+                                   [](const PlannedNode& p, const std::string& wanted) { return p.unique_id < wanted; });
+        if (at != plan.selected.end() && at->unique_id == id) {
+            if (std::find(at->reasons.begin(), at->reasons.end(), reason) == at->reasons.end())
+                at->reasons.push_back(reason);
+            continue;
+        }
+        plan.selected.insert(at, planned(*n, {reason}));
+        if (n->type == ResourceType::model || n->type == ResourceType::seed || n->type == ResourceType::snapshot)
+            plan.deferred -= plan.deferred > 0 ? 1 : 0;
+    }
+    finish_counts(plan);
+}
 
 Plan plan_full_build(const Manifest& branch, const std::string& selector, const std::string& reason) {
     Plan plan;

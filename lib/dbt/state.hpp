@@ -61,6 +61,10 @@ struct Plan {
 Plan plan_changes(const Manifest& branch, const Manifest& production, const Selector& selector,
                   const std::string& state_source, const PlanOptions& options = {});
 
+// Adds the listed nodes among ids to the plan (a node planned already keeps its place), each with reason, and
+// recounts. For selections on top of the state selector (BuildOptions::also_select).
+void add_to_plan(Plan& plan, const Manifest& branch, const std::vector<std::string>& ids, const std::string& reason);
+
 // Every buildable node of the branch (models, seeds, snapshots, tests), for when there is nothing to compare with.
 Plan plan_full_build(const Manifest& branch, const std::string& selector, const std::string& reason);
 

@@ -150,6 +150,8 @@ struct Options {
     std::string run_url;                        // the workflow run, for the comment and deployments
     std::string prices_file;                    // empty: the catalogue shipped with ece
     std::chrono::minutes build_timeout{120};
+    // The action's select input: dbt selectors an environment's build builds too (dbt::BuildOptions::also_select).
+    std::vector<std::string> also_select;
     // Production's manifest from a GitHub Actions artifact when the catalog has none (dbt::github_artifact_fetcher).
     dbt::ArtifactFetcher artifact;
     std::string artifact_unavailable_reason;

@@ -72,6 +72,7 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
     build.threads = environments.config().dbt.threads;
     build.artifact = options.artifact;
     build.artifact_unavailable_reason = options.artifact_unavailable_reason;
+    build.also_select = options.also_select;
     build.on_plan = [&](const dbt::Plan& plan) {
         log.group("dbt plan for " + id.name);
         log.info(dbt::plan_to_text(plan, target.branch));

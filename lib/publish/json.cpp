@@ -119,6 +119,7 @@ json::value to_json(const Result& r) {
     o["outcome"] = std::string(to_string(r.outcome));
     o["id"] = r.id;
     o["rolled_back_id"] = r.rolled_back_id ? json::value(*r.rolled_back_id) : json::value(nullptr);
+    if (!r.production_state.empty()) o["production_state"] = r.production_state;
     o["environment"] = r.environment;
     json::array archives(r.archive_schemas.begin(), r.archive_schemas.end());
     o["archive_schemas"] = archives;

@@ -10,8 +10,6 @@
 #include "process/process.hpp"
 #include "publish/catalog_source.hpp"
 
-#include <boost/json.hpp>
-
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -51,8 +49,7 @@ std::optional<PublishRecord> done_before(pqxx::connection& conn, const std::stri
 // lib/env takes the environment's lock on a connection of its own). Failures are warnings.
 void store_production_state(pqxx::connection& conn, const fs::path& manifest, MergeResult& out) {
     try {
-        out.manifest_id = dbt::store_production_manifest(conn, manifest, out.sha,
-                                                         "publish #" + std::to_string(out.publish.id));
+        out.manifest_id = dbt::store_published_manifest(conn, manifest, out.sha, out.publish.id);
     } catch (const std::exception& e) {
         out.warnings.push_back("could not store the merged manifest as production's state (the next plan compares "
                                "with the previous one): " + mask_secrets(e.what()));
@@ -72,36 +69,17 @@ void remove_environment(pqxx::connection& conn, env::Environments& environments,
 }
 
 // Stale nodes that main does not change relative to production (built at a checksum main no longer has, and main
-// has production's) are not selected by state:modified. The rebuild gets a production state in which they carry
-// the checksum the environment built (and a raw code that differs from main's), so that they and what reads them are selected and built at main's again;
-// everything else of it (relations for --defer) is production's. nullopt: no such node, or no production state.
-std::optional<fs::path> state_selecting_unchanged_stale(pqxx::connection& conn, const StaleReport& stale,
-                                                        const fs::path& dir) {
-    std::vector<const StaleNode*> nodes;
+// has production's) are not selected by state:modified: the rebuild selects them, and what reads them, explicitly,
+// so that the environment holds main's version again.
+std::vector<std::string> unchanged_stale_selectors(const StaleReport& stale) {
+    std::vector<std::string> selectors;
     for (const auto& node : stale.nodes) {
         if (node.reason == StaleNode::Reason::changed && !node.production_checksum.empty() &&
             node.main_checksum == node.production_checksum) {
-            nodes.push_back(&node);
+            selectors.push_back(node.unique_id + "+");  // lib/dbt/select.hpp: a unique id selects that node
         }
     }
-    if (nodes.empty()) return std::nullopt;
-    const auto production = dbt::load_production_manifest_json(conn);
-    if (!production) return std::nullopt;  // no state: the rebuild builds everything anyway
-    auto manifest = boost::json::parse(production->json);
-    auto* all = manifest.as_object().if_contains("nodes");
-    for (const auto* node : nodes) {
-        auto* found = all && all->is_object() ? all->as_object().if_contains(node->unique_id) : nullptr;
-        if (!found || !found->is_object()) continue;
-        // dbt compares a seed's checksum and a model's or snapshot's raw code: both differ from main's now.
-        auto& state_node = found->as_object();
-        state_node["checksum"] = boost::json::object{{"name", "sha256"}, {"checksum", node->built_checksum}};
-        if (auto* code = state_node.if_contains("raw_code"); code && code->is_string()) {
-            *code = std::string(code->get_string()) + "\n-- ece: the environment built checksum " + node->built_checksum;
-        }
-    }
-    fs::create_directories(dir);
-    write_private_file(dir / "manifest.json", boost::json::serialize(manifest));
-    return dir;
+    return selectors;
 }
 
 }  // namespace
@@ -189,7 +167,7 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
             build.parse_timeout = options.parse_timeout;
             build.build_timeout = options.build_timeout;
             build.target_path = work.path() / "rebuild";
-            build.state_dir = state_selecting_unchanged_stale(conn, stale, work.path() / "rebuild-state");
+            build.also_select = unchanged_stale_selectors(stale);
             build.on_log_line = options.on_log_line;
             const auto report = dbt::run_build(conn, build_target, build);
             out.rebuild_id = report.build_id;

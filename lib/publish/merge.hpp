@@ -6,7 +6,8 @@
 //   2. the merged main's manifest: --manifest FILE, or `dbt parse` of the checked-out merged main;
 //   3. CatalogSource loads the environment; when it is stale, --rebuild builds what main changed into it first
 //      (lib/dbt run_build, as the environment's role; also nodes the environment built at a checksum main no
-//      longer has while main leaves them as production has them) and --strict stops with the list;
+//      longer has while main leaves them as production has them, through BuildOptions::also_select) and --strict
+//      stops with the list;
 //   4. publish() swaps it into production in one transaction;
 //   5. the merged manifest becomes production's state (ece.state_manifests, source "publish #<id>");
 //   6. the environment is removed (lib/env down) and forgotten by ece.built_nodes.

@@ -2,6 +2,7 @@
 
 #include "catalog/migrate.hpp"
 #include "core/error.hpp"
+#include "dbt/catalog.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 #include "pg/lock.hpp"
@@ -315,6 +316,30 @@ Result result_from(const SwapRun& run, Outcome outcome, std::int64_t id, const s
     return result;
 }
 
+// The manifest of what production serves follows a rollback in its own transaction: rolling back record retires
+// the manifest of the publish at the root of its chain (publish <- rollback <- rollback of that ...) when the
+// rollback takes that publish out of production (record is the publish, or re-applied it: an even number of
+// rollbacks deep), and restores it when the rollback puts the publish back (an odd number deep). Returns what
+// changed, for the result; empty when the publish stored no manifest.
+std::string follow_with_production_manifest(pqxx::transaction_base& tx, const PublishRecord& record,
+                                            std::int64_t rollback_id) {
+    std::int64_t root = record.id;
+    bool puts_root_back = false;
+    for (auto rolls_back = record.rolls_back; rolls_back;) {
+        root = *rolls_back;
+        puts_root_back = !puts_root_back;
+        const auto field = tx.exec_params1("SELECT rolls_back FROM ece.publishes WHERE id = $1", root)[0];
+        rolls_back = field.is_null() ? std::nullopt : std::optional<std::int64_t>(field.as<std::int64_t>());
+    }
+    const std::string manifest = "the manifest publish #" + std::to_string(root) + " stored";
+    if (puts_root_back) {
+        if (dbt::restore_published_manifests(tx, root) == 0) return "";
+        return "restored " + manifest + " as production's state";
+    }
+    if (dbt::retire_published_manifests(tx, root, "rollback #" + std::to_string(rollback_id)) == 0) return "";
+    return "retired " + manifest + ": production's state is the one before it again";
+}
+
 }  // namespace
 
 Options Options::from(const config::Publish& publish) {
@@ -416,6 +441,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
     auto started = Clock::now();
     try {
         migrate(conn);
+        dbt::migrate_catalog(conn);  // the rollback's transaction retires or restores a production manifest
         if (!id) {
             pqxx::read_transaction tx(conn, "publish latest");
             auto rows = tx.exec("SELECT id FROM ece.publishes WHERE kind = 'publish' AND status = 'published' "
@@ -479,6 +505,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
         }
         plan.id = insert_running(conn, "rollback", record.environment, record.pr, record.sha, record.id);
         SwapRun run;
+        std::string production_state;
         try {
             swap_with_retries(
                 conn, plan, options, started, doing, [&](pqxx::transaction_base& tx, const SwapRun& current) {
@@ -495,6 +522,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
                     tx.exec_params("UPDATE ece.publishes SET rolled_back_at = clock_timestamp(), rolled_back_by = $2, "
                                    "archive_dropped_at = clock_timestamp() WHERE id = $1",
                                    record.id, plan.id);
+                    production_state = follow_with_production_manifest(tx, record, plan.id);
                 },
                 run);
         } catch (const std::exception& e) {
@@ -504,6 +532,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
         }
         auto result = result_from(run, Outcome::rolled_back, plan.id, record.environment, started);
         result.rolled_back_id = record.id;
+        result.production_state = production_state;
         result.pruned_archives = prune_archives(conn, options, result.prune_warning);
         result.duration = since(started);
         return result;

@@ -58,7 +58,9 @@ Result publish(pqxx::connection& conn, const PublishInput& input, const Options&
                const RebuildHook& rebuild = {});
 
 // Swaps publish `id` (default: the latest publish not rolled back) back: the archived relations return, the
-// published ones go to this rollback's own archive; recorded as a publish of kind "rollback". Throws ece::Error
+// published ones go to this rollback's own archive; recorded as a publish of kind "rollback". In the same
+// transaction production's dbt state follows: the manifest the undone publish stored is retired (a rollback of a
+// rollback restores it; lib/dbt catalog.hpp), so the next plan compares with what production serves. Throws ece::Error
 // (usage) for an unknown id, (conflict) when it was rolled back already, its archive was pruned, or a later
 // publish that is not rolled back replaced the same relations.
 Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Options& options);

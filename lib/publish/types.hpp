@@ -136,6 +136,9 @@ struct Result {
     Outcome outcome = Outcome::published;
     std::int64_t id = 0;                   // the ece.publishes row; 0 for dry runs and needs_rebuild
     std::optional<std::int64_t> rolled_back_id;  // rollback: which publish it undid
+    // rollback: what became of production's dbt state (ece.state_manifests), e.g. "retired the manifest publish #4
+    // stored: ..."; empty when the publish stored none
+    std::string production_state;
     std::string environment;
     std::vector<std::string> archive_schemas;
     std::vector<RelationMove> relations;

@@ -12,6 +12,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "catalog/migrate.hpp"
 #include "core/secrets.hpp"
 #include "dbt/build.hpp"
 #include "dbt/catalog.hpp"
@@ -524,6 +525,68 @@ TEST(DbtCatalog, ManifestsRoundTripGzippedAndTheNewestWins) {
     // A malformed manifest is refused before anything is stored.
     EXPECT_THROW(ece::dbt::store_production_manifest_json(conn, "{\"metadata\": ", "sha3", "x"), ece::Error);
     EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->id, second);
+}
+
+TEST(DbtCatalog, ARetiredPublishedManifestIsSkippedUntilRestored) {
+    const std::string url = ece::test::fresh_database("dbtcatalog");
+    auto conn = ece::pg::connect(url, "test");
+    const fs::path base = fixture("dbt/scenarios/base/manifest.json");
+    const fs::path changed = fixture("dbt/scenarios/body_change/manifest.json");
+    const auto first = ece::dbt::store_published_manifest(conn, base, "sha1", 41);
+    const auto second = ece::dbt::store_published_manifest(conn, changed, "sha2", 42);
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->source, "publish #42");
+    auto in_transaction = [&](auto change) {
+        pqxx::work tx(conn);
+        const std::size_t rows = change(tx);
+        tx.commit();
+        return rows;
+    };
+
+    EXPECT_EQ(in_transaction([](auto& tx) { return ece::dbt::retire_published_manifests(tx, 42, "rollback #43"); }), 1u);
+    const auto after_rollback = ece::dbt::load_production_manifest_json(conn);
+    ASSERT_TRUE(after_rollback);
+    EXPECT_EQ(after_rollback->id, first);
+    EXPECT_EQ(after_rollback->json, read_file(base));
+    // Retiring twice changes nothing; a publish that stored no manifest has none to retire.
+    EXPECT_EQ(in_transaction([](auto& tx) { return ece::dbt::retire_published_manifests(tx, 42, "rollback #44"); }), 0u);
+    EXPECT_EQ(in_transaction([](auto& tx) { return ece::dbt::retire_published_manifests(tx, 7, "rollback #44"); }), 0u);
+
+    EXPECT_EQ(in_transaction([](auto& tx) { return ece::dbt::restore_published_manifests(tx, 42); }), 1u);
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->id, second);
+
+    // Every manifest retired: no production state, as before the first publish.
+    in_transaction([](auto& tx) {
+        return ece::dbt::retire_published_manifests(tx, 41, "r") + ece::dbt::retire_published_manifests(tx, 42, "r");
+    });
+    EXPECT_FALSE(ece::dbt::load_production_manifest_json(conn));
+}
+
+TEST(DbtCatalog, MigrationTwoTiesEarlierPublishedManifestsToTheirPublish) {
+    const std::string url = ece::test::fresh_database("dbtcatalog");
+    auto conn = ece::pg::connect(url, "test");
+    // A catalog at dbt v1, as the previous ece left it, with a manifest a publish stored.
+    ece::catalog::migrate(conn, "dbt", {});
+    {
+        pqxx::work tx(conn);
+        tx.exec("CREATE TABLE ece.state_manifests (id bigserial PRIMARY KEY, sha text NOT NULL, source text NOT NULL,"
+                " stored_at timestamptz NOT NULL DEFAULT now(), manifest bytea NOT NULL, node_count integer NOT NULL)");
+        tx.exec("INSERT INTO ece.migrations (area, version, name) VALUES ('dbt', 1, 'as released')");
+        tx.commit();
+    }
+    const fs::path base = fixture("dbt/scenarios/base/manifest.json");
+    {
+        pqxx::work tx(conn);
+        tx.exec_params("INSERT INTO ece.state_manifests (sha, source, manifest, node_count) VALUES ($1, $2, $3, 1),"
+                       " ('sha0', 'test production', $3, 1)",
+                       "sha1", "publish #5", pqxx::binarystring(ece::dbt::gzip_compress(read_file(base))));
+        tx.commit();
+    }
+    // Readable before the migration (the reader never migrates) ...
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->source, "test production");
+    ece::dbt::migrate_catalog(conn);
+    pqxx::work tx(conn);
+    EXPECT_EQ(ece::dbt::retire_published_manifests(tx, 5, "rollback #6"), 1u);
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM ece.state_manifests WHERE publish_id IS NULL")[0].as<int>(), 1);
 }
 
 TEST(DbtCatalog, BuiltNodesAreReplacedOnlyForRebuiltNodes) {

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "dbt/manifest.hpp"
 #include "dbt/state.hpp"
+#include "fixture_manifest.hpp"
 #include "support.hpp"
 
 namespace ece::dbt {
@@ -24,14 +25,7 @@ using ece::test::read_file;
 using ece::test::TempDir;
 using testing::HasSubstr;
 
-// A fixture manifest, decompressed into dir when it is an .xz original.
-std::filesystem::path plain(const std::filesystem::path& file, const TempDir& dir) {
-    if (file.extension() != ".xz") return file;
-    auto out = dir / file.stem().string();
-    const std::string command = "xz -dc '" + file.string() + "' > '" + out.string() + "'";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot decompress " + file.string());
-    return out;
-}
+using ece::test::plain;
 
 std::vector<std::string> real_manifests() {
     std::vector<std::string> names;

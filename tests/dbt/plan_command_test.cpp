@@ -71,6 +71,20 @@ TEST(PlanCommand, JsonPlanOfAMacroChange) {
                                            "counts", "deferred", "removed", "warnings"));
 }
 
+TEST(PlanCommand, AlsoSelectAddsTheNodesOfEachDbtSelectorWithTheReason) {
+    const std::string common = "plan --branch feature --manifest " + scenario("body_change") + "/manifest.json --state " +
+                               scenario("base");
+    const CommandResult r = run(common + " --also-select sex_codes --also-select 'tag:none resource_type:seed'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("seed sex_codes: also selected by --select sex_codes; also selected by --select "
+                                    "tag:none resource_type:seed"));
+    EXPECT_THAT(r.output, HasSubstr("seed 1"));
+
+    const CommandResult bad = run(common + " --also-select colour:red");
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;  // usage
+    EXPECT_THAT(bad.output, HasSubstr("selector 'colour:red'"));
+}
+
 TEST(PlanCommand, TextPlanWithReasonsCountsAndRemovedNodes) {
     CommandResult r = run("plan --branch feature --manifest " + scenario("config_change") + "/manifest.json --state " +
                 scenario("base"));

@@ -7,9 +7,13 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "core/secrets.hpp"
+#include "dbt/catalog.hpp"
 #include "env/environments.hpp"
 #include "lifecycle/lifecycle.hpp"
+#include "pg/connect.hpp"
+#include "pg/ident.hpp"
 #include "pg_support.hpp"
+#include "publish/merge.hpp"
 #include "support.hpp"
 
 #include <random>
@@ -141,6 +145,47 @@ TEST_F(Chains, PublishWithoutAPullRequestOrGitHubSaysHowToNameIt) {
     ASSERT_EQ(outcome.steps.size(), 1u);
     EXPECT_THAT(outcome.steps[0].detail, testing::HasSubstr("pull-request input"));
     EXPECT_TRUE(outcome.comment_markdown.empty());
+}
+
+// The action's select input (Options::also_select): a pull request that changes nothing still builds the nodes
+// it names into its environment, next to what ece selects from the changes.
+TEST_F(Chains, ThePreviewBuildsTheNodesTheSelectInputNames) {
+    const fs::path project = dir_ / "project";
+    fs::copy(fs::path(ECE_SOURCE_DIR) / "examples/ece_demo", project, fs::copy_options::recursive);
+    fs::remove_all(project / "target");
+    const fs::path standin = fs::path(ECE_SOURCE_DIR) / "tests/dbt_standin/dbt";
+    auto envs = environments();
+    {
+        // Production's state is the same project: nothing differs.
+        auto conn = pg::connect(admin_url_, "test");
+        const auto manifest =
+            publish::parse_main(envs, project, standin, dir_ / "production_target", std::chrono::minutes(2));
+        dbt::store_production_manifest(conn, manifest, "prodsha", "test production");
+    }
+    options_.project_dir = project;
+    options_.dbt = standin.string();
+    options_.also_select = {"sex_codes"};
+    lifecycle::FileCommentSink file(dir_ / "comment.md");
+    lifecycle::Services services;
+    services.comments = &file;
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+
+    const auto outcome = lifecycle::preview(envs, {"feature/s", 9, std::string(40, 'e')}, options_, services, log);
+
+    ASSERT_NE(outcome.find("dbt build"), nullptr);
+    EXPECT_TRUE(outcome.find("dbt build")->ok) << outcome.find("dbt build")->detail << log_text.str();
+    EXPECT_EQ(outcome.selected_count, std::optional<std::size_t>(1));
+    EXPECT_THAT(log_text.str(), testing::HasSubstr("also selected by --select sex_codes"));
+    const auto schema = envs.find(envs.identify("feature/s", 9))->base_schema;
+    auto conn = pg::connect(admin_url_, "test");
+    {
+        pqxx::nontransaction tx(conn);
+        EXPECT_GT(tx.exec1("SELECT count(*) FROM " + pg::quote_ident(schema) + ".sex_codes")[0].as<int>(), 0);
+    }
+    const auto built = dbt::built_nodes(conn, envs.identify("feature/s", 9).name);
+    ASSERT_EQ(built.size(), 1u);
+    EXPECT_EQ(built[0].unique_id, "seed.ece_demo.sex_codes");
 }
 
 TEST_F(Chains, DispatchRefusesAnUnknownCommand) {

@@ -112,8 +112,8 @@ protected:
     }
 
     // ece-env up for pull request 1, and its raw schema: views on production's raw tables, owned by its role.
-    ece::env::Identity up_environment() {
-        auto up = environments->up({"feature/x", 1, "prhead", std::nullopt});
+    ece::env::Identity up_environment(const std::string& branch = "feature/x", std::int64_t pr = 1) {
+        auto up = environments->up({branch, pr, "prhead", std::nullopt});
         const auto& id_base = up.record.base_schema;
         const auto role = q(up.record.role_name);
         const auto raw = q(id_base + "_raw");
@@ -123,7 +123,7 @@ protected:
             sql("CREATE VIEW " + raw + "." + table + " AS SELECT * FROM raw." + table + "; ALTER VIEW " + raw + "." +
                 table + " OWNER TO " + role);
         }
-        return environments->identify("feature/x", 1);
+        return environments->identify(branch, pr);
     }
 
     // What ece-dbt build does in the pull request: the changed model into the environment.
@@ -234,6 +234,69 @@ TEST_F(CatalogPublish, PublishesTheBuiltModelStoresTheManifestRemovesTheEnvironm
     EXPECT_EQ(scalar("SELECT 'analytics.distinct_patients'::regclass::oid::int8"), old_oid);
 }
 
+// Publish A, then B; roll B back: production serves A, and so does its stored state (B's manifest is retired in
+// the rollback's transaction), so the next plan compares with A. Rolling the rollback back restores B's.
+TEST_F(CatalogPublish, RollbackRetiresTheRolledBackPublishsManifestAndRollingTheRollbackBackRestoresIt) {
+    const auto first = up_environment("feature/a", 1);
+    const fs::path a_project = copy_project(dir / "a");
+    change_distinct_patients(a_project);
+    build_into_environment(first, a_project);
+    const auto a = publish::publish_merged(url, *environments, {std::nullopt, 1, "shaA"},
+                                           merge_options(a_project, publish::OnStale::strict));
+    ASSERT_EQ(a.publish.outcome, publish::Outcome::published);
+
+    const auto second = up_environment("feature/b", 2);
+    const fs::path b_project = copy_project(dir / "b");
+    change_distinct_patients(b_project);
+    change_observed_diagnoses(b_project);
+    build_into_environment(second, b_project);
+    const auto b = publish::publish_merged(url, *environments, {std::nullopt, 2, "shaB"},
+                                           merge_options(b_project, publish::OnStale::strict));
+    ASSERT_EQ(b.publish.outcome, publish::Outcome::published);
+    ASSERT_EQ(ece::dbt::load_production_manifest_json(conn)->id, b.manifest_id.value_or(-1));
+
+    publish::Options keep_all;
+    keep_all.keep_archives = 10;  // every archive stays, so that each rollback below can be rolled back
+    const auto rolled = publish::rollback(conn, std::nullopt, keep_all);
+    ASSERT_EQ(rolled.rolled_back_id, b.publish.id);
+    EXPECT_EQ(rolled.production_state, "retired the manifest publish #" + std::to_string(b.publish.id) +
+                                           " stored: production's state is the one before it again");
+    EXPECT_FALSE(has_column("analytics", "observed_diagnoses", "version"));
+    auto state = ece::dbt::load_production_manifest_json(conn);
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->id, a.manifest_id.value_or(-1));
+    EXPECT_EQ(state->sha, "shaA");
+    EXPECT_EQ(state->source, "publish #" + std::to_string(a.publish.id));
+    EXPECT_EQ(scalar("SELECT retired_by FROM ece.state_manifests WHERE id = " + std::to_string(*b.manifest_id)),
+              "rollback #" + std::to_string(rolled.id));
+
+    // The next plan of main (B's code) compares with A: B's change is to build again, A's is not.
+    const auto production = ece::dbt::find_production_state({std::nullopt, &conn, {}, "", dir.path() / "state"});
+    ASSERT_TRUE(production.dir) << production.missing_reason;
+    EXPECT_THAT(production.source, HasSubstr("publish #" + std::to_string(a.publish.id)));
+    const auto main_manifest = ece::dbt::load_manifest(
+        publish::parse_main(*environments, b_project, standin, dir.path() / "b_target", std::chrono::minutes(2)));
+    const auto plan = ece::dbt::plan_changes(main_manifest, ece::dbt::load_manifest(*production.dir / "manifest.json"),
+                                             ece::dbt::parse_selector("state:modified+"), production.source);
+    EXPECT_THAT(plan.selected_ids(), testing::Contains("model.ece_demo.observed_diagnoses"));
+    EXPECT_THAT(plan.selected_ids(), testing::Not(testing::Contains("model.ece_demo.distinct_patients")));
+
+    // Rolling the rollback back serves B again, and B's manifest is production's state again; once more: A's.
+    const auto reapplied = publish::rollback(conn, rolled.id, keep_all);
+    EXPECT_THAT(reapplied.production_state, HasSubstr("restored the manifest publish #" + std::to_string(b.publish.id)));
+    EXPECT_GT(count_of("SELECT count(*) FROM analytics.observed_diagnoses WHERE version = 'main'"), 0);
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->id, b.manifest_id.value_or(-1));
+    EXPECT_EQ(scalar("SELECT retired_by FROM ece.state_manifests WHERE id = " + std::to_string(*b.manifest_id)), "");
+    publish::rollback(conn, reapplied.id, keep_all);
+    EXPECT_FALSE(has_column("analytics", "observed_diagnoses", "version"));
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->id, a.manifest_id.value_or(-1));
+
+    // Rolling A back too leaves the state production was built with.
+    publish::rollback(conn, a.publish.id, keep_all);
+    EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->source, "test production");
+}
+
 TEST_F(CatalogPublish, StaleEnvironmentIsRefusedWithTheListInStrictModeAndRebuiltInRebuildMode) {
     const auto id = up_environment();
     const fs::path pr_project = copy_project(dir / "pr");
@@ -291,6 +354,11 @@ TEST_F(CatalogPublish, NodeBuiltAtAChecksumMainDropsWhileMainKeepsProductionsIsR
     for (const auto& node : merged.publish.stale.nodes) stale[node.unique_id] = node.reason;
     EXPECT_EQ(stale.at("model.ece_demo.distinct_patients"), publish::StaleNode::Reason::changed);
     EXPECT_EQ(stale.at("model.ece_demo.observed_diagnoses"), publish::StaleNode::Reason::not_built);
+    // The rebuild selected distinct_patients explicitly (BuildOptions::also_select), next to what state:modified+
+    // selects; production's manifest stayed as it was stored.
+    ASSERT_TRUE(merged.rebuild_id);
+    EXPECT_THAT(scalar("SELECT plan::text FROM ece.builds WHERE id = " + std::to_string(*merged.rebuild_id)),
+                HasSubstr("also selected by --select model.ece_demo.distinct_patients+"));
     // Production serves main: distinct_patients as main has it, observed_diagnoses changed.
     EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
     EXPECT_EQ(count_of("SELECT count(*) FROM analytics.distinct_patients"), 5);
@@ -338,6 +406,7 @@ TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecr
     const auto rolled = ece_publish({"--rollback", "--database-url", url, "--config", (dir / "ece.yml").string()});
     EXPECT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
     EXPECT_THAT(rolled.out, HasSubstr("rolled back publish #"));
+    EXPECT_THAT(rolled.out, HasSubstr("retired the manifest publish #"));
     EXPECT_FALSE(has_column("analytics", "distinct_patients", "version"));
 
     for (const auto* result : {&dry, &published, &again, &rolled}) {
