@@ -23,8 +23,9 @@ constexpr std::uintmax_t max_pull_request_json_bytes = 64 * 1024;
 constexpr std::uintmax_t max_project_bytes = 1024ull * 1024 * 1024;  // a dbt project is source text
 constexpr std::size_t max_project_entries = 100000;
 
-Error refused(const std::string& why, const fs::path& file, const std::string& field = "") {
-    return Error(ErrorKind::input, "fork artifact refused: " + why, ErrorLocation{.file = file.string(), .field = field});
+// The message names the member or JSON path itself; the location is the file.
+Error refused(const std::string& why, const fs::path& file) {
+    return Error(ErrorKind::input, "fork artifact refused: " + why, ErrorLocation{.file = file.string()});
 }
 
 // p lies at or below root (both absolute and normal).
@@ -41,10 +42,13 @@ void check_tree(const fs::path& root, const std::string& what) {
         const auto status = it->symlink_status();
         const auto shown = it->path().lexically_relative(root).string();
         if (fs::is_symlink(status)) {
+            // Resolved from the link's own text, not through it: weakly_canonical stops at a dangling link and
+            // would judge the link's name instead of where it leads.
             std::error_code ec;
-            const auto target = fs::weakly_canonical(it->path(), ec);
+            const auto link = fs::read_symlink(it->path(), ec);
+            const auto target = fs::weakly_canonical(fs::canonical(it->path().parent_path()) / link, ec);
             if (ec || !within(real_root, target))
-                throw refused("the link " + shown + " in " + what + " leads outside it (" + fs::read_symlink(it->path()).string() + ")",
+                throw refused("the link " + shown + " in " + what + " leads outside it (" + link.string() + ")",
                               it->path());
         } else if (!fs::is_regular_file(status) && !fs::is_directory(status)) {
             throw refused(shown + " in " + what + " is neither a file nor a folder", it->path());
@@ -68,9 +72,9 @@ std::string read_small_file(const fs::path& file, std::uintmax_t limit) {
 void check_member_path(const std::string& name, const fs::path& archive_file, const std::string& what) {
     const fs::path p(name);
     if (name.empty() || p.is_absolute() || p.has_root_name() || p.has_root_directory())
-        throw refused(what + " '" + name + "' is an absolute path", archive_file, name);
+        throw refused(what + " '" + name + "' is an absolute path", archive_file);
     for (const auto& part : p)
-        if (part == "..") throw refused(what + " '" + name + "' climbs out of the project (..)", archive_file, name);
+        if (part == "..") throw refused(what + " '" + name + "' climbs out of the project (..)", archive_file);
 }
 
 using ReadArchive = std::unique_ptr<archive, decltype(&archive_read_free)>;
@@ -116,13 +120,13 @@ void extract_project(const fs::path& archive_file, const fs::path& root) {
             const fs::path target = link ? link : "";
             const auto resolved = ((root / name).parent_path() / target).lexically_normal();
             if (target.empty() || target.is_absolute() || !within(root, resolved))
-                throw refused("the link " + name + " leads outside the project (" + target.string() + ")", archive_file, name);
+                throw refused("the link " + name + " leads outside the project (" + target.string() + ")", archive_file);
         } else if (type != AE_IFREG && type != AE_IFDIR) {
-            throw refused(name + " is neither a file, a folder nor a link", archive_file, name);
+            throw refused(name + " is neither a file, a folder nor a link", archive_file);
         }
         archive_entry_set_pathname(entry, (root / name).c_str());
         if (archive_write_header(out.get(), entry) < ARCHIVE_WARN)
-            throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file, name);
+            throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file);
         const void* block = nullptr;
         size_t size = 0;
         la_int64_t offset = 0;
@@ -130,12 +134,12 @@ void extract_project(const fs::path& archive_file, const fs::path& root) {
             const int data = archive_read_data_block(in.get(), &block, &size, &offset);
             if (data == ARCHIVE_EOF) break;
             if (data < ARCHIVE_WARN)
-                throw refused(std::string("damaged project archive: ") + archive_error_string(in.get()), archive_file, name);
+                throw refused(std::string("damaged project archive: ") + archive_error_string(in.get()), archive_file);
             if (archive_write_data_block(out.get(), block, size, offset) < ARCHIVE_WARN)
-                throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file, name);
+                throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file);
         }
         if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN)
-            throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file, name);
+            throw refused("cannot unpack " + name + ": " + archive_error_string(out.get()), archive_file);
     }
 }
 
@@ -170,8 +174,7 @@ ForkArtifact parse_pull_request_json(std::string_view text, const std::string& f
     }
     const json::value root = parser.release();
     auto fail = [&](const std::string& field, const std::string& why) {
-        return Error(ErrorKind::input, "fork artifact refused: pull-request.json " + field + " " + why,
-                     ErrorLocation{.file = file, .field = field});
+        return Error(ErrorKind::input, "fork artifact refused: " + field + " " + why, ErrorLocation{.file = file});
     };
     if (!root.is_object()) throw fail("$", "must be an object");
     const auto& o = root.as_object();

@@ -229,7 +229,14 @@ const StepResult* Outcome::find(std::string_view name) const {
 std::string deployment_environment(const std::string& environment) { return "ece/" + environment; }
 
 env::Identity identity_of(const env::Environments& environments, const Target& target) {
-    if (!target.environment_name.empty()) return environments.identify(target.environment_name, std::nullopt);
+    if (!target.environment_name.empty()) {
+        const auto& name = target.environment_name;
+        // lib/env refuses "pr-<N>" as a branch; as an input it deserves its own words.
+        if (name.size() > 3 && name.rfind("pr-", 0) == 0 && name.find_first_not_of("0123456789", 3) == std::string::npos)
+            throw Error(ErrorKind::usage, "the environment-name input \"" + name + "\" is the name of pull request " +
+                                              name.substr(3) + "'s environment; leave environment-name empty to use it");
+        return environments.identify(name, std::nullopt);
+    }
     return environments.identify(target.branch, target.pr);
 }
 
