@@ -7,7 +7,9 @@
 #include <archive_entry.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <climits>
+#include <map>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -217,6 +219,39 @@ ForkArtifact open_fork_artifact(const fs::path& dir, const fs::path& into) {
         throw;
     }
     return artifact;
+}
+
+fs::path retarget_manifest(const fs::path& manifest, const std::string& database, const fs::path& out) {
+    std::error_code ec;
+    auto document = json::parse(read_small_file(manifest, max_project_bytes), ec);
+    if (ec || !document.is_object()) throw refused("manifest.json is not a JSON object", manifest);
+    auto& root = document.as_object();
+    auto* nodes = root.if_contains("nodes");
+    auto* sources = root.if_contains("sources");
+    std::map<std::string, std::size_t> model_databases;
+    if (nodes && nodes->is_object()) {
+        for (const auto& [id, node] : nodes->as_object()) {
+            const auto* db = node.is_object() ? node.as_object().if_contains("database") : nullptr;
+            if (id.starts_with("model.") && db && db->is_string()) ++model_databases[std::string(db->as_string())];
+        }
+    }
+    if (!model_databases.empty() && !database.empty()) {
+        const auto parse_database = std::max_element(model_databases.begin(), model_databases.end(), [](auto& a, auto& b) {
+                                        return a.second < b.second;
+                                    })->first;
+        for (auto* group : {nodes, sources}) {
+            if (!group || !group->is_object()) continue;
+            for (auto& [id, node] : group->as_object()) {
+                auto* db = node.is_object() ? node.as_object().if_contains("database") : nullptr;
+                if (db && db->is_string() && db->as_string() == parse_database) *db = database;
+            }
+        }
+    }
+    fs::create_directories(out.parent_path());
+    std::ofstream file(out, std::ios::binary | std::ios::trunc);
+    file << json::serialize(document);
+    if (!file) throw Error(ErrorKind::external, "cannot write the retargeted manifest", ErrorLocation{.file = out.string()});
+    return out;
 }
 
 Target verify_fork_pull_request(const ForkArtifact& artifact, const Target& target, PullRequests* pulls) {

@@ -31,6 +31,13 @@ ForkArtifact open_fork_artifact(const std::filesystem::path& dir, const std::fil
 // pull-request.json's text checked on its own (file names it in errors).
 ForkArtifact parse_pull_request_json(std::string_view text, const std::string& file);
 
+// The artifact's manifest as if parsed against `database`: the unprivileged job parses with a dummy profile (no
+// database to reach), so every source would differ from production in its database and look modified. Nodes and
+// sources on the manifest's parse database (the one most of its models are on) move to `database`; the result is
+// written to out, which is returned. Throws ece::Error(input) for a manifest that is not JSON.
+std::filesystem::path retarget_manifest(const std::filesystem::path& manifest, const std::string& database,
+                                        const std::filesystem::path& out);
+
 // Checks the artifact's pull request against the run: the pull-request input (target.pr, when given) and the event's
 // commit (target.sha) must match pull-request.json, and GitHub (pulls) must know the pull request as open with that
 // head. Returns target with the pull request filled in (and its branch when the event had none). Throws

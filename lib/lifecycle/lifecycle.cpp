@@ -344,7 +344,10 @@ Outcome preview_fork_artifact(const fs::path& artifact_dir, env::Environments& e
         const auto artifact = open_fork_artifact(artifact_dir, options.work_dir / "fork");
         verified = verify_fork_pull_request(artifact, target, services.pulls);
         fork_options.project_dir = artifact.project_dir;
-        fork_options.branch_manifest = artifact.manifest;
+        // Planned from the artifact's manifest, moved onto the database the environment and production share.
+        const auto database = environments.connection_facts(identity_of(environments, verified)).dbname;
+        fork_options.branch_manifest =
+            retarget_manifest(artifact.manifest, database, options.work_dir / "fork" / "manifest.json");
         return "pull request #" + std::to_string(artifact.number) + " at " + artifact.head_sha +
                " (checked with GitHub); dbt runs its project as the environment's own role";
     });

@@ -11,6 +11,8 @@
 #include "lifecycle/github.hpp"
 #include "support.hpp"
 
+#include <boost/json.hpp>
+
 #include <chrono>
 
 namespace fs = std::filesystem;
@@ -149,6 +151,21 @@ TEST_F(ForkArtifacts, AMissingPullRequestJsonIsRefused) {
     archive(project());
     fs::remove(artifact_ / "pull-request.json");
     EXPECT_THAT(refused("the file is missing"), HasSubstr("pull-request.json"));
+}
+
+TEST_F(ForkArtifacts, TheManifestIsMovedFromTheDummyParseDatabaseOntoTheRealOne) {
+    const auto out = lifecycle::retarget_manifest(artifact_ / "manifest.json", "warehouse", dir_ / "retargeted.json");
+    const auto before = boost::json::parse(test::read_file(artifact_ / "manifest.json")).as_object();
+    const auto after = boost::json::parse(test::read_file(out)).as_object();
+    std::size_t moved = 0;
+    for (const auto& [id, source] : after.at("sources").as_object()) {
+        const auto was = before.at("sources").as_object().at(id).as_object().at("database").as_string();
+        const auto now = source.as_object().at("database").as_string();
+        EXPECT_TRUE(now == "warehouse" || now == was) << id;
+        moved += now == "warehouse" && was != "warehouse";
+    }
+    EXPECT_GT(moved, 0u);
+    EXPECT_EQ(after.at("nodes").as_object().size(), before.at("nodes").as_object().size());
 }
 
 // pull-request.json: each malformation named by its field (or byte offset), always with the file.
