@@ -132,9 +132,11 @@ int run_in_github_actions() {
         // From the workspace's project, which is trusted (a fork artifact's profiles.yml is never read).
         options.profile_target = dbt::profile_target_for(options.project_dir, *dbt_target);
         log.info("dbt target " + *dbt_target + " of " + options.profile_target->file.string() + ": its settings, ece's connection");
-        for (const auto& key : options.profile_target->ignored_keys)
-            log.notice("dbt-target: '" + key + "' of " + options.profile_target->file.string() +
-                       " is ignored: ece supplies the connection");
+        std::string ignored;
+        for (const auto& key : options.profile_target->ignored_keys) ignored += (ignored.empty() ? "'" : ", '") + key + "'";
+        if (!ignored.empty())
+            log.notice("dbt-target: " + ignored + " of " + options.profile_target->file.string() +
+                       " ignored: ece supplies the connection");
     }
     const auto fork_artifact = inputs.get("fork-artifact");
     if (fork_artifact && chain != "preview")

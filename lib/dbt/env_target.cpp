@@ -57,14 +57,14 @@ bool is_connection_key(const std::string& key) {
 }
 
 fs::path find_profiles_file(const fs::path& project_dir, const std::optional<fs::path>& profiles_dir) {
-    if (profiles_dir) return *profiles_dir / "profiles.yml";
+    if (profiles_dir) return (*profiles_dir / "profiles.yml").lexically_normal();
     std::vector<fs::path> places;
     if (const char* dir = std::getenv("DBT_PROFILES_DIR"); dir && *dir) places.push_back(fs::path(dir) / "profiles.yml");
     places.push_back(project_dir / "profiles.yml");
     if (const char* home = std::getenv("HOME"); home && *home) places.push_back(fs::path(home) / ".dbt" / "profiles.yml");
     std::string looked;
     for (const auto& place : places) {
-        if (fs::is_regular_file(place)) return place;
+        if (fs::is_regular_file(place)) return place.lexically_normal();
         looked += (looked.empty() ? "" : ", ") + place.string();
     }
     throw Error(ErrorKind::usage, "no profiles.yml for the dbt-target input (looked at " + looked + ")",
@@ -87,13 +87,13 @@ ProfileTargetSettings read_profile_target(const fs::path& file, const std::strin
     };
     const auto profile_node = profiles.IsMap() ? profiles[profile] : YAML::Node();
     if (!profile_node || !profile_node.IsMap())
-        throw Error(ErrorKind::usage, file.string() + " has no profile '" + profile + "' (dbt_project.yml's profile)",
+        throw Error(ErrorKind::usage, "profiles.yml has no profile '" + profile + "' (dbt_project.yml's profile)",
                     where(profile));
     const auto outputs = profile_node["outputs"];
     const auto target_node = outputs && outputs.IsMap() ? outputs[target] : YAML::Node();
     const std::string field = profile + ".outputs." + target;
     if (!target_node || !target_node.IsMap())
-        throw Error(ErrorKind::usage, file.string() + " has no target '" + target + "' in profile '" + profile +
+        throw Error(ErrorKind::usage, "profiles.yml has no target '" + target + "' in profile '" + profile +
                                           "' (the dbt-target input)", where(field, line_of(outputs ? outputs : profile_node)));
 
     ProfileTargetSettings settings{file, profile, target, std::nullopt, {}, {}};

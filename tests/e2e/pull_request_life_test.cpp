@@ -537,4 +537,52 @@ TEST_F(PullRequestLife, AForksArtifactIsBuiltAsTheEnvironmentAndHostileOnesAreRe
     EXPECT_THAT(ece::test::find_secrets(all_logs_, {admin_url_, github_.token()}), testing::IsEmpty());
 }
 
+// The environment-name and dbt-target inputs through the real binary: a hostile name is the environment of every
+// step (its schema slugged), and the user's own target lends its threads and keepalives but never its connection.
+TEST_F(PullRequestLife, AnExplicitEnvironmentNameAndADbtTargetAreUsedFromUpToDestroy) {
+    build_production();
+    const std::string name = "Team Preview/ü'; DROP SCHEMA analytics; --";
+    const std::string profiles = "ece_demo:\n  target: dev\n  outputs:\n"
+                                 "    ci: {type: postgres, host: elsewhere.invalid, port: 1, user: someone, password: x,"
+                                 " dbname: prod, schema: analytics, threads: 2, keepalives_idle: 5}\n";
+    auto ws = workspace("named", {change_a});
+    write(ws / "profiles.yml", profiles);
+    const std::map<std::string, std::string> inputs = {{"ENVIRONMENT-NAME", name}, {"DBT-TARGET", "ci"}};
+    auto run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 1, "feature/decades",
+                                                      sha_of('1')), ws, sha_of('1'), inputs);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    ece::env::Environments envs(settings(ws));
+    const auto id = envs.identify(name, std::nullopt);
+    EXPECT_EQ(run.outputs["env-name"], name);
+    EXPECT_EQ(run.outputs["schema"], id.base_schema);
+    EXPECT_EQ(built_models(name), change_a_models);
+    EXPECT_THAT(columns(id.base_schema, "stg_patients"), testing::Contains("birth_decade"));
+    EXPECT_FALSE(record("feature/decades", 1));  // no pr-1 beside it
+    EXPECT_THAT(run.log, testing::HasSubstr("Concurrency: 2 threads"));
+    EXPECT_THAT(run.log, testing::HasSubstr("'host', 'port', 'user', 'password', 'dbname', 'schema' of " +
+                                            (ws / "profiles.yml").string() + " ignored"));
+    EXPECT_THAT(columns("analytics", "stg_patients"), testing::Not(testing::Contains("birth_decade")));
+    ASSERT_EQ(github_.comments(1).size(), 1u);
+    EXPECT_THAT(github_.comments(1)[0].body, testing::HasSubstr("ready"));
+    std::set<std::string> deployment_environments;
+    for (const auto& d : github_.deployments()) deployment_environments.insert(d.environment);
+    EXPECT_EQ(deployment_environments, (std::set<std::string>{"ece/" + name}));
+
+    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 1, "feature/decades",
+                                                 sha_of('1')), ws, sha_of('1'), inputs);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_TRUE(schemas_like(id.base_schema).empty());
+    EXPECT_FALSE(role_exists(id.role));
+    EXPECT_EQ(envs.find(id)->status, ece::env::Status::destroyed);
+
+    // A target profiles.yml lacks: refused before anything is created.
+    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 2, "feature/states",
+                                                 sha_of('4')), ws, sha_of('4'), {{"DBT-TARGET", "nope"}});
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_THAT(run.log, testing::HasSubstr((ws / "profiles.yml").string()));
+    EXPECT_THAT(run.log, testing::HasSubstr("no target 'nope'"));
+    EXPECT_TRUE(schemas_like(prefix_ + "pr_2").empty());
+    EXPECT_TRUE(github_.comments(2).empty());
+}
+
 }  // namespace
