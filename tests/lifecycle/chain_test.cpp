@@ -62,6 +62,8 @@ protected:
         options_.admin_url = admin_url_;
         options_.project_dir = dir_.path();
         options_.work_dir = dir_ / "work";
+        services_.comments = &comment_;
+        services_.deployments = &deployments_;
     }
 
     env::Environments environments() {
@@ -87,20 +89,19 @@ protected:
     std::string admin_url_;
     config::Config config_;
     lifecycle::Options options_;
+    // The comment into dir_/comment.md, deployments recorded: services_ holds both.
+    lifecycle::FileCommentSink comment_{dir_ / "comment.md"};
+    RecordingDeployments deployments_;
+    lifecycle::Services services_;
 };
 
 TEST_F(Chains, AFailingBuildStillCommentsFailsWithItsExitCodeAndKeepsTheEnvironment) {
     auto envs = environments();
     options_.dbt = "/bin/false";  // dbt parse fails
-    lifecycle::FileCommentSink file(dir_ / "comment.md");
-    RecordingDeployments deployments;
-    lifecycle::Services services;
-    services.comments = &file;
-    services.deployments = &deployments;
     std::ostringstream log_text;
     lifecycle::Log log(log_text, true);
 
-    const auto outcome = lifecycle::preview(envs, {"feature/x", 7, std::string(40, 'c')}, options_, services, log);
+    const auto outcome = lifecycle::preview(envs, {"feature/x", 7, std::string(40, 'c')}, options_, services_, log);
 
     EXPECT_EQ(outcome.exit_code, exit_code::external);
     ASSERT_NE(outcome.find("env up"), nullptr);
@@ -123,8 +124,8 @@ TEST_F(Chains, AFailingBuildStillCommentsFailsWithItsExitCodeAndKeepsTheEnvironm
     EXPECT_THAT(test::find_secrets(log_lines + comment, {admin_url_}), testing::IsEmpty());
 
     EXPECT_EQ(envs.find(envs.identify("feature/x", 7))->status, env::Status::ready);
-    EXPECT_THAT(deployments.environments, testing::ElementsAre("ece/pr-7"));
-    EXPECT_THAT(deployments.states, testing::ElementsAre("in_progress", "failure"));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/pr-7"));
+    EXPECT_THAT(deployments_.states, testing::ElementsAre("in_progress", "failure"));
 }
 
 TEST_F(Chains, ACommentThatCannotBePostedFailsTheRunAfterTheStepsBeforeIt) {
@@ -172,17 +173,12 @@ TEST_F(Chains, DispatchRefusesAnUnknownCommand) {
 TEST_F(Chains, AnExplicitEnvironmentNameIsUsedByUpBuildCommentAndDestroyAndItsSchemaIsSlugged) {
     auto envs = environments();
     options_.dbt = "/bin/false";
-    lifecycle::FileCommentSink file(dir_ / "comment.md");
-    RecordingDeployments deployments;
-    lifecycle::Services services;
-    services.comments = &file;
-    services.deployments = &deployments;
     std::ostringstream log_text;
     lifecycle::Log log(log_text, false);
     const std::string hostile = "team\"; DROP ROLE postgres; --/Ünïcode";
     lifecycle::Target target{"feature/x", 9, std::string(40, 'e'), hostile};
 
-    const auto outcome = lifecycle::preview(envs, target, options_, services, log);
+    const auto outcome = lifecycle::preview(envs, target, options_, services_, log);
 
     ASSERT_TRUE(outcome.find("env up")->ok) << outcome.find("env up")->detail;
     EXPECT_EQ(outcome.environment, hostile);
@@ -193,13 +189,13 @@ TEST_F(Chains, AnExplicitEnvironmentNameIsUsedByUpBuildCommentAndDestroyAndItsSc
     EXPECT_FALSE(envs.find(envs.identify("feature/x", 9)));  // no pr-9 beside it
     EXPECT_THAT(outcome.find("dbt build")->detail, testing::HasSubstr("dbt parse failed"));  // the build ran for it
     EXPECT_THAT(test::read_file(dir_ / "comment.md"), testing::HasSubstr("ece:env=" + hostile.substr(0, 4)));
-    EXPECT_THAT(deployments.environments, testing::ElementsAre("ece/" + hostile));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/" + hostile));
 
-    const auto destroyed = lifecycle::destroy(envs, target, options_, services, log);
+    const auto destroyed = lifecycle::destroy(envs, target, options_, services_, log);
     EXPECT_TRUE(destroyed.find("env down")->ok);
     EXPECT_THAT(destroyed.find("env down")->detail, testing::HasSubstr("removed " + id.base_schema));
     EXPECT_EQ(envs.find(id)->status, env::Status::destroyed);
-    EXPECT_THAT(deployments.environments, testing::ElementsAre("ece/" + hostile, "ece/" + hostile));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/" + hostile, "ece/" + hostile));
 }
 
 TEST_F(Chains, AnEnvironmentNameThatPosesAsAPullRequestsIsRefused) {
@@ -294,16 +290,8 @@ protected:
     void SetUp() override {
         Chains::SetUp();
         github_.add_pull({.number = 21, .head_ref = "their-fork-branch", .head_sha = head_});
-        github::ClientConfig config;
-        config.api_url = github_.api_url();
-        config.token = github_.token();
-        config.repository = {github_.owner(), github_.repo()};
-        config.http.ca_file = github_.ca_file();
-        config.http.proxy_from_environment = false;
-        pulls_ = std::make_unique<lifecycle::GitHubPullRequests>(std::make_shared<github::Client>(config));
+        pulls_ = test::pull_requests_of(github_);
         services_.pulls = pulls_.get();
-        services_.comments = &comment_;
-        services_.deployments = &deployments_;
         artifact_ = dir_ / "artifact";
         test::write_text(artifact_ / "pull-request.json", test::pull_request_json(21, head_));
         fs::copy_file(test::fixture("real/dbt/manifests/dbt-core-state-v12.manifest.json"), artifact_ / "manifest.json");
@@ -312,9 +300,6 @@ protected:
     const std::string head_ = std::string(40, 'f');
     test::FakeGitHub github_;
     std::unique_ptr<lifecycle::GitHubPullRequests> pulls_;
-    lifecycle::FileCommentSink comment_{dir_ / "comment.md"};
-    RecordingDeployments deployments_;
-    lifecycle::Services services_;
     fs::path artifact_;
 };
 

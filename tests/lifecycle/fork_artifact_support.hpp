@@ -4,6 +4,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "fake_github.hpp"
+#include "lifecycle/github.hpp"
+
+#include <chrono>
+#include <memory>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -73,6 +79,18 @@ inline void write_text(const std::filesystem::path& file, const std::string& tex
 
 inline std::string pull_request_json(int number, const std::string& head_sha) {
     return "{\"number\": " + std::to_string(number) + ", \"head_sha\": \"" + head_sha + "\"}\n";
+}
+
+// The lifecycle's GitHub pull requests on a FakeGitHub.
+inline std::unique_ptr<lifecycle::GitHubPullRequests> pull_requests_of(const FakeGitHub& github) {
+    github::ClientConfig config;
+    config.api_url = github.api_url();
+    config.token = github.token();
+    config.repository = {github.owner(), github.repo()};
+    config.http.ca_file = github.ca_file();
+    config.http.proxy_from_environment = false;
+    config.http.read_timeout = std::chrono::seconds(5);
+    return std::make_unique<lifecycle::GitHubPullRequests>(std::make_shared<github::Client>(config));
 }
 
 }  // namespace ece::test

@@ -207,14 +207,7 @@ protected:
     void SetUp() override {
         github_.add_pull({.number = 12, .head_ref = "fork-branch", .head_sha = head});
         github_.add_pull({.number = 13, .state = "closed", .head_sha = head});
-        github::ClientConfig config;
-        config.api_url = github_.api_url();
-        config.token = github_.token();
-        config.repository = {github_.owner(), github_.repo()};
-        config.http.ca_file = github_.ca_file();
-        config.http.proxy_from_environment = false;
-        config.http.read_timeout = std::chrono::seconds(5);
-        pulls_ = std::make_unique<lifecycle::GitHubPullRequests>(std::make_shared<github::Client>(config));
+        pulls_ = test::pull_requests_of(github_);
     }
 
     static ForkArtifact claim(int number, const std::string& sha) { return {number, sha, "/p", "/m"}; }
