@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "dbt/artifact_state.hpp"
+#include "dbt/env_target.hpp"
 #include "github/client.hpp"
 #include "core/secrets.hpp"
 #include "ece.hpp"
@@ -51,6 +52,7 @@ lifecycle::Target target_of(const actions::Event& event, const actions::Context&
     }
     if (auto pr = inputs.get_int("pull-request")) target.pr = static_cast<int>(*pr);
     if (target.sha.empty()) target.sha = context.sha;
+    target.environment_name = inputs.get_or("environment-name", "");
     return target;
 }
 
@@ -107,10 +109,6 @@ int run_in_github_actions() {
     const fs::path workspace = context.workspace.empty() ? fs::current_path() : fs::path(context.workspace);
     auto config = load_config(workspace, inputs);
     if (auto behavior = inputs.get("comment-behavior")) config.comment.behavior = *behavior;
-    for (const char* unsupported : {"environment-name", "fork-artifact", "dbt-target"}) {
-        if (inputs.get(unsupported))
-            log.warning(std::string("input '") + unsupported + "' is not supported by this version of ece; ignored");
-    }
 
     const auto command = inputs.get_or("command", "auto");
     if (command == "demo") return run_demo(DemoOptions{});
@@ -126,6 +124,19 @@ int run_in_github_actions() {
 
     lifecycle::Options options;
     options.project_dir = workspace / inputs.get_or("project-dir", ".");
+    if (auto dbt_target = inputs.get("dbt-target")) {
+        // From the workspace's project, which is trusted (a fork artifact's profiles.yml is never read).
+        options.profile_target = dbt::profile_target_for(options.project_dir, *dbt_target);
+        log.info("dbt target " + *dbt_target + " of " + options.profile_target->file.string() + ": its settings, ece's connection");
+        std::string ignored;
+        for (const auto& key : options.profile_target->ignored_keys) ignored += (ignored.empty() ? "'" : ", '") + key + "'";
+        if (!ignored.empty())
+            log.notice("dbt-target: " + ignored + " of " + options.profile_target->file.string() +
+                       " ignored: ece supplies the connection");
+    }
+    const auto fork_artifact = inputs.get("fork-artifact");
+    if (fork_artifact && chain != "preview")
+        throw Error(ErrorKind::usage, "the fork-artifact input is for the preview command only, not " + chain);
     std::string note;
     options.dbt = choose_dbt(config.dbt.executable, note);
     if (!note.empty()) log.notice(note);
@@ -176,7 +187,9 @@ int run_in_github_actions() {
     auto summary = actions::StepSummary::from_env();
     services.job_summary = [&summary](const std::string& markdown) { summary.append(markdown); };
 
-    const auto outcome = lifecycle::dispatch(chain, environments, target, options, services, log);
+    const auto outcome =
+        fork_artifact ? lifecycle::preview_fork_artifact(workspace / *fork_artifact, environments, target, options, services, log)
+                      : lifecycle::dispatch(chain, environments, target, options, services, log);
     write_outputs(outcome, chain, commands);
     if (!outcome.ok()) {
         for (const auto& step : outcome.steps) {

@@ -156,7 +156,8 @@ std::string profiles_yml(const BuildTarget& target, int threads) {
     out << YAML::Key << "dbname" << YAML::Value << YAML::DoubleQuoted << target.dbname;
     out << YAML::Key << "schema" << YAML::Value << YAML::DoubleQuoted << target.schema;
     out << YAML::Key << "threads" << YAML::Value << threads;
-    out << YAML::Key << "connect_timeout" << YAML::Value << 10;
+    if (!target.extra_profile_keys.count("connect_timeout")) out << YAML::Key << "connect_timeout" << YAML::Value << 10;
+    for (const auto& [key, value] : target.extra_profile_keys) out << YAML::Key << key << YAML::Value << YAML::Load(value);
     if (!target.sslmode.empty()) out << YAML::Key << "sslmode" << YAML::Value << YAML::DoubleQuoted << target.sslmode;
     if (!target.sslrootcert.empty()) {
         out << YAML::Key << "sslrootcert" << YAML::Value << YAML::DoubleQuoted << target.sslrootcert;

@@ -38,6 +38,9 @@ struct BuildTarget {
     std::string sha;                // the commit being built
     std::string sslmode;            // optional
     std::string sslrootcert{};      // optional: the CA file sslmode=verify-full checks the server against
+    // Keys of the user's own dbt target that are not about the connection (env_target.hpp, the dbt-target input):
+    // key -> value as YAML text, written beside ece's connection in profiles.yml.
+    std::map<std::string, std::string> extra_profile_keys{};
 };
 
 // Name of the profile and target ece writes into its profiles.yml.

@@ -10,6 +10,7 @@
 #include "dbt/plan_output.hpp"
 #include "comment/catalog_report.hpp"
 #include "env/hints.hpp"
+#include "lifecycle/fork_artifact.hpp"
 #include "lifecycle/steps.hpp"
 #include "pg/connect.hpp"
 #include "process/process.hpp"
@@ -227,6 +228,18 @@ const StepResult* Outcome::find(std::string_view name) const {
 
 std::string deployment_environment(const std::string& environment) { return "ece/" + environment; }
 
+env::Identity identity_of(const env::Environments& environments, const Target& target) {
+    if (!target.environment_name.empty()) {
+        const auto& name = target.environment_name;
+        // lib/env refuses "pr-<N>" as a branch; as an input it deserves its own words.
+        if (name.size() > 3 && name.rfind("pr-", 0) == 0 && name.find_first_not_of("0123456789", 3) == std::string::npos)
+            throw Error(ErrorKind::usage, "the environment-name input \"" + name + "\" is the name of pull request " +
+                                              name.substr(3) + "'s environment; leave environment-name empty to use it");
+        return environments.identify(name, std::nullopt);
+    }
+    return environments.identify(target.branch, target.pr);
+}
+
 std::string FileCommentSink::post(const Target&, const std::string&, const comment::Rendered& rendered) {
     if (file_.has_parent_path()) fs::create_directories(file_.parent_path());
     std::ofstream out(file_, std::ios::binary | std::ios::trunc);
@@ -236,7 +249,7 @@ std::string FileCommentSink::post(const Target&, const std::string&, const comme
 }
 
 std::string hints(env::Environments& environments, const Target& target) {
-    const auto id = environments.identify(target.branch, target.pr);
+    const auto id = identity_of(environments, target);
     return env::hints(id, environments.connection_facts(id), environments.config());
 }
 
@@ -246,7 +259,7 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
                 Log& log) {
     Outcome outcome;
     outcome.step = actions::Step::preview;
-    const auto id = environments.identify(target.branch, target.pr);
+    const auto id = identity_of(environments, target);
     outcome.environment = id.name;
     DeploymentRecord deployment(services.deployments, log);
     deployment.create(target.sha.empty() ? target.branch : target.sha, id.name, "ece preview of " + id.name);
@@ -254,7 +267,9 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
 
     std::optional<env::UpResult> up;
     const bool env_ok = run_step(outcome, log, "env up", [&] {
-        up = environments.up({target.branch, target.pr, target.sha, options.ttl});
+        up = target.environment_name.empty()
+                 ? environments.up({target.branch, target.pr, target.sha, options.ttl})
+                 : environments.up({target.environment_name, std::nullopt, target.sha, options.ttl});
         const auto& c = up->credentials;
         outcome.schema = c.schema;
         outcome.host = c.host;
@@ -317,13 +332,38 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
     return outcome;
 }
 
+// ---- preview of a fork's artifact ------------------------------------------------------------------------------
+
+Outcome preview_fork_artifact(const fs::path& artifact_dir, env::Environments& environments, const Target& target,
+                              const Options& options, Services& services, Log& log) {
+    Outcome refused;
+    refused.step = actions::Step::preview;
+    Target verified;
+    Options fork_options = options;
+    const bool ok = run_step(refused, log, "fork artifact", [&] {
+        const auto artifact = open_fork_artifact(artifact_dir, options.work_dir / "fork");
+        verified = verify_fork_pull_request(artifact, target, services.pulls);
+        fork_options.project_dir = artifact.project_dir;
+        // Planned from the artifact's manifest, moved onto the database the environment and production share.
+        const auto database = environments.connection_facts(identity_of(environments, verified)).dbname;
+        fork_options.branch_manifest =
+            retarget_manifest(artifact.manifest, database, options.work_dir / "fork" / "manifest.json");
+        return "pull request #" + std::to_string(artifact.number) + " at " + artifact.head_sha +
+               " (checked with GitHub); dbt runs its project as the environment's own role";
+    });
+    if (!ok) return refused;
+    auto outcome = preview(environments, verified, fork_options, services, log);
+    outcome.steps.insert(outcome.steps.begin(), refused.steps.front());
+    return outcome;
+}
+
 // ---- destroy --------------------------------------------------------------------------------------------------
 
 Outcome destroy(env::Environments& environments, const Target& target, const Options& options, Services& services,
                 Log& log) {
     Outcome outcome;
     outcome.step = actions::Step::destroy;
-    const auto id = environments.identify(target.branch, target.pr);
+    const auto id = identity_of(environments, target);
     outcome.environment = id.name;
     run_step(outcome, log, "env down", [&] {
         const auto down = environments.down(id);
@@ -368,7 +408,7 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
         return outcome;  // no pull request: no environment, no comment to write
     }
 
-    const auto id = environments.identify(target.branch, target.pr);
+    const auto id = identity_of(environments, target);
     outcome.environment = id.name;
     std::optional<Published> published;
     const bool published_ok = run_step(outcome, log, "publish", [&]() -> std::string {

@@ -14,6 +14,7 @@
 #include "comment/render.hpp"
 #include "comment/report.hpp"
 #include "config/config.hpp"
+#include "dbt/env_target.hpp"
 #include "dbt/production_state.hpp"
 #include "env/environments.hpp"
 
@@ -35,7 +36,14 @@ struct Target {
     std::string branch;
     std::optional<int> pr;
     std::string sha;
+    // The environment-name input: this name instead of pr-<n> or the branch, for every step of the run (its schema
+    // and role are slugged from it like a branch's). Such an environment is not tied to the pull request's number:
+    // gc removes it on expiry only.
+    std::string environment_name{};
 };
+
+// The environment a target names: target.environment_name when given, else pr-<n> or the branch.
+env::Identity identity_of(const env::Environments& environments, const Target& target);
 
 // Log lines and groups: GitHub's workflow commands inside Actions, plain headings on a terminal. Masked.
 class Log {
@@ -155,6 +163,10 @@ struct Options {
     // Production's manifest from a GitHub Actions artifact when the catalog has none (dbt::github_artifact_fetcher).
     dbt::ArtifactFetcher artifact;
     std::string artifact_unavailable_reason;
+    // The branch's manifest as given (the fork artifact's): no `dbt parse` for the plan.
+    std::optional<std::filesystem::path> branch_manifest;
+    // The dbt-target input: threads and the non-connection keys of the user's own target.
+    std::optional<dbt::ProfileTargetSettings> profile_target;
 };
 
 // The GitHub side of a run; any may be null (no token, not in Actions): the step is then skipped, saying so.
@@ -202,6 +214,12 @@ Outcome destroy(env::Environments& environments, const Target& target, const Opt
 Outcome publish(env::Environments& environments, const Target& target, const Options& options, Services& services,
                 Log& log);
 Outcome gc(env::Environments& environments, const Options& options, Services& services, Log& log);
+// The fork-safe workflow's privileged half: opens the artifact in artifact_dir (fork_artifact.hpp: untrusted,
+// validated), checks its pull request against target and GitHub (services.pulls), then previews that pull request
+// with the artifact's project and manifest. A refused artifact creates nothing: the outcome then holds the one
+// failed step "fork artifact" and no comment is written.
+Outcome preview_fork_artifact(const std::filesystem::path& artifact_dir, env::Environments& environments,
+                              const Target& target, const Options& options, Services& services, Log& log);
 // workflow_dispatch's command input: preview, destroy, publish or gc. Throws ece::Error(usage) for anything else.
 Outcome dispatch(const std::string& command, env::Environments& environments, const Target& target,
                  const Options& options, Services& services, Log& log);

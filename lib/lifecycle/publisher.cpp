@@ -19,20 +19,25 @@ public:
     Published publish(env::Environments& environments, const Target& target, const Options& options,
                       Log& log) override {
         const auto& config = environments.config();
-        const auto id = environments.identify(target.branch, target.pr);
+        const auto id = identity_of(environments, target);
         if (config.environments.provider == "digitalocean") return by_resize(environments, id);
 
         publish::MergeOptions merge;
         merge.publish = publish::Options::from(config.publish);
         merge.project_dir = options.project_dir;
         merge.dbt = options.dbt;
-        merge.threads = config.dbt.threads;
+        merge.threads = options.profile_target && options.profile_target->threads ? *options.profile_target->threads
+                                                                                    : config.dbt.threads;
         merge.build_timeout = std::chrono::duration_cast<std::chrono::seconds>(options.build_timeout);
         merge.remove_environment = false;
         merge.on_log_line = [&log](std::string_view line) { log.info(line); };
         publish::PublishTarget which;
-        which.branch = target.branch;
-        if (target.pr) which.pr = *target.pr;
+        if (!target.environment_name.empty()) {
+            which.branch = target.environment_name;  // an explicit name identifies like a branch, with no number
+        } else {
+            which.branch = target.branch;
+            if (target.pr) which.pr = *target.pr;
+        }
         which.sha = target.sha;
         const auto merged = publish::publish_merged(admin_url_, environments, which, merge);
 

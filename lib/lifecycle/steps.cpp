@@ -67,9 +67,14 @@ dbt::BuildOptions build_options(const Options& options, const std::string& envir
 
 dbt::BuildReport build_environment(env::Environments& environments, const env::Identity& id, const Target& target,
                                    const Options& options, Log& log) {
-    const auto build_target = dbt::build_target_for(environments, id, target.sha);
+    auto build_target = dbt::build_target_for(environments, id, target.sha);
     auto build = build_options(options, id.name, log);
     build.threads = environments.config().dbt.threads;
+    build.branch_manifest = options.branch_manifest;
+    if (options.profile_target) {
+        if (options.profile_target->threads) build.threads = *options.profile_target->threads;
+        dbt::apply_profile_target(build_target, *options.profile_target);
+    }
     build.artifact = options.artifact;
     build.artifact_unavailable_reason = options.artifact_unavailable_reason;
     build.also_select = options.also_select;

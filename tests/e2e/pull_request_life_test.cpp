@@ -13,6 +13,7 @@
 #include "demo_data.hpp"
 #include "env/environments.hpp"
 #include "fake_github.hpp"
+#include "fork_artifact_support.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "lifecycle/production.hpp"
 #include "pg_support.hpp"
@@ -174,6 +175,43 @@ protected:
         return file;
     }
 
+    // The fork-safe workflow's workflow_run event: the unprivileged run of a fork's pull request finished (forks'
+    // runs carry no pull request numbers).
+    fs::path workflow_run_event(const std::string& head_branch, const std::string& head_sha) {
+        json::object run{{"event", "pull_request"}, {"conclusion", "success"}, {"head_sha", head_sha},
+                         {"head_branch", head_branch}, {"head_repository", {{"full_name", "someone/warehouse"}}},
+                         {"pull_requests", json::array()}};
+        json::object payload{{"action", "completed"}, {"workflow_run", run},
+                             {"repository", {{"full_name", "octo-org/warehouse"}, {"default_branch", "main"}}}};
+        const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
+        write(file, json::serialize(payload));
+        return file;
+    }
+
+    // What build-manifest of workflows/preview-fork-safe.yml uploads, made from a fork's checkout: the project as
+    // project.tar.gz, `dbt parse`'s manifest (the stand-in's, with a dummy profile: no database) and
+    // pull-request.json. Written into <trusted workspace>/.ece-fork, where the privileged job downloads it.
+    fs::path fork_artifact(const fs::path& fork, const fs::path& trusted, int number, const std::string& head_sha) {
+        write(dir_ / "parse-profiles/profiles.yml",
+              "ece_demo:\n  target: parse\n  outputs:\n    parse: {type: postgres, host: localhost, port: 5432, user: parse,"
+              " password: parse, dbname: parse, schema: parse, threads: 1}\n");
+        ece::process::Command parse;
+        parse.argv = {(source_dir / "tests/dbt_standin/dbt").string(), "parse", "--project-dir", fork.string(),
+                      "--profiles-dir", (dir_ / "parse-profiles").string(), "--target-path", (fork / "target").string()};
+        parse.cwd = fork;
+        parse.timeout = std::chrono::minutes(1);
+        const auto parsed = ece::process::run(parse);
+        EXPECT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
+        const fs::path artifact = trusted / ".ece-fork";
+        fs::create_directories(artifact);
+        fs::copy_file(fork / "target/manifest.json", artifact / "manifest.json", fs::copy_options::overwrite_existing);
+        fs::remove_all(fork / "target");
+        fs::remove(fork / "data");  // the test's link to the generated data; a fork's checkout has none
+        ece::test::write_tar_gz(artifact / "project.tar.gz", ece::test::members_of(fork));
+        write(artifact / "pull-request.json", ece::test::pull_request_json(number, head_sha));
+        return artifact;
+    }
+
     fs::path schedule_event() {
         const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
         write(file, R"({"schedule": "17 3 * * *", "repository": {"full_name": "octo-org/warehouse",
@@ -189,7 +227,7 @@ protected:
 
     // The ece binary as the container action runs it.
     Run ece(const std::string& event_name, const fs::path& event, const fs::path& ws, const std::string& sha,
-            std::map<std::string, std::string> inputs = {}) {
+            std::map<std::string, std::string> inputs = {}, std::map<std::string, std::string> env = {}) {
         const fs::path output = dir_ / ("output-" + std::to_string(events_));
         ece::process::Command command;
         command.argv = {ECE_BIN};
@@ -207,6 +245,7 @@ protected:
             {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"},
         };
         for (auto& [k, v] : inputs) command.env["INPUT_" + k] = v;
+        for (auto& [k, v] : env) command.env[k] = v;
         const auto result = ece::process::run(command);
         Run run{result.exit_code, result.out + result.err, {}};
         std::istringstream lines(run.log);
@@ -434,6 +473,116 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
         for (const auto& c : github_.comments(pr))
             EXPECT_THAT(ece::test::find_secrets(c.body, {admin_url_, github_.token()}), testing::IsEmpty());
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+}
+
+// workflows/preview-fork-safe.yml's privileged half through the real binary: the artifact of a fork's pull request is
+// built as the environment's own role with nothing of ece's credentials in dbt's environment; artifacts whose pull
+// request GitHub does not confirm, or whose project climbs out of its folder, are refused with nothing created.
+TEST_F(PullRequestLife, AForksArtifactIsBuiltAsTheEnvironmentAndHostileOnesAreRefused) {
+    build_production();
+    // A dbt in front of the stand-in that records its environment.
+    const fs::path wrapper = dir_ / "wrapper";
+    write(wrapper / "dbt", "#!/bin/sh\nenv > '" + (dir_ / "dbt-env").string() + "'\nexec '" +
+                               (source_dir / "tests/dbt_standin/dbt").string() + "' \"$@\"\n");
+    fs::permissions(wrapper / "dbt", fs::perms::owner_all);
+    const std::map<std::string, std::string> privileged = {
+        {"PATH", wrapper.string() + ":" + std::getenv("PATH")}, {"GITHUB_TOKEN", github_.token()},
+        {"DATABASE_URL", admin_url_}};
+    const std::map<std::string, std::string> fork_inputs = {{"COMMAND", "preview"}, {"FORK-ARTIFACT", ".ece-fork"}};
+
+    github_.add_pull({.number = 5, .head_ref = "patch-1", .head_sha = sha_of('5')});
+    auto trusted = workspace("fork-base", {});
+    fork_artifact(workspace("fork-5", {change_a}), trusted, 5, sha_of('5'));
+    auto run = ece("workflow_run", workflow_run_event("patch-1", sha_of('5')), trusted, sha_of('5'), fork_inputs,
+                   privileged);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, testing::HasSubstr("pull request #5 at " + sha_of('5') + " (checked with GitHub)"));
+    EXPECT_EQ(run.outputs["env-name"], "pr-5");
+    EXPECT_EQ(built_models("pr-5"), change_a_models);  // the fork's change, planned from its manifest
+    EXPECT_THAT(columns(prefix_ + "pr_5", "stg_patients"), testing::Contains("birth_decade"));
+    ASSERT_EQ(github_.comments(5).size(), 1u);
+    EXPECT_THAT(github_.comments(5)[0].body, testing::HasSubstr("ready"));
+    const auto dbt_env = ece::test::read_file(dir_ / "dbt-env");
+    EXPECT_THAT(dbt_env, testing::HasSubstr("DBT_ENV_SECRET_ECE_PASSWORD="));
+    EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("GITHUB_TOKEN")));
+    EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("DATABASE_URL")));
+    EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("INPUT_")));
+    EXPECT_THAT(ece::test::find_secrets(dbt_env, {admin_url_, github_.token()}), testing::IsEmpty());
+
+    // Pull request 6 on GitHub is at another commit than the artifact and the run claim: refused.
+    github_.add_pull({.number = 6, .head_ref = "patch-2", .head_sha = sha_of('7')});
+    fork_artifact(workspace("fork-6", {change_b}), trusted, 6, sha_of('8'));
+    run = ece("workflow_run", workflow_run_event("patch-2", sha_of('8')), trusted, sha_of('8'), fork_inputs, privileged);
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_THAT(run.log, testing::HasSubstr("::error::fork artifact failed"));
+    EXPECT_THAT(run.log, testing::HasSubstr("on GitHub the head of pull request #6 is " + sha_of('7')));
+    EXPECT_TRUE(schemas_like(prefix_ + "pr_6").empty());
+    EXPECT_FALSE(record("patch-2", 6));
+    EXPECT_TRUE(github_.comments(6).empty());
+
+    // Pull request 7's artifact climbs out of its folder: refused, nothing written outside.
+    github_.add_pull({.number = 7, .head_ref = "patch-3", .head_sha = sha_of('9')});
+    const auto artifact = fork_artifact(workspace("fork-7", {change_c}), trusted, 7, sha_of('9'));
+    auto members = ece::test::members_of(workspace("fork-7b", {change_c}));
+    members.push_back({ece::test::TarMember::file, "../../../escaped.sql", "select 'owned'"});
+    ece::test::write_tar_gz(artifact / "project.tar.gz", members);
+    run = ece("workflow_run", workflow_run_event("patch-3", sha_of('9')), trusted, sha_of('9'), fork_inputs, privileged);
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_THAT(run.log, testing::HasSubstr("climbs out of the project"));
+    EXPECT_TRUE(schemas_like(prefix_ + "pr_7").empty());
+    EXPECT_TRUE(github_.comments(7).empty());
+    EXPECT_FALSE(fs::exists(trusted / ".ece/escaped.sql"));
+    EXPECT_FALSE(fs::exists(trusted / "escaped.sql"));
+
+    EXPECT_THAT(ece::test::find_secrets(all_logs_, {admin_url_, github_.token()}), testing::IsEmpty());
+}
+
+// The environment-name and dbt-target inputs through the real binary: a hostile name is the environment of every
+// step (its schema slugged), and the user's own target lends its threads and keepalives but never its connection.
+TEST_F(PullRequestLife, AnExplicitEnvironmentNameAndADbtTargetAreUsedFromUpToDestroy) {
+    build_production();
+    const std::string name = "Team Preview/ü'; DROP SCHEMA analytics; --";
+    const std::string profiles = "ece_demo:\n  target: dev\n  outputs:\n"
+                                 "    ci: {type: postgres, host: elsewhere.invalid, port: 1, user: someone, password: x,"
+                                 " dbname: prod, schema: analytics, threads: 2, keepalives_idle: 5}\n";
+    auto ws = workspace("named", {change_a});
+    write(ws / "profiles.yml", profiles);
+    const std::map<std::string, std::string> inputs = {{"ENVIRONMENT-NAME", name}, {"DBT-TARGET", "ci"}};
+    auto run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 1, "feature/decades",
+                                                      sha_of('1')), ws, sha_of('1'), inputs);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    ece::env::Environments envs(settings(ws));
+    const auto id = envs.identify(name, std::nullopt);
+    EXPECT_EQ(run.outputs["env-name"], name);
+    EXPECT_EQ(run.outputs["schema"], id.base_schema);
+    EXPECT_EQ(built_models(name), change_a_models);
+    EXPECT_THAT(columns(id.base_schema, "stg_patients"), testing::Contains("birth_decade"));
+    EXPECT_FALSE(record("feature/decades", 1));  // no pr-1 beside it
+    EXPECT_THAT(run.log, testing::HasSubstr("Concurrency: 2 threads"));
+    EXPECT_THAT(run.log, testing::HasSubstr("'host', 'port', 'user', 'password', 'dbname', 'schema' of " +
+                                            (ws / "profiles.yml").string() + " ignored"));
+    EXPECT_THAT(columns("analytics", "stg_patients"), testing::Not(testing::Contains("birth_decade")));
+    ASSERT_EQ(github_.comments(1).size(), 1u);
+    EXPECT_THAT(github_.comments(1)[0].body, testing::HasSubstr("ready"));
+    std::set<std::string> deployment_environments;
+    for (const auto& d : github_.deployments()) deployment_environments.insert(d.environment);
+    EXPECT_EQ(deployment_environments, (std::set<std::string>{"ece/" + name}));
+
+    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 1, "feature/decades",
+                                                 sha_of('1')), ws, sha_of('1'), inputs);
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_TRUE(schemas_like(id.base_schema).empty());
+    EXPECT_FALSE(role_exists(id.role));
+    EXPECT_EQ(envs.find(id)->status, ece::env::Status::destroyed);
+
+    // A target profiles.yml lacks: refused before anything is created.
+    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 2, "feature/states",
+                                                 sha_of('4')), ws, sha_of('4'), {{"DBT-TARGET", "nope"}});
+    EXPECT_NE(run.exit_code, 0);
+    EXPECT_THAT(run.log, testing::HasSubstr((ws / "profiles.yml").string()));
+    EXPECT_THAT(run.log, testing::HasSubstr("no target 'nope'"));
+    EXPECT_TRUE(schemas_like(prefix_ + "pr_2").empty());
+    EXPECT_TRUE(github_.comments(2).empty());
 }
 
 }  // namespace

@@ -8,7 +8,11 @@
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
+#include "dbt/env_target.hpp"
 #include "env/environments.hpp"
+#include "fake_github.hpp"
+#include "fork_artifact_support.hpp"
+#include "lifecycle/github.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
@@ -16,6 +20,7 @@
 #include "publish/merge.hpp"
 #include "support.hpp"
 
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -61,6 +66,8 @@ protected:
         options_.admin_url = admin_url_;
         options_.project_dir = dir_.path();
         options_.work_dir = dir_ / "work";
+        services_.comments = &comment_;
+        services_.deployments = &deployments_;
     }
 
     env::Environments environments() {
@@ -71,24 +78,34 @@ protected:
         return env::Environments(std::move(settings));
     }
 
+    // A dbt that records what it was given (working folder, arguments, environment, profiles.yml) and fails.
+    fs::path recording_dbt() {
+        const auto script = dir_ / "recording-dbt";
+        test::write_text(script, "#!/bin/sh\npwd > '" + (dir_ / "dbt-cwd").string() + "'\necho \"$@\" >> '" +
+                                     (dir_ / "dbt-args").string() + "'\nenv > '" + (dir_ / "dbt-env").string() +
+                                     "'\ncp \"$DBT_PROFILES_DIR/profiles.yml\" '" + (dir_ / "dbt-profiles.yml").string() +
+                                     "'\nexit 1\n");
+        fs::permissions(script, fs::perms::owner_all);
+        return script;
+    }
+
     test::TempDir dir_;
     std::string admin_url_;
     config::Config config_;
     lifecycle::Options options_;
+    // The comment into dir_/comment.md, deployments recorded: services_ holds both.
+    lifecycle::FileCommentSink comment_{dir_ / "comment.md"};
+    RecordingDeployments deployments_;
+    lifecycle::Services services_;
 };
 
 TEST_F(Chains, AFailingBuildStillCommentsFailsWithItsExitCodeAndKeepsTheEnvironment) {
     auto envs = environments();
     options_.dbt = "/bin/false";  // dbt parse fails
-    lifecycle::FileCommentSink file(dir_ / "comment.md");
-    RecordingDeployments deployments;
-    lifecycle::Services services;
-    services.comments = &file;
-    services.deployments = &deployments;
     std::ostringstream log_text;
     lifecycle::Log log(log_text, true);
 
-    const auto outcome = lifecycle::preview(envs, {"feature/x", 7, std::string(40, 'c')}, options_, services, log);
+    const auto outcome = lifecycle::preview(envs, {"feature/x", 7, std::string(40, 'c')}, options_, services_, log);
 
     EXPECT_EQ(outcome.exit_code, exit_code::external);
     ASSERT_NE(outcome.find("env up"), nullptr);
@@ -111,8 +128,8 @@ TEST_F(Chains, AFailingBuildStillCommentsFailsWithItsExitCodeAndKeepsTheEnvironm
     EXPECT_THAT(test::find_secrets(log_lines + comment, {admin_url_}), testing::IsEmpty());
 
     EXPECT_EQ(envs.find(envs.identify("feature/x", 7))->status, env::Status::ready);
-    EXPECT_THAT(deployments.environments, testing::ElementsAre("ece/pr-7"));
-    EXPECT_THAT(deployments.states, testing::ElementsAre("in_progress", "failure"));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/pr-7"));
+    EXPECT_THAT(deployments_.states, testing::ElementsAre("in_progress", "failure"));
 }
 
 TEST_F(Chains, ACommentThatCannotBePostedFailsTheRunAfterTheStepsBeforeIt) {
@@ -194,6 +211,206 @@ TEST_F(Chains, DispatchRefusesAnUnknownCommand) {
     std::ostringstream log_text;
     lifecycle::Log log(log_text, false);
     EXPECT_THROW(lifecycle::dispatch("deploy", envs, {}, options_, services, log), Error);
+}
+
+// ---- environment-name -------------------------------------------------------------------------------------------
+
+TEST_F(Chains, AnExplicitEnvironmentNameIsUsedByUpBuildCommentAndDestroyAndItsSchemaIsSlugged) {
+    auto envs = environments();
+    options_.dbt = "/bin/false";
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+    const std::string hostile = "team\"; DROP ROLE postgres; --/Ünïcode";
+    lifecycle::Target target{"feature/x", 9, std::string(40, 'e'), hostile};
+
+    const auto outcome = lifecycle::preview(envs, target, options_, services_, log);
+
+    ASSERT_TRUE(outcome.find("env up")->ok) << outcome.find("env up")->detail;
+    EXPECT_EQ(outcome.environment, hostile);
+    const auto id = envs.identify(hostile, std::nullopt);
+    EXPECT_EQ(outcome.schema, id.base_schema);
+    EXPECT_EQ(id.base_schema.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos) << id.base_schema;
+    EXPECT_EQ(envs.find(id)->status, env::Status::ready);
+    EXPECT_FALSE(envs.find(envs.identify("feature/x", 9)));  // no pr-9 beside it
+    EXPECT_THAT(outcome.find("dbt build")->detail, testing::HasSubstr("dbt parse failed"));  // the build ran for it
+    EXPECT_THAT(test::read_file(dir_ / "comment.md"), testing::HasSubstr("ece:env=" + hostile.substr(0, 4)));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/" + hostile));
+
+    const auto destroyed = lifecycle::destroy(envs, target, options_, services_, log);
+    EXPECT_TRUE(destroyed.find("env down")->ok);
+    EXPECT_THAT(destroyed.find("env down")->detail, testing::HasSubstr("removed " + id.base_schema));
+    EXPECT_EQ(envs.find(id)->status, env::Status::destroyed);
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/" + hostile, "ece/" + hostile));
+}
+
+TEST_F(Chains, AnEnvironmentNameThatPosesAsAPullRequestsIsRefused) {
+    auto envs = environments();
+    lifecycle::Services services;
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+    try {
+        lifecycle::preview(envs, {"b", 9, "", "pr-3"}, options_, services, log);
+        ADD_FAILURE() << "environment-name pr-3 was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage);
+        EXPECT_THAT(e.what(), testing::HasSubstr("environment-name input \"pr-3\""));
+    }
+    EXPECT_TRUE(envs.list().empty());
+}
+
+// ---- dbt-target ----------------------------------------------------------------------------------------------------
+
+const char* user_profiles = R"(p:
+  target: dev
+  outputs:
+    dev: {type: postgres, host: localhost, user: me, password: pw, dbname: d, schema: s, threads: 1}
+    ci:
+      type: postgres
+      host: evil.example
+      port: 6543
+      user: admin
+      password: "{{ env_var('ADMIN_PASSWORD') }}"
+      dbname: prod
+      schema: analytics
+      threads: 3
+      keepalives_idle: 7
+      application_name: "ece ci"
+)";
+
+TEST_F(Chains, ADbtTargetGivesItsSettingsButNeverItsConnection) {
+    test::write_text(dir_ / "dbt_project.yml", "name: t\nprofile: p\n");
+    test::write_text(dir_ / "profiles.yml", user_profiles);
+    const auto settings = dbt::profile_target_for(dir_.path(), "ci");
+    EXPECT_EQ(settings.threads, 3);
+    EXPECT_THAT(settings.ignored_keys, testing::UnorderedElementsAre("type", "host", "port", "user", "password",
+                                                                     "dbname", "schema"));
+
+    auto envs = environments();
+    options_.dbt = recording_dbt();
+    options_.profile_target = settings;
+    lifecycle::Services services;
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+    lifecycle::preview(envs, {"feature/t", 4, ""}, options_, services, log);
+
+    const auto profiles = test::read_file(dir_ / "dbt-profiles.yml");
+    const auto id = envs.identify("feature/t", 4);
+    EXPECT_THAT(profiles, testing::HasSubstr("threads: 3"));
+    EXPECT_THAT(profiles, testing::HasSubstr("keepalives_idle: 7"));
+    EXPECT_THAT(profiles, testing::HasSubstr("application_name: ece ci"));
+    EXPECT_THAT(profiles, testing::HasSubstr("user: \"" + id.role + "\""));
+    EXPECT_THAT(profiles, testing::HasSubstr("schema: \"" + id.base_schema + "\""));
+    EXPECT_THAT(profiles, testing::Not(testing::HasSubstr("evil.example")));
+    EXPECT_THAT(profiles, testing::Not(testing::HasSubstr("ADMIN_PASSWORD")));
+    EXPECT_THAT(profiles, testing::Not(testing::HasSubstr("6543")));
+}
+
+TEST_F(Chains, AMissingDbtTargetNamesProfilesYmlAndTheTarget) {
+    test::write_text(dir_ / "dbt_project.yml", "name: t\nprofile: p\n");
+    test::write_text(dir_ / "profiles.yml", user_profiles);
+    try {
+        dbt::profile_target_for(dir_.path(), "staging");
+        ADD_FAILURE() << "a missing target was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage);
+        EXPECT_THAT(e.what(), testing::HasSubstr((dir_ / "profiles.yml").string()));
+        EXPECT_THAT(e.what(), testing::HasSubstr("no target 'staging' in profile 'p'"));
+    }
+    test::write_text(dir_ / "profiles.yml", "p:\n  outputs:\n    ci: {threads: many}\n");
+    try {
+        dbt::profile_target_for(dir_.path(), "ci");
+        ADD_FAILURE() << "threads: many was accepted";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), testing::HasSubstr("profiles.yml:3"));
+        EXPECT_THAT(e.what(), testing::HasSubstr("p.outputs.ci.threads"));
+    }
+    test::write_text(dir_ / "profiles.yml", "other:\n  outputs: {}\n");
+    EXPECT_THROW(dbt::profile_target_for(dir_.path(), "ci"), Error);
+}
+
+// ---- fork-artifact -------------------------------------------------------------------------------------------------
+
+class ForkChains : public Chains {
+protected:
+    void SetUp() override {
+        Chains::SetUp();
+        github_.add_pull({.number = 21, .head_ref = "their-fork-branch", .head_sha = head_});
+        pulls_ = test::pull_requests_of(github_);
+        services_.pulls = pulls_.get();
+        artifact_ = dir_ / "artifact";
+        test::write_text(artifact_ / "pull-request.json", test::pull_request_json(21, head_));
+        fs::copy_file(test::fixture("real/dbt/manifests/dbt-core-state-v12.manifest.json"), artifact_ / "manifest.json");
+    }
+
+    const std::string head_ = std::string(40, 'f');
+    test::FakeGitHub github_;
+    std::unique_ptr<lifecycle::GitHubPullRequests> pulls_;
+    fs::path artifact_;
+};
+
+TEST_F(ForkChains, AHostileArtifactIsRefusedAndNothingIsCreated) {
+    test::write_tar_gz(artifact_ / "project.tar.gz", {{test::TarMember::file, "dbt_project.yml", "name: x\n"},
+                                                      {test::TarMember::symlink, "models", "/"}});
+    auto envs = environments();
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, true);
+    const auto outcome =
+        lifecycle::preview_fork_artifact(artifact_, envs, {"b", std::nullopt, head_}, options_, services_, log);
+    EXPECT_EQ(outcome.exit_code, exit_code::input);
+    ASSERT_EQ(outcome.steps.size(), 1u);
+    EXPECT_EQ(outcome.steps[0].name, "fork artifact");
+    EXPECT_THAT(outcome.steps[0].detail, testing::HasSubstr("leads outside the project"));
+    EXPECT_THAT(log_text.str(), testing::HasSubstr("::error::fork artifact failed"));
+    EXPECT_TRUE(envs.list().empty());
+    EXPECT_FALSE(fs::exists(dir_ / "comment.md"));
+    EXPECT_TRUE(deployments_.environments.empty());
+}
+
+TEST_F(ForkChains, AnArtifactForAnotherCommitIsRefusedAndNothingIsCreated) {
+    test::write_tar_gz(artifact_ / "project.tar.gz", {{test::TarMember::file, "dbt_project.yml", "name: x\n"}});
+    auto envs = environments();
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+    const auto outcome = lifecycle::preview_fork_artifact(artifact_, envs, {"b", std::nullopt, std::string(40, '0')},
+                                                          options_, services_, log);
+    EXPECT_EQ(outcome.exit_code, exit_code::conflict);
+    EXPECT_TRUE(envs.list().empty());
+    EXPECT_FALSE(fs::exists(dir_ / "comment.md"));
+}
+
+TEST_F(ForkChains, AVerifiedArtifactIsBuiltFromItsOwnProjectWithNoTokenOrAdminUrlInDbtsEnvironment) {
+    test::write_tar_gz(artifact_ / "project.tar.gz", {{test::TarMember::file, "dbt_project.yml", "name: x\n"}});
+    ::setenv("GITHUB_TOKEN", github_.token().c_str(), 1);
+    ::setenv("DATABASE_URL", admin_url_.c_str(), 1);
+    auto envs = environments();
+    options_.dbt = recording_dbt();
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, false);
+    const auto outcome =
+        lifecycle::preview_fork_artifact(artifact_, envs, {"", std::nullopt, head_}, options_, services_, log);
+    ::unsetenv("GITHUB_TOKEN");
+    ::unsetenv("DATABASE_URL");
+
+    ASSERT_NE(outcome.find("fork artifact"), nullptr);
+    EXPECT_TRUE(outcome.find("fork artifact")->ok) << outcome.find("fork artifact")->detail;
+    EXPECT_EQ(outcome.environment, "pr-21");
+    EXPECT_TRUE(outcome.find("env up")->ok);
+    EXPECT_EQ(envs.find(envs.identify("their-fork-branch", 21))->status, env::Status::ready);
+    // The plan came from the artifact's manifest (no dbt parse): dbt was called once, to build, in the artifact's
+    // extracted project, as the environment's own role.
+    const auto args = test::read_file(dir_ / "dbt-args");
+    EXPECT_EQ(args.rfind("build ", 0), 0u) << args;
+    EXPECT_EQ(std::count(args.begin(), args.end(), '\n'), 1);
+    EXPECT_EQ(test::read_file(dir_ / "dbt-cwd"), fs::canonical(options_.work_dir / "fork" / "project").string() + "\n");
+    EXPECT_THAT(test::read_file(dir_ / "dbt-profiles.yml"),
+                testing::HasSubstr("user: \"" + envs.identify("", 21).role + "\""));
+    const auto dbt_env = test::read_file(dir_ / "dbt-env");
+    EXPECT_THAT(test::find_secrets(dbt_env, {admin_url_, github_.token()}), testing::IsEmpty());
+    EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("GITHUB_TOKEN")));
+    EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("DATABASE_URL")));
+    // The comment went to the verified pull request.
+    EXPECT_THAT(test::read_file(dir_ / "comment.md"), testing::HasSubstr("pr-21"));
+    EXPECT_THAT(deployments_.environments, testing::ElementsAre("ece/pr-21"));
 }
 
 }  // namespace

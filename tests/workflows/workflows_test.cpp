@@ -115,7 +115,8 @@ TEST(Action, EveryInputAndOutputIsDocumented) {
 TEST(Action, HasTheInputsAndOutputsEceReads) {
     auto inputs = action_inputs();
     for (const char* name : {"command", "github-token", "database-url", "project-dir", "config", "prices",
-                             "comment-behavior", "ttl", "dbt-version", "dbt-target", "select"}) {
+                             "comment-behavior", "ttl", "dbt-version", "dbt-target", "select", "environment-name",
+                             "pull-request", "fork-artifact"}) {
         EXPECT_TRUE(inputs.count(name)) << name;
     }
     auto outputs = action()["outputs"];
@@ -260,6 +261,32 @@ TEST(Workflows, ForkSafeVariantNeverRunsForkCodeWithSecrets) {
         }
     }
     EXPECT_EQ(unprivileged_jobs, 1);
+}
+
+// The artifact the unprivileged job uploads is what ece's fork-artifact input reads (lib/lifecycle/fork_artifact.hpp),
+// downloaded where the privileged job points ece, which gets exactly the inputs it needs for it.
+TEST(Workflows, ForkSafeVariantHandsEceTheArtifactItReads) {
+    auto w = YAML::LoadFile((source_dir() / "workflows" / "preview-fork-safe.yml").string());
+    YAML::Emitter out;
+    out << w["jobs"]["build-manifest"];
+    const std::string build = out.c_str();
+    for (const char* made : {"project.tar.gz", "manifest.json", "pull-request.json", "number", "head_sha",
+                             "ECE_RAW_SCHEMA"})
+        EXPECT_THAT(build, testing::HasSubstr(made));
+
+    auto preview = w["jobs"]["preview"];
+    std::string downloaded_to;
+    for (const auto& step : preview["steps"])
+        if (text(step["uses"]).starts_with("actions/download-artifact")) downloaded_to = text(step["with"]["path"]);
+    ASSERT_FALSE(downloaded_to.empty());
+    EXPECT_EQ(text(preview["permissions"]["actions"]), "read");
+    const auto steps = ece_steps(preview);
+    ASSERT_EQ(steps.size(), 1u);
+    std::set<std::string> passed;
+    for (const auto& input : steps[0]["with"]) passed.insert(input.first.as<std::string>());
+    EXPECT_EQ(passed, (std::set<std::string>{"command", "fork-artifact", "github-token", "database-url"}));
+    EXPECT_EQ(text(steps[0]["with"]["command"]), "preview");
+    EXPECT_EQ(text(steps[0]["with"]["fork-artifact"]), downloaded_to);
 }
 
 }  // namespace
