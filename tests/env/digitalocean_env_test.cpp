@@ -8,6 +8,7 @@
 #include "fake_digitalocean.hpp"
 #include "openapi.hpp"
 #include "pg/connect.hpp"
+#include "pg/ident.hpp"
 #include "pg_support.hpp"
 #include "process/process.hpp"
 #include "support.hpp"
@@ -395,10 +396,13 @@ TEST(TrustedSources, AddressesAndTypedValuesBecomeFirewallRules) {
 
 class DigitalOceanCli : public DigitalOceanEnv {
 protected:
+    // Every cluster is a real PostgreSQL server: the binaries set up schemas, reset passwords and check health
+    // over verified TLS exactly as against DigitalOcean.
     static test::FakeDigitalOceanOptions instant() {
         test::FakeDigitalOceanOptions options;
         options.polls_until_online = 0;  // the binary really sleeps between polls
         options.polls_until_resized = 0;
+        options.real_postgres = true;
         return options;
     }
 
@@ -425,7 +429,6 @@ protected:
         command.timeout = std::chrono::seconds(60);
         command.env = {{"DIGITALOCEAN_TOKEN", cloud_->token()},
                        {"DIGITALOCEAN_API_URL", cloud_->api_url()},
-                       {"ECE_DIGITALOCEAN_FAKE", "1"},
                        {"HOME", dir.path().string()}};
         auto result = process::run(command);
         auto secrets_now = secrets_of_cloud();
@@ -476,13 +479,29 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
     EXPECT_THAT(up.out, HasSubstr("password  ***"));
     ASSERT_TRUE(cloud_->cluster_named("ece-shop-pr-12"));
     seen_passwords.push_back(cloud_->cluster_named("ece-shop-pr-12")->users.at(config.environments.prefix + "pr_12"));
+    {
+        // The base schema exists in the cluster's own database, owned by the environment's user.
+        auto conn = pg::connect(cloud_->superuser_url("ece-shop-pr-12", "ece"), "checking the cluster");
+        pqxx::read_transaction tx(conn);
+        const auto role = config.environments.prefix + "pr_12";
+        EXPECT_EQ(tx.exec_params1("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1", role)[0]
+                      .as<std::string>(), role);
+    }
 
     auto again = run({"--format", "json", "up", "--branch", "feature/cart", "--pr", "12"}, catalog, true);
     ASSERT_EQ(again.exit_code, 0) << again.err;
     auto again_json = json::parse(again.out).as_object();
     EXPECT_FALSE(again_json.at("created").as_bool());
     EXPECT_EQ(again_json.at("provider").as_string(), "digitalocean");
-    EXPECT_THAT(std::string(again_json.at("database_url").as_string()), HasSubstr("sslmode=verify-full"));
+    const std::string again_url(again_json.at("database_url").as_string());
+    EXPECT_THAT(again_url, HasSubstr("sslmode=verify-full"));
+    {
+        // The URL handed out works over verified TLS, as the user, in its own schema.
+        auto conn = pg::connect(again_url, "the environment's URL");
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT current_user")[0].as<std::string>(), config.environments.prefix + "pr_12");
+        EXPECT_TRUE(tx.exec1("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0].as<bool>());
+    }
     EXPECT_EQ(again_json.at("password").as_string(),
               cloud_->cluster_named("ece-shop-pr-12")->users.at(config.environments.prefix + "pr_12"));
     seen_passwords.push_back(std::string(again_json.at("password").as_string()));
@@ -562,7 +581,6 @@ TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
         command.env = {{"DIGITALOCEAN_TOKEN", cloud_->token()},
                        {"DIGITALOCEAN_API_URL", cloud_->api_url()},
                        {"SSL_CERT_FILE", cloud_->ca_file().string()},
-                       {"ECE_DIGITALOCEAN_FAKE", "1"},
                        {"HOME", dir.path().string()}};
         auto result = process::run(command);
         EXPECT_THAT(test::find_secrets(result.out + result.err, secrets_of_cloud()), IsEmpty());
@@ -586,6 +604,67 @@ TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
 
     auto rollback = publish({"--rollback"});
     EXPECT_EQ(rollback.exit_code, 2) << "no swap to roll back on this provider";
+}
+
+// In process, nothing injected: the provider's own schema setup, password reset and publish health check run
+// against the cluster's real PostgreSQL over verified TLS.
+TEST_F(DigitalOceanCli, RealClusterSetupPasswordResetAndHealthCheck) {
+    DigitalOceanOptions o;
+    o.api_url = cloud_->api_url();
+    o.token = cloud_->token();
+    o.api_ca_file = cloud_->ca_file();
+    o.first_poll_interval = o.max_poll_interval = std::chrono::milliseconds(1);
+    Settings settings;
+    settings.config = config;
+    settings.digitalocean = o;
+    Environments envs(std::move(settings));
+    const Identity id = envs.identify("feature/cart", 12);
+    const auto role = config.environments.prefix + "pr_12";
+
+    auto first = envs.up({"feature/cart", 12, "", {}});
+    {
+        auto conn = pg::connect(first.credentials.url(), "as the environment");
+        pqxx::work tx(conn);
+        tx.exec("CREATE TABLE " + pg::quote_ident(role) + ".kept AS SELECT 42 AS answer");
+        tx.commit();
+    }
+    auto second = envs.up({"feature/cart", 12, "", {}});
+    EXPECT_NE(first.credentials.password, second.credentials.password);
+    try {
+        pg::connect(first.credentials.url(), "with the old password");
+        ADD_FAILURE() << "the previous password still works";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::auth) << e.what();
+    }
+    {
+        auto conn = pg::connect(second.credentials.url(), "with the new password");
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT answer FROM " + pg::quote_ident(role) + ".kept")[0].as<int>(), 42);
+    }
+
+    // The health check is real: a cluster whose user cannot log in is not published, production stays.
+    test::FakeDigitalOcean::Cluster production;
+    production.name = "ece-shop-production";
+    production.size = "db-s-1vcpu-2gb";
+    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
+    cloud_->add_cluster(production);
+    auto superuser = [&](const std::string& sql) {
+        auto conn = pg::connect(cloud_->superuser_url("ece-shop-pr-12"), "the cluster's superuser");
+        pqxx::nontransaction tx(conn);
+        tx.exec(sql);
+    };
+    superuser("ALTER ROLE " + pg::quote_ident(role) + " NOLOGIN");
+    try {
+        publish_by_resize(envs, id);
+        ADD_FAILURE() << "published a cluster that failed its health check";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.message(), HasSubstr("health check"));
+    }
+    EXPECT_TRUE(cloud_->cluster_named("ece-shop-production")) << "production was left as it was";
+    superuser("ALTER ROLE " + pg::quote_ident(role) + " LOGIN");
+    auto published = publish_by_resize(envs, id);
+    EXPECT_EQ(published.production.name, "ece-shop-pr-12");
+    EXPECT_FALSE(cloud_->cluster_named("ece-shop-production"));
 }
 
 TEST_F(DigitalOceanCli, RejectedTokenIsAClearErrorWithoutTheToken) {
