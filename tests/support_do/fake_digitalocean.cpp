@@ -236,6 +236,16 @@ void FakeDigitalOcean::lose_answers(const std::string& method, int n, int status
     lost_status_ = status;
 }
 
+void FakeDigitalOcean::after_each_request(std::function<void(const ServerRequest&)> observer) {
+    std::lock_guard lock(mutex_);
+    observer_ = std::move(observer);
+}
+
+void FakeDigitalOcean::set_polls_until_resized(int polls) {
+    std::lock_guard lock(mutex_);
+    options_.polls_until_resized = polls;
+}
+
 std::vector<FakeDigitalOcean::Cluster> FakeDigitalOcean::clusters() const {
     std::lock_guard lock(mutex_);
     std::vector<Cluster> out;
@@ -337,6 +347,7 @@ ServerResponse FakeDigitalOcean::guarded(const ServerRequest& request,
     auto response = handler(request);
     if (remaining_ > 0) --remaining_;
     if (request.method != "GET" && response.status / 100 == 2) ++mutations_;
+    if (observer_) observer_(request);
     if (lost_ > 0 && request.method == lost_method_) {
         --lost_;
         response = do_error(lost_status_, "server_error", "Unexpected server-side error");

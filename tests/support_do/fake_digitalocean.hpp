@@ -94,6 +94,12 @@ public:
     // (as when a proxy times out after DigitalOcean acted). A client that retries sees the effect of the first.
     void lose_answers(const std::string& method, int n, int status = 502);
 
+    // Called after every request was carried out, before its answer goes out (on the server thread, with the
+    // fake's lock held: it must not call back into the fake). Tests kill the client here. Empty: none.
+    void after_each_request(std::function<void(const ServerRequest&)> observer);
+    // GETs answered "resizing" after the next resizes.
+    void set_polls_until_resized(int polls);
+
     // Inspecting.
     std::vector<Cluster> clusters() const;
     std::optional<Cluster> cluster_named(const std::string& name) const;
@@ -144,6 +150,7 @@ private:
     int lost_status_ = 502;
     int remaining_ = 5000;
     std::size_t mutations_ = 0;
+    std::function<void(const ServerRequest&)> observer_;
     unsigned long long next_id_ = 1;
 };
 
