@@ -113,11 +113,7 @@ protected:
 };
 
 TEST_F(PublishByResizeKilled, EveryKillPointConvergesOnReRun) {
-    FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = production_size;
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_.add_cluster(production);
+    cloud_.add_production_cluster("shop");
 
     int pr = 100;
     for (const auto& point : kill_points()) {

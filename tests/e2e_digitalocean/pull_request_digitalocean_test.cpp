@@ -68,11 +68,7 @@ protected:
                                               << ece::test::read_file(cloud_.ca_file());
         github_.add_pull({.number = 1, .head_ref = "feature/decades", .head_sha = sha_of('1')});
         github_.add_pull({.number = 2, .head_ref = "feature/other", .head_sha = sha_of('4')});
-        ece::test::FakeDigitalOcean::Cluster production;
-        production.name = "ece-ece-demo-production";
-        production.size = production_size;
-        production.tags = {"ece", "ece-env:production", "ece-project:ece_demo"};
-        cloud_.add_cluster(production);
+        cloud_.add_production_cluster("ece_demo");
     }
 
     // The example project as checked out for one run, on provider digitalocean; `decades` adds a column.

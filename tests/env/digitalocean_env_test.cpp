@@ -117,14 +117,6 @@ protected:
         return n;
     }
 
-    void seed_production(const std::string& name = "ece-shop-production") {
-        test::FakeDigitalOcean::Cluster c;
-        c.name = name;
-        c.size = "db-s-1vcpu-2gb";
-        c.tags = {"ece", "ece-env:production", std::string("ece-project:") + project};
-        cloud.add_cluster(c);
-    }
-
     std::vector<std::string> secrets() const {
         std::vector<std::string> out{cloud.token()};
         for (const auto& c : cloud.clusters()) {
@@ -211,7 +203,7 @@ TEST_F(DigitalOceanEnv, ListFindsClustersByTagWhenTheCatalogIsGoneOrAbsent) {
     auto catalog = test::fresh_database("do_env");
     environments(catalog).up({"feature/cart", 12, "", {}});
     environments(catalog).up({"main", std::nullopt, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
 
     // Another catalog (the runner's disk is gone): the rows are missing, the tags are not.
     auto elsewhere = test::fresh_database("do_env_new");
@@ -281,7 +273,7 @@ TEST_F(DigitalOceanEnv, GcRemovesExpiredAndClosedEnvironmentsByTag) {
     environments(catalog).up({"old", std::nullopt, "", std::chrono::milliseconds(1)});
     environments(catalog).up({"feature/a", 21, "", {}});
     environments(catalog).up({"feature/b", 22, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past "old"'s expiry, in whole seconds
 
     // The catalog is gone: expiry and pull request numbers come from the tags.
@@ -317,7 +309,7 @@ TEST_F(DigitalOceanEnv, DryRunsSendNoMutatingRequestAndPriceTheChange) {
     EXPECT_EQ(mutating_requests(), 0u);
 
     envs.up({"feature/cart", 12, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     cloud.server().clear_requests();
     auto down = envs.plan_down(id);
     ASSERT_EQ(down.changes.size(), 1u);
@@ -338,7 +330,7 @@ TEST_F(DigitalOceanEnv, PublishResizesRetagsAndDeletesOldProductionOnlyAfterHeal
     auto catalog = test::fresh_database("do_env");
     auto envs = environments(catalog);
     envs.up({"feature/cart", 12, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     auto result = publish_by_resize(envs, envs.identify("feature/cart", 12));
 
     EXPECT_THAT(events_at_health_check, Contains("resized ece-shop-pr-12"));
@@ -521,11 +513,7 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
     EXPECT_THAT(hints.out, HasSubstr("PGSSLROOTCERT="));
 
     // Publish: dry run first (no change), then for real.
-    test::FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = "db-s-1vcpu-2gb";
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_->add_cluster(production);
+    cloud_->add_production_cluster(project);
     cloud_->server().clear_requests();
     auto publish_plan = run({"publish", "--pr", "12", "--dry-run"}, catalog);
     ASSERT_EQ(publish_plan.exit_code, 0) << publish_plan.err;
@@ -565,11 +553,7 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
 // ece-publish with provider digitalocean publishes by resize; the API's CA comes from SSL_CERT_FILE here.
 TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
     ASSERT_EQ(run({"up", "--branch", "feature/cart", "--pr", "12"}).exit_code, 0);
-    test::FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = "db-s-1vcpu-2gb";
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_->add_cluster(production);
+    cloud_->add_production_cluster(project);
 
     auto publish = [&](std::vector<std::string> args) {
         std::vector<std::string> argv = {ECE_PUBLISH_BINARY, "--config", (dir / "ece.yml").string(), "--format",
@@ -643,11 +627,7 @@ TEST_F(DigitalOceanCli, RealClusterSetupPasswordResetAndHealthCheck) {
     }
 
     // The health check is real: a cluster whose user cannot log in is not published, production stays.
-    test::FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = "db-s-1vcpu-2gb";
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_->add_cluster(production);
+    cloud_->add_production_cluster(project);
     auto superuser = [&](const std::string& sql) {
         auto conn = pg::connect(cloud_->superuser_url("ece-shop-pr-12"), "the cluster's superuser");
         pqxx::nontransaction tx(conn);

@@ -207,6 +207,15 @@ std::string FakeDigitalOcean::add_cluster(Cluster cluster) {
     return id;
 }
 
+std::string FakeDigitalOcean::add_production_cluster(const std::string& project, const std::string& size) {
+    Cluster c;
+    c.name = "ece-" + project + "-production";
+    std::replace(c.name.begin(), c.name.end(), '_', '-');
+    c.size = size;
+    c.tags = {"ece", "ece-env:production", "ece-project:" + project};
+    return add_cluster(std::move(c));
+}
+
 void FakeDigitalOcean::never_online(const std::string& name) {
     std::lock_guard lock(mutex_);
     never_online_.insert(name);

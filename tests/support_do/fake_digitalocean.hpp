@@ -82,6 +82,9 @@ public:
 
     // Seeding (thread-safe). Returns the new cluster's id.
     std::string add_cluster(Cluster cluster);
+    // A production cluster as an earlier publish left it: "ece-<project>-production" ('_' as '-'), tagged ece,
+    // ece-env:production and ece-project:<project>. Returns its id.
+    std::string add_production_cluster(const std::string& project, const std::string& size = "db-s-1vcpu-2gb");
     // Clusters created with this name stay "creating" forever.
     void never_online(const std::string& name);
     // From now on the token is answered 401, as an expired or revoked one is.
