@@ -104,8 +104,9 @@ protected:
     // A pull_request event from GitHub's own webhook examples.
     fs::path event(const std::string& action, int number, const std::string& head_ref, const std::string& head_sha,
                    const std::string& merge_sha = "") {
-        const auto fixture = action == "opened" ? "pull_request.opened.json" : "pull_request.closed.not-merged.json";
-        auto payload = json::parse(ece::test::read_file(ece::test::fixture(std::string("real/github/webhooks/") + fixture)));
+        const auto fixture = action == "closed" ? std::string("pull_request.closed.not-merged.json")
+                                                : "pull_request." + action + ".json";
+        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/" + fixture)));
         auto& o = payload.as_object();
         o["action"] = action;
         o["number"] = number;
@@ -229,8 +230,17 @@ TEST_F(DigitalOceanPullRequest, OpenedBuildsOnItsOwnClusterMergedResizesClosedDe
     EXPECT_THAT(opened, HasSubstr("create cluster " + cluster + " (PostgreSQL 16, " + branch_size)) << opened;
     EXPECT_THAT(opened, testing::ContainsRegex("\\$[0-9]+\\.[0-9]{2}/month")) << opened;
 
+    // synchronize: the same cluster, its data unchanged (reused), the same comment updated.
+    run = ece(event("synchronize", 1, "feature/decades", sha_of('2')), ws, sha_of('2'));
+    ASSERT_EQ(run.exit_code, 0) << run.log;
+    EXPECT_THAT(run.log, HasSubstr("repaired pr-1"));
+    EXPECT_THAT(run.log, HasSubstr("(0 loaded, 4 reused)"));
+    EXPECT_EQ(cloud_.cluster_named(cluster)->id, created->id);
+    ASSERT_EQ(github_.comments(1).size(), 1u);
+    EXPECT_THAT(github_.comments(1)[0].body, HasSubstr("reuse cluster " + cluster));
+
     // Merged: the cluster is resized in place and becomes production; the old production cluster is deleted.
-    run = ece(event("closed", 1, "feature/decades", sha_of('1'), sha_of('3')), ws, sha_of('3'));
+    run = ece(event("closed", 1, "feature/decades", sha_of('2'), sha_of('3')), ws, sha_of('3'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_EQ(run.step, "publish");
     auto production = cloud_.cluster_named(cluster);
