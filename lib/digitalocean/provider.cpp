@@ -162,9 +162,16 @@ Plan Provider::plan_up(const std::string& env) {
     return plan;
 }
 
+std::optional<Cluster> Provider::publish_source(const std::string& env) {
+    if (auto branch = find(env)) return branch;
+    auto production = find(production_env);
+    if (production && production->name == cluster_name(env)) return production;
+    return std::nullopt;
+}
+
 Plan Provider::plan_publish(const std::string& env) {
     if (env == production_env) throw Error(ErrorKind::usage, "production cannot be published onto itself");
-    auto branch = find(env);
+    auto branch = publish_source(env);
     if (!branch) {
         throw Error(ErrorKind::conflict, "environment " + env + " has no DigitalOcean cluster (no cluster tagged " +
                                              env_tag(env) + " and " + project_tag() + ")");
@@ -408,8 +415,8 @@ std::vector<EnvironmentSummary> Provider::list(bool all_projects) {
 
 PublishResult Provider::publish(const std::string& env, const HealthCheck& health_check) {
     PublishResult result;
-    result.plan = plan_publish(env);
-    auto branch = *find(env);
+    result.plan = plan_publish(env);  // throws when there is nothing to publish
+    auto branch = *publish_source(env);
     std::vector<Cluster> previous;
     for (auto& c : clusters_of(production_env)) {
         if (c.id != branch.id) previous.push_back(std::move(c));
@@ -445,11 +452,11 @@ PublishResult Provider::publish(const std::string& env, const HealthCheck& healt
         api_.delete_cluster(old.id);
         result.deleted.push_back(old.name);
     }
-    api_.remove_tag(branch.id, env_tag(env));
     // Production never expires: gc must not find it.
     for (const auto& tag : branch.tags) {
         if (tag.starts_with(expires_tag_prefix)) api_.remove_tag(branch.id, tag);
     }
+    if (branch.has_tag(env_tag(env))) api_.remove_tag(branch.id, env_tag(env));
     result.production = api_.get_cluster(branch.id);
     result.monthly_before = result.plan.monthly_before;
     result.monthly_after = result.plan.monthly_after;

@@ -126,7 +126,8 @@ public:
 
     // Resizes the env's cluster to the production size, waits until it is online at that size, checks health, tags
     // it production, deletes the previous production cluster(s), and only then drops its branch tag. Running it
-    // again after an interruption finishes the job. Nothing of production changes when resize or health fail.
+    // again after an interruption finishes the job, also once the branch tag is gone (the newest production cluster
+    // then carries the env's cluster name). Nothing of production changes when resize or health fail.
     PublishResult publish(const std::string& env, const HealthCheck& health_check);
 
     // The env's cluster, if any (by tags; when there are several the oldest, but for production the newest).
@@ -141,6 +142,9 @@ public:
 
 private:
     std::vector<Cluster> clusters_of(const std::string& env);
+    // What publish works on: the env's cluster by its branch tag, else the newest production cluster when it is the
+    // env's (a publish that already dropped the branch tag).
+    std::optional<Cluster> publish_source(const std::string& env);
     std::optional<cost::Money> monthly(const std::string& size, int nodes) const;
     // Size and node count against GET /v2/databases/options (what DigitalOcean would refuse with 422).
     EngineOptions validate_size(const std::string& size, int nodes, const std::string& what);

@@ -23,11 +23,6 @@ bool is_pr_key(const std::string& key, int* number = nullptr) {
     return true;
 }
 
-bool env_flag(const char* name) {
-    const char* value = std::getenv(name);
-    return value && std::string_view(value) == "1";
-}
-
 void default_database_setup(const do_::Cluster& cluster, const do_::EnvironmentConnection& as_user,
                             const Identity& id) {
     const std::string doing = "setting up environment " + id.name + " in cluster " + cluster.name;
@@ -107,10 +102,6 @@ do_::ApiOptions api_options(const config::Config& config, const DigitalOceanOpti
 DigitalOceanOptions DigitalOceanOptions::from_environment() {
     DigitalOceanOptions options;
     if (const char* url = std::getenv("DIGITALOCEAN_API_URL"); url && *url) options.api_url = url;
-    if (env_flag("ECE_DIGITALOCEAN_FAKE")) {
-        options.database_setup = [](const do_::Cluster&, const do_::EnvironmentConnection&, const Identity&) {};
-        options.health_check = [](const do_::EnvironmentConnection&) {};
-    }
     return options;
 }
 

@@ -47,8 +47,7 @@ struct DigitalOceanOptions {
     std::chrono::milliseconds first_poll_interval{5'000};
     std::chrono::milliseconds max_poll_interval{30'000};
 
-    // api_url from DIGITALOCEAN_API_URL when set. ECE_DIGITALOCEAN_FAKE=1 (tests against a fake API whose
-    // clusters have no PostgreSQL behind them) skips the database setup and publish's health check.
+    // api_url from DIGITALOCEAN_API_URL when set.
     static DigitalOceanOptions from_environment();
 };
 

@@ -4,6 +4,7 @@
 #include "core/secrets.hpp"
 #include "cost/catalogue.hpp"
 #include "cost/environment_cost.hpp"
+#include "cost/money.hpp"
 #include "dbt/build.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
@@ -267,6 +268,14 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
 
     std::optional<env::UpResult> up;
     const bool env_ok = run_step(outcome, log, "env up", [&] {
+        // A cluster per environment: what up creates (or reuses) and its monthly cost, for the comment.
+        std::string cluster_plan;
+        if (environments.config().environments.provider == "digitalocean") {
+            for (const auto& c : environments.plan_up(id).changes) {
+                cluster_plan += "; " + c.action + " cluster " + c.cluster + " (" + c.detail +
+                                (c.monthly_after ? ", " + cost::format_money(*c.monthly_after) + "/month" : "") + ")";
+            }
+        }
         up = target.environment_name.empty()
                  ? environments.up({target.branch, target.pr, target.sha, options.ttl})
                  : environments.up({target.environment_name, std::nullopt, target.sha, options.ttl});
@@ -277,7 +286,8 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
         outcome.user = c.user;
         outcome.database_url = c.url();
         return std::string(up->created ? "created " : "repaired ") + id.name + ": schema " + c.schema + ", role " +
-               c.user + ", expires " + (up->record.expires_at ? env::format_time(*up->record.expires_at) : "never");
+               c.user + ", expires " + (up->record.expires_at ? env::format_time(*up->record.expires_at) : "never") +
+               cluster_plan;
     });
 
     bool stage_ok = env_ok;
@@ -289,7 +299,10 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
     } else {
         stage_ok = run_step(outcome, log, "stage", [&] {
             const stage::Environment where{id.name, up->record.base_schema + "_raw", up->record.role_name, false};
-            const auto staged = stage_tables_into(admin_url_of(options), where, tables, log);
+            // A cluster of its own (digitalocean) holds its raw data itself, staged as the environment's user.
+            const bool own_server = !environments.provider().supports_defer();
+            const auto staged = stage_tables_into(own_server ? up->credentials.url() : admin_url_of(options), where,
+                                                  tables, log);
             return describe_staged(staged, where.raw_schema);
         });
     }

@@ -428,6 +428,22 @@ TEST_F(ProviderTest, PublishCutShortAfterTaggingIsFinishedByRunningItAgain) {
     EXPECT_EQ(list[0].env, "production");
 }
 
+TEST_F(ProviderTest, PublishAgainAfterItCompletedFinishesOnTheClusterThatIsProductionNow) {
+    seed("ece-warehouse-production", "production", "db-s-2vcpu-4gb", std::chrono::hours(1000));
+    auto p = provider();
+    p.up("pr-12");
+    p.publish("pr-12", {});
+    EXPECT_FALSE(p.find("pr-12")) << "the branch tag is gone";
+
+    auto again = p.publish("pr-12", {});  // e.g. the first run was killed right after its last request
+    EXPECT_EQ(again.production.name, "ece-warehouse-pr-12");
+    EXPECT_THAT(again.deleted, IsEmpty());
+    EXPECT_EQ(requests("PUT", "/v2/databases/{database_cluster_uuid}/resize").size(), 1u) << "no second resize";
+    ASSERT_EQ(p.list().size(), 1u);
+    EXPECT_EQ(p.list()[0].env, "production");
+    EXPECT_THROW(p.publish("pr-13", {}), Error) << "an env with no cluster of its own still has nothing to publish";
+}
+
 TEST_F(ProviderTest, PublishWithoutAPreviousProductionJustResizesAndRetags) {
     auto p = provider();
     p.up("pr-1");

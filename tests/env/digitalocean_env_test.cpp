@@ -8,6 +8,7 @@
 #include "fake_digitalocean.hpp"
 #include "openapi.hpp"
 #include "pg/connect.hpp"
+#include "pg/ident.hpp"
 #include "pg_support.hpp"
 #include "process/process.hpp"
 #include "support.hpp"
@@ -116,14 +117,6 @@ protected:
         return n;
     }
 
-    void seed_production(const std::string& name = "ece-shop-production") {
-        test::FakeDigitalOcean::Cluster c;
-        c.name = name;
-        c.size = "db-s-1vcpu-2gb";
-        c.tags = {"ece", "ece-env:production", std::string("ece-project:") + project};
-        cloud.add_cluster(c);
-    }
-
     std::vector<std::string> secrets() const {
         std::vector<std::string> out{cloud.token()};
         for (const auto& c : cloud.clusters()) {
@@ -210,7 +203,7 @@ TEST_F(DigitalOceanEnv, ListFindsClustersByTagWhenTheCatalogIsGoneOrAbsent) {
     auto catalog = test::fresh_database("do_env");
     environments(catalog).up({"feature/cart", 12, "", {}});
     environments(catalog).up({"main", std::nullopt, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
 
     // Another catalog (the runner's disk is gone): the rows are missing, the tags are not.
     auto elsewhere = test::fresh_database("do_env_new");
@@ -280,7 +273,7 @@ TEST_F(DigitalOceanEnv, GcRemovesExpiredAndClosedEnvironmentsByTag) {
     environments(catalog).up({"old", std::nullopt, "", std::chrono::milliseconds(1)});
     environments(catalog).up({"feature/a", 21, "", {}});
     environments(catalog).up({"feature/b", 22, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past "old"'s expiry, in whole seconds
 
     // The catalog is gone: expiry and pull request numbers come from the tags.
@@ -316,7 +309,7 @@ TEST_F(DigitalOceanEnv, DryRunsSendNoMutatingRequestAndPriceTheChange) {
     EXPECT_EQ(mutating_requests(), 0u);
 
     envs.up({"feature/cart", 12, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     cloud.server().clear_requests();
     auto down = envs.plan_down(id);
     ASSERT_EQ(down.changes.size(), 1u);
@@ -337,7 +330,7 @@ TEST_F(DigitalOceanEnv, PublishResizesRetagsAndDeletesOldProductionOnlyAfterHeal
     auto catalog = test::fresh_database("do_env");
     auto envs = environments(catalog);
     envs.up({"feature/cart", 12, "", {}});
-    seed_production();
+    cloud.add_production_cluster(project);
     auto result = publish_by_resize(envs, envs.identify("feature/cart", 12));
 
     EXPECT_THAT(events_at_health_check, Contains("resized ece-shop-pr-12"));
@@ -395,10 +388,13 @@ TEST(TrustedSources, AddressesAndTypedValuesBecomeFirewallRules) {
 
 class DigitalOceanCli : public DigitalOceanEnv {
 protected:
+    // Every cluster is a real PostgreSQL server: the binaries set up schemas, reset passwords and check health
+    // over verified TLS exactly as against DigitalOcean.
     static test::FakeDigitalOceanOptions instant() {
         test::FakeDigitalOceanOptions options;
         options.polls_until_online = 0;  // the binary really sleeps between polls
         options.polls_until_resized = 0;
+        options.real_postgres = true;
         return options;
     }
 
@@ -425,7 +421,6 @@ protected:
         command.timeout = std::chrono::seconds(60);
         command.env = {{"DIGITALOCEAN_TOKEN", cloud_->token()},
                        {"DIGITALOCEAN_API_URL", cloud_->api_url()},
-                       {"ECE_DIGITALOCEAN_FAKE", "1"},
                        {"HOME", dir.path().string()}};
         auto result = process::run(command);
         auto secrets_now = secrets_of_cloud();
@@ -476,13 +471,29 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
     EXPECT_THAT(up.out, HasSubstr("password  ***"));
     ASSERT_TRUE(cloud_->cluster_named("ece-shop-pr-12"));
     seen_passwords.push_back(cloud_->cluster_named("ece-shop-pr-12")->users.at(config.environments.prefix + "pr_12"));
+    {
+        // The base schema exists in the cluster's own database, owned by the environment's user.
+        auto conn = pg::connect(cloud_->superuser_url("ece-shop-pr-12", "ece"), "checking the cluster");
+        pqxx::read_transaction tx(conn);
+        const auto role = config.environments.prefix + "pr_12";
+        EXPECT_EQ(tx.exec_params1("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = $1", role)[0]
+                      .as<std::string>(), role);
+    }
 
     auto again = run({"--format", "json", "up", "--branch", "feature/cart", "--pr", "12"}, catalog, true);
     ASSERT_EQ(again.exit_code, 0) << again.err;
     auto again_json = json::parse(again.out).as_object();
     EXPECT_FALSE(again_json.at("created").as_bool());
     EXPECT_EQ(again_json.at("provider").as_string(), "digitalocean");
-    EXPECT_THAT(std::string(again_json.at("database_url").as_string()), HasSubstr("sslmode=verify-full"));
+    const std::string again_url(again_json.at("database_url").as_string());
+    EXPECT_THAT(again_url, HasSubstr("sslmode=verify-full"));
+    {
+        // The URL handed out works over verified TLS, as the user, in its own schema.
+        auto conn = pg::connect(again_url, "the environment's URL");
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT current_user")[0].as<std::string>(), config.environments.prefix + "pr_12");
+        EXPECT_TRUE(tx.exec1("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0].as<bool>());
+    }
     EXPECT_EQ(again_json.at("password").as_string(),
               cloud_->cluster_named("ece-shop-pr-12")->users.at(config.environments.prefix + "pr_12"));
     seen_passwords.push_back(std::string(again_json.at("password").as_string()));
@@ -502,11 +513,7 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
     EXPECT_THAT(hints.out, HasSubstr("PGSSLROOTCERT="));
 
     // Publish: dry run first (no change), then for real.
-    test::FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = "db-s-1vcpu-2gb";
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_->add_cluster(production);
+    cloud_->add_production_cluster(project);
     cloud_->server().clear_requests();
     auto publish_plan = run({"publish", "--pr", "12", "--dry-run"}, catalog);
     ASSERT_EQ(publish_plan.exit_code, 0) << publish_plan.err;
@@ -546,11 +553,7 @@ TEST_F(DigitalOceanCli, UpListDryRunPublishDownGc) {
 // ece-publish with provider digitalocean publishes by resize; the API's CA comes from SSL_CERT_FILE here.
 TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
     ASSERT_EQ(run({"up", "--branch", "feature/cart", "--pr", "12"}).exit_code, 0);
-    test::FakeDigitalOcean::Cluster production;
-    production.name = "ece-shop-production";
-    production.size = "db-s-1vcpu-2gb";
-    production.tags = {"ece", "ece-env:production", "ece-project:shop"};
-    cloud_->add_cluster(production);
+    cloud_->add_production_cluster(project);
 
     auto publish = [&](std::vector<std::string> args) {
         std::vector<std::string> argv = {ECE_PUBLISH_BINARY, "--config", (dir / "ece.yml").string(), "--format",
@@ -562,7 +565,6 @@ TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
         command.env = {{"DIGITALOCEAN_TOKEN", cloud_->token()},
                        {"DIGITALOCEAN_API_URL", cloud_->api_url()},
                        {"SSL_CERT_FILE", cloud_->ca_file().string()},
-                       {"ECE_DIGITALOCEAN_FAKE", "1"},
                        {"HOME", dir.path().string()}};
         auto result = process::run(command);
         EXPECT_THAT(test::find_secrets(result.out + result.err, secrets_of_cloud()), IsEmpty());
@@ -586,6 +588,63 @@ TEST_F(DigitalOceanCli, EcePublishResizesOnProviderDigitalOcean) {
 
     auto rollback = publish({"--rollback"});
     EXPECT_EQ(rollback.exit_code, 2) << "no swap to roll back on this provider";
+}
+
+// In process, nothing injected: the provider's own schema setup, password reset and publish health check run
+// against the cluster's real PostgreSQL over verified TLS.
+TEST_F(DigitalOceanCli, RealClusterSetupPasswordResetAndHealthCheck) {
+    DigitalOceanOptions o;
+    o.api_url = cloud_->api_url();
+    o.token = cloud_->token();
+    o.api_ca_file = cloud_->ca_file();
+    o.first_poll_interval = o.max_poll_interval = std::chrono::milliseconds(1);
+    Settings settings;
+    settings.config = config;
+    settings.digitalocean = o;
+    Environments envs(std::move(settings));
+    const Identity id = envs.identify("feature/cart", 12);
+    const auto role = config.environments.prefix + "pr_12";
+
+    auto first = envs.up({"feature/cart", 12, "", {}});
+    {
+        auto conn = pg::connect(first.credentials.url(), "as the environment");
+        pqxx::work tx(conn);
+        tx.exec("CREATE TABLE " + pg::quote_ident(role) + ".kept AS SELECT 42 AS answer");
+        tx.commit();
+    }
+    auto second = envs.up({"feature/cart", 12, "", {}});
+    EXPECT_NE(first.credentials.password, second.credentials.password);
+    try {
+        pg::connect(first.credentials.url(), "with the old password");
+        ADD_FAILURE() << "the previous password still works";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::auth) << e.what();
+    }
+    {
+        auto conn = pg::connect(second.credentials.url(), "with the new password");
+        pqxx::read_transaction tx(conn);
+        EXPECT_EQ(tx.exec1("SELECT answer FROM " + pg::quote_ident(role) + ".kept")[0].as<int>(), 42);
+    }
+
+    // The health check is real: a cluster whose user cannot log in is not published, production stays.
+    cloud_->add_production_cluster(project);
+    auto superuser = [&](const std::string& sql) {
+        auto conn = pg::connect(cloud_->superuser_url("ece-shop-pr-12"), "the cluster's superuser");
+        pqxx::nontransaction tx(conn);
+        tx.exec(sql);
+    };
+    superuser("ALTER ROLE " + pg::quote_ident(role) + " NOLOGIN");
+    try {
+        publish_by_resize(envs, id);
+        ADD_FAILURE() << "published a cluster that failed its health check";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.message(), HasSubstr("health check"));
+    }
+    EXPECT_TRUE(cloud_->cluster_named("ece-shop-production")) << "production was left as it was";
+    superuser("ALTER ROLE " + pg::quote_ident(role) + " LOGIN");
+    auto published = publish_by_resize(envs, id);
+    EXPECT_EQ(published.production.name, "ece-shop-pr-12");
+    EXPECT_FALSE(cloud_->cluster_named("ece-shop-production"));
 }
 
 TEST_F(DigitalOceanCli, RejectedTokenIsAClearErrorWithoutTheToken) {

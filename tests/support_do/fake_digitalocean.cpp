@@ -1,14 +1,22 @@
 #include "fake_digitalocean.hpp"
 
 #include "openapi.hpp"
+#include "pg/connect.hpp"
+#include "pg/embedded.hpp"
+#include "pg/ident.hpp"
 #include "support.hpp"
 
 #include <boost/json.hpp>
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
+#include <fstream>
+#include <thread>
 #include <random>
 #include <regex>
 
@@ -77,6 +85,40 @@ std::string random_password() {
     return out;
 }
 
+// Writes a file the server reads (its key must be private to the server's user, as PostgreSQL insists).
+void write_for_server(const std::filesystem::path& file, const std::string& text, const struct stat& owner) {
+    std::ofstream(file, std::ios::trunc) << text;
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    if (::chown(file.c_str(), owner.st_uid, owner.st_gid) != 0) {
+        throw std::runtime_error("cannot hand " + file.string() + " to the server's user");
+    }
+}
+
+// Turns TLS on in a running embedded server (ssl is reloadable) and waits until it answers over TLS.
+void enable_tls(const pg::EmbeddedServer& server, const CertificateAndKey& certificate) {
+    const auto data = server.server_root / "data";
+    struct stat owner {};
+    if (::stat(data.c_str(), &owner) != 0) throw std::runtime_error("no data directory in " + server.server_root.string());
+    write_for_server(data / "server.crt", certificate.certificate_pem, owner);
+    write_for_server(data / "server.key", certificate.private_key_pem, owner);
+    {
+        auto conn = pg::connect(server.admin_url, "fake DigitalOcean cluster: TLS on");
+        pqxx::nontransaction tx(conn);
+        tx.exec("ALTER SYSTEM SET ssl = on");
+        tx.exec("SELECT pg_reload_conf()");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+        try {
+            pqxx::connection tls(server.admin_url + "?sslmode=require");
+            return;
+        } catch (const std::exception&) {
+            if (std::chrono::steady_clock::now() > deadline) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+}
+
 }  // namespace
 
 FakeDigitalOcean::FakeDigitalOcean(FakeDigitalOceanOptions options)
@@ -89,8 +131,52 @@ FakeDigitalOcean::FakeDigitalOcean(FakeDigitalOceanOptions options)
         auto& sizes = pg_sizes_[layout["num_nodes"].as<int>()];
         for (const auto& size : layout["sizes"]) sizes.insert(size.as<std::string>());
     }
-    ca_pem_ = TestPki().ca_certificate_pem();  // a real CA certificate, as GET /ca hands out
+    ca_pem_ = pki_.ca_certificate_pem();  // a real CA certificate, as GET /ca hands out
+    if (options_.real_postgres) servers_ = std::make_unique<TempDir>();
     install_routes();
+}
+
+FakeDigitalOcean::~FakeDigitalOcean() {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, cluster] : clusters_) {
+        if (cluster.port == 0) continue;
+        try {
+            pg::destroy_embedded(cluster.server_dir);
+        } catch (const std::exception&) {
+            // the TempDir goes anyway; a server left running dies with its data directory's removal
+        }
+    }
+}
+
+void FakeDigitalOcean::start_server(Cluster& cluster) {
+    if (!options_.real_postgres || cluster.port != 0) return;
+    cluster.server_dir = servers_->path() / cluster.id;
+    const auto server = pg::ensure_embedded(cluster.server_dir, pg::EmbeddedOptions{.durable = false});
+    enable_tls(server, pki_.issue({"localhost"}, {"127.0.0.1"}));
+    cluster.port = server.port;
+    superuser_urls_[cluster.id] = server.admin_url;
+    auto conn = pg::connect(server.admin_url, "fake DigitalOcean cluster: doadmin");
+    pqxx::nontransaction tx(conn);
+    // doadmin as DigitalOcean makes it: no superuser, but it may create databases and roles.
+    tx.exec("CREATE ROLE doadmin LOGIN CREATEDB CREATEROLE PASSWORD " + tx.quote(cluster.users.at("doadmin")));
+    tx.exec("CREATE DATABASE defaultdb OWNER doadmin");
+}
+
+void FakeDigitalOcean::as_superuser(const Cluster& cluster, const std::string& sql) const {
+    if (cluster.port == 0) return;
+    auto conn = pg::connect(superuser_urls_.at(cluster.id), "fake DigitalOcean cluster " + cluster.name);
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+}
+
+std::string FakeDigitalOcean::superuser_url(const std::string& cluster_name, const std::string& database) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, cluster] : clusters_) {
+        if (cluster.name == cluster_name && superuser_urls_.count(id)) {
+            return pg::with_database(superuser_urls_.at(id), database);
+        }
+    }
+    throw std::runtime_error("no PostgreSQL server behind a cluster named " + cluster_name);
 }
 
 std::chrono::system_clock::time_point FakeDigitalOcean::now() const {
@@ -113,11 +199,21 @@ std::string FakeDigitalOcean::add_cluster(Cluster cluster) {
     if (cluster.id.empty()) cluster.id = new_uuid();
     if (cluster.created_at.empty()) cluster.created_at = iso8601(now());
     if (cluster.users.empty()) cluster.users["doadmin"] = random_password();
+    start_server(cluster);
     for (const auto& tag : cluster.tags) tags_.insert(tag);
     auto id = cluster.id;
     clusters_[id] = std::move(cluster);
     order_.push_back(id);
     return id;
+}
+
+std::string FakeDigitalOcean::add_production_cluster(const std::string& project, const std::string& size) {
+    Cluster c;
+    c.name = "ece-" + project + "-production";
+    std::replace(c.name.begin(), c.name.end(), '_', '-');
+    c.size = size;
+    c.tags = {"ece", "ece-env:production", "ece-project:" + project};
+    return add_cluster(std::move(c));
 }
 
 void FakeDigitalOcean::never_online(const std::string& name) {
@@ -149,6 +245,16 @@ void FakeDigitalOcean::lose_answers(const std::string& method, int n, int status
     lost_status_ = status;
 }
 
+void FakeDigitalOcean::after_each_request(std::function<void(const ServerRequest&)> observer) {
+    std::lock_guard lock(mutex_);
+    observer_ = std::move(observer);
+}
+
+void FakeDigitalOcean::set_polls_until_resized(int polls) {
+    std::lock_guard lock(mutex_);
+    options_.polls_until_resized = polls;
+}
+
 std::vector<FakeDigitalOcean::Cluster> FakeDigitalOcean::clusters() const {
     std::lock_guard lock(mutex_);
     std::vector<Cluster> out;
@@ -177,12 +283,16 @@ std::size_t FakeDigitalOcean::mutations() const {
 
 std::string FakeDigitalOcean::cluster_json(const Cluster& c) const {
     auto password = c.users.count("doadmin") ? c.users.at("doadmin") : std::string();
+    // With a real server behind the cluster, both connections lead to it (there is no private network here).
     auto host = c.name + "-do-user-19081923-0.db.ondigitalocean.com";
+    const int port = c.port != 0 ? c.port : 25060;
     auto connection = [&](const std::string& prefix) {
-        return json::object{{"uri", "postgres://doadmin:" + password + "@" + prefix + host + ":25060/defaultdb?sslmode=require"},
+        const std::string h = c.port != 0 ? "127.0.0.1" : prefix + host;
+        return json::object{{"uri", "postgres://doadmin:" + password + "@" + h + ":" + std::to_string(port) +
+                                        "/defaultdb?sslmode=require"},
                             {"database", "defaultdb"},
-                            {"host", prefix + host},
-                            {"port", 25060},
+                            {"host", h},
+                            {"port", port},
                             {"user", "doadmin"},
                             {"password", password},
                             {"ssl", true}};
@@ -246,6 +356,7 @@ ServerResponse FakeDigitalOcean::guarded(const ServerRequest& request,
     auto response = handler(request);
     if (remaining_ > 0) --remaining_;
     if (request.method != "GET" && response.status / 100 == 2) ++mutations_;
+    if (observer_) observer_(request);
     if (lost_ > 0 && request.method == lost_method_) {
         --lost_;
         response = do_error(lost_status_, "server_error", "Unexpected server-side error");
@@ -308,6 +419,7 @@ void FakeDigitalOcean::install_routes() {
         c.polls_left = options_.polls_until_online;
         c.never_online = never_online_.count(c.name) > 0;
         c.users["doadmin"] = random_password();
+        start_server(c);
         for (const auto& t : c.tags) tags_.insert(t);
         events_.push_back("create " + c.name);
         auto id = c.id;
@@ -340,6 +452,7 @@ void FakeDigitalOcean::install_routes() {
         auto* c = find(r);
         if (!c) return not_found();
         events_.push_back("delete " + c->name);
+        if (c->port != 0) pg::destroy_embedded(c->server_dir);
         auto id = c->id;
         clusters_.erase(id);
         std::erase(order_, id);
@@ -415,6 +528,7 @@ void FakeDigitalOcean::install_routes() {
         if (std::find(c->dbs.begin(), c->dbs.end(), name) != c->dbs.end()) {
             return do_error(422, "unprocessable_entity", "database already exists");
         }
+        as_superuser(*c, "CREATE DATABASE " + pg::quote_ident(name) + " OWNER doadmin");
         c->dbs.push_back(name);
         events_.push_back("db " + c->name + " " + name);
         return ServerResponse::json(201, json::serialize(json::object{{"db", json::object{{"name", name}}}}));
@@ -441,6 +555,7 @@ void FakeDigitalOcean::install_routes() {
         if (name.empty()) return do_error(422, "unprocessable_entity", "name is required");
         if (c->users.count(name)) return do_error(422, "unprocessable_entity", "user already exists");
         c->users[name] = random_password();
+        as_superuser(*c, "CREATE ROLE " + pg::quote_ident(name) + " LOGIN PASSWORD '" + c->users[name] + "'");
         events_.push_back("user " + c->name + " " + name);
         return ServerResponse::json(201, user_json(name, c->users[name]));
     });
@@ -452,6 +567,7 @@ void FakeDigitalOcean::install_routes() {
         if (it == c->users.end()) return not_found();
         if (!body_object(r)) return do_error(400, "bad_request", "request body is not a JSON object");
         it->second = random_password();
+        as_superuser(*c, "ALTER ROLE " + pg::quote_ident(it->first) + " PASSWORD '" + it->second + "'");
         events_.push_back("reset " + c->name + " " + it->first);
         return ServerResponse::json(200, user_json(it->first, it->second));
     });

@@ -108,7 +108,14 @@ CertificateAndKey make_certificate(const std::string& common_name, bool is_ca, c
 
 }  // namespace
 
-TestPki::TestPki() : ca_(make_certificate("ece test CA", true, {}, {}, nullptr, nullptr)) {}
+// Each CA its own name: with two in one trust bundle (GitHub's and DigitalOcean's fakes), OpenSSL looks the issuer
+// up by name and would try the wrong one.
+static std::string next_ca_name() {
+    static std::atomic<int> count{0};
+    return "ece test CA " + std::to_string(++count);
+}
+
+TestPki::TestPki() : ca_(make_certificate(next_ca_name(), true, {}, {}, nullptr, nullptr)) {}
 
 CertificateAndKey TestPki::issue(const std::vector<std::string>& dns_names,
                                  const std::vector<std::string>& ip_addresses) const {

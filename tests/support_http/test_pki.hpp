@@ -14,7 +14,7 @@ struct CertificateAndKey {
 
 class TestPki {
 public:
-    TestPki();  // a fresh CA ("ece test CA", EC P-256, valid for two days)
+    TestPki();  // a fresh CA ("ece test CA <n>", EC P-256, valid for two days)
 
     const std::string& ca_certificate_pem() const { return ca_.certificate_pem; }
     // A server certificate signed by this CA for the given DNS names and IP addresses.
