@@ -140,7 +140,8 @@ std::unique_ptr<ByteSource> open_decompressed(const TableDecl& table, RawObserve
 
 // Feeds every block of source to parser, carrying each block's partial last record in front of the next. With a
 // consumer, hands on every run of complete records once the parser has accepted it.
-void parse_all(ByteSource& source, detail::CsvParser& parser, const StreamConsumer* consumer = nullptr) {
+void parse_all(ByteSource& source, detail::CsvParser& parser, const StreamConsumer* consumer = nullptr,
+               const std::function<void(const ScanSoFar&)>& on_block = {}) {
     bool announced = false;
     auto hand_on = [&](const char* data, std::size_t size, bool at_end) {
         if (!consumer) return;
@@ -169,6 +170,7 @@ void parse_all(ByteSource& source, detail::CsvParser& parser, const StreamConsum
         }
         std::size_t used = parser.parse(start, size, at_end);
         hand_on(start, used, at_end);
+        if (on_block) on_block(ScanSoFar{.rows = parser.records(), .chunks = parser.chunks(), .columns = parser.columns()});
         carry.assign(start + used, start + size);
         reader.recycle(std::move(block));
         if (at_end) return;
@@ -197,7 +199,7 @@ ScanResult scan(const TableDecl& table, const ScanOptions& options) {
     settings.check_utf8 = options.check_utf8;
     settings.chunk_bytes = options.chunk_bytes;
     detail::CsvParser parser(settings);
-    parse_all(*source, parser);
+    parse_all(*source, parser, nullptr, options.on_block);
     parser.finish(result);
     result.sha256 = hash.hex();
     result.file_bytes = raw_bytes;
