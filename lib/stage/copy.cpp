@@ -318,7 +318,7 @@ private:
             conn.exec("BEGIN", "starting the load transaction");
             std::optional<detail::BinaryEncoder> encoder;
             if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
-            std::string encoded;
+            detail::CopyBuffer encoded;
             Piece piece;
             while (next_piece(piece)) {
                 if (piece.first) conn.begin_copy(copy_sql_);
