@@ -2,6 +2,7 @@
 // CSV records re-encoded as PostgreSQL's binary COPY format on the client. The server then skips CSV parsing and
 // every input function (int8in, date_in, ...), which halves its work per row; the scan has already checked every
 // value, so the encoder only converts. Internal to lib/stage.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -34,25 +35,22 @@ public:
         if (capacity_ - used_ < more) grow(more);
     }
     // Only after room() for them:
+    // (big-endian, one store each: byte stores through char* make the compiler reload used_ after every byte)
     void put8(std::uint8_t v) { bytes_[used_++] = static_cast<char>(v); }
-    void put16(std::uint16_t v) {
-        put8(static_cast<std::uint8_t>(v >> 8));
-        put8(static_cast<std::uint8_t>(v));
-    }
-    void put32(std::uint32_t v) {
-        put16(static_cast<std::uint16_t>(v >> 16));
-        put16(static_cast<std::uint16_t>(v));
-    }
-    void put64(std::uint64_t v) {
-        put32(static_cast<std::uint32_t>(v >> 32));
-        put32(static_cast<std::uint32_t>(v));
-    }
+    void put16(std::uint16_t v) { store(little ? __builtin_bswap16(v) : v); }
+    void put32(std::uint32_t v) { store(little ? __builtin_bswap32(v) : v); }
+    void put64(std::uint64_t v) { store(little ? __builtin_bswap64(v) : v); }
     void append(const char* data, std::size_t size) {
         if (size > 0) std::memcpy(bytes_.get() + used_, data, size);
         used_ += size;
     }
 
 private:
+    static constexpr bool little = std::endian::native == std::endian::little;
+    template <class T> void store(T v) {
+        std::memcpy(bytes_.get() + used_, &v, sizeof v);
+        used_ += sizeof v;
+    }
     void grow(std::size_t more);
     std::unique_ptr<char[]> bytes_;
     std::size_t capacity_ = 0, used_ = 0;
