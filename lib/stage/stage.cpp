@@ -288,8 +288,10 @@ private:
         std::string loading;
         CopyCounters counters;
         std::uint64_t chunk_bytes = chunk_bytes_for(table, size);
-        unsigned connections = static_cast<unsigned>(
-            std::clamp<std::uint64_t>((size + chunk_bytes - 1) / chunk_bytes, 1, std::max(1u, options_.connections)));
+        // No more connections than chunks (the size of gzip data is not known before it is inflated).
+        unsigned connections = std::max(1u, options_.connections);
+        if (!is_gzip(table))
+            connections = static_cast<unsigned>(std::min<std::uint64_t>(connections, (size + chunk_bytes - 1) / chunk_bytes));
         CopyOptions copy{.connections = connections, .counters = &counters, .db_columns = {},
                          .binary = options_.binary_copy};
         std::future<void> copying;
