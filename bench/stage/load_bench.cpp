@@ -1,6 +1,6 @@
 // ece-stage vs psql \copy vs server-side COPY FROM 'file', on the embedded server, same files, one run.
 // Usage: bench_stage_load DATA_DIR [TABLE ...]   (DATA_DIR from ece-demo-data; default tables patients diagnoses)
-// Environment: ECE_BENCH_PG_DIR (default /tmp/ece-bench-pg), ECE_BENCH_CONNECTIONS (default "1,2,3,2csv": a number
+// Environment: ECE_BENCH_PG_DIR (default /tmp/ece-bench-pg), ECE_BENCH_CONNECTIONS (default "1,1seq,2,2seq,3": a number
 // of connections, "csv" after it for CSV COPY instead of binary, "seq" for scanning the whole file before the COPY
 // starts instead of overlapping them), ECE_BENCH_ROUNDS (default 1: best of N rounds).
 #include <sys/resource.h>
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     if (tables.empty()) tables = {"patients", "diagnoses"};
     const char* pg_dir = std::getenv("ECE_BENCH_PG_DIR");
     int rounds = std::getenv("ECE_BENCH_ROUNDS") ? std::atoi(std::getenv("ECE_BENCH_ROUNDS")) : 1;
-    std::string connections_list = std::getenv("ECE_BENCH_CONNECTIONS") ? std::getenv("ECE_BENCH_CONNECTIONS") : "1,2,3,2csv";
+    std::string connections_list = std::getenv("ECE_BENCH_CONNECTIONS") ? std::getenv("ECE_BENCH_CONNECTIONS") : "1,1seq,2,2seq,3";
 
     auto server = pg::ensure_embedded(pg_dir ? pg_dir : "/tmp/ece-bench-pg");
     std::string url = server.admin_url;
