@@ -2,8 +2,11 @@
 // CSV records re-encoded as PostgreSQL's binary COPY format on the client. The server then skips CSV parsing and
 // every input function (int8in, date_in, ...), which halves its work per row; the scan has already checked every
 // value, so the encoder only converts. Internal to lib/stage.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +23,39 @@ enum class Wire : std::uint8_t { int8, int4, int2, float8, numeric, boolean, dat
 // uuid, json, ...): such a table is sent as CSV.
 std::optional<std::vector<Wire>> wire_types(const std::vector<Column>& columns);
 
+// Binary COPY data being built. Values are written without a capacity check each: room() makes space for a whole
+// field first (appending to a std::string four bytes at a time cost more than the conversions themselves).
+class CopyBuffer {
+public:
+    const char* data() const { return bytes_.get(); }
+    std::size_t size() const { return used_; }
+    void clear() { used_ = 0; }
+    void truncate(std::size_t size) { used_ = size; }
+    void room(std::size_t more) {
+        if (capacity_ - used_ < more) grow(more);
+    }
+    // Only after room() for them:
+    // (big-endian, one store each: byte stores through char* make the compiler reload used_ after every byte)
+    void put8(std::uint8_t v) { bytes_[used_++] = static_cast<char>(v); }
+    void put16(std::uint16_t v) { store(little ? __builtin_bswap16(v) : v); }
+    void put32(std::uint32_t v) { store(little ? __builtin_bswap32(v) : v); }
+    void put64(std::uint64_t v) { store(little ? __builtin_bswap64(v) : v); }
+    void append(const char* data, std::size_t size) {
+        if (size > 0) std::memcpy(bytes_.get() + used_, data, size);
+        used_ += size;
+    }
+
+private:
+    static constexpr bool little = std::endian::native == std::endian::little;
+    template <class T> void store(T v) {
+        std::memcpy(bytes_.get() + used_, &v, sizeof v);
+        used_ += sizeof v;
+    }
+    void grow(std::size_t more);
+    std::unique_ptr<char[]> bytes_;
+    std::size_t capacity_ = 0, used_ = 0;
+};
+
 // Encodes the records of one chunk. Feed it the chunk's bytes in pieces of any size (a record may straddle two).
 class BinaryEncoder {
 public:
@@ -27,16 +63,16 @@ public:
     BinaryEncoder(const CsvOptions& csv, std::vector<Wire> wires, std::string file, std::vector<std::string> names);
 
     // Starts a chunk: appends the binary COPY header to out.
-    void start(std::uint64_t first_line, std::string& out);
+    void start(std::uint64_t first_line, CopyBuffer& out);
     // Appends every record that is complete in what was fed so far.
-    void feed(const char* data, std::size_t size, std::string& out);
+    void feed(const char* data, std::size_t size, CopyBuffer& out);
     // Appends the last record (one without a final line break) and the trailer.
-    void finish(std::string& out);
+    void finish(CopyBuffer& out);
 
 private:
     // Encodes the record at pending_[pos...]; returns false (and encodes nothing) when it is not complete yet.
-    bool encode_record(std::size_t& pos, bool at_end, std::string& out);
-    void encode_field(std::size_t column, const char* data, std::size_t size, bool quoted, std::string& out);
+    bool encode_record(std::size_t& pos, bool at_end, CopyBuffer& out);
+    void encode_field(std::size_t column, const char* data, std::size_t size, bool quoted, CopyBuffer& out);
     [[noreturn]] void fail(std::size_t column, const std::string& message) const;
 
     CsvOptions csv_;

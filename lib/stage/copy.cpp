@@ -25,7 +25,7 @@ constexpr std::size_t pieces_per_worker = 4;
 // A piece of one chunk, in order; the first and last piece of a chunk open and close its COPY.
 struct Piece {
     std::vector<char> data;
-    std::size_t chunk = 0;
+    Chunk chunk{};
     bool first = false, last = false;
 };
 
@@ -194,14 +194,16 @@ Error copy_failure(PGresult* failed, const std::string& file,
 
 class ParallelCopy {
 public:
-    ParallelCopy(const std::string& url, const TableDecl& table, const ScanResult& scanned, const std::string& target,
+    // expected_chunks: how many the feed will hold, about (no more connections than chunks).
+    ParallelCopy(const std::string& url, const TableDecl& table, const std::vector<Column>& columns,
+                 const ChunkFeed& feed, std::size_t expected_chunks, const std::string& target,
                  const CopyOptions& options)
-        : url_(url), table_(table), scanned_(scanned), options_(options),
-          wires_(options.binary ? detail::wire_types(scanned.columns) : std::nullopt),
+        : url_(url), table_(table), feed_(feed), options_(options),
+          wires_(options.binary ? detail::wire_types(columns) : std::nullopt),
           copy_sql_("COPY " + target + " FROM STDIN " + (wires_ ? "(FORMAT binary)" : copy_options_sql(table.csv))),
-          workers_(std::max(1u, std::min<unsigned>(options.connections, static_cast<unsigned>(scanned.chunks.size())))),
+          workers_(std::max(1u, std::min<unsigned>(options.connections, static_cast<unsigned>(expected_chunks)))),
           queues_(workers_) {
-        for (const auto& c : scanned.columns) names_.push_back(c.name);
+        for (const auto& c : columns) names_.push_back(c.name);
     }
 
     // A plain file: every connection reads the chunks it takes itself (the next one not taken yet), so all of them
@@ -238,13 +240,13 @@ private:
     public:
         explicit ChunkReader(ParallelCopy& copy) : copy_(copy) {}
         bool next(Piece& piece) {
+            if (copy_.stopping()) return false;
             if (left_ == 0) {
-                std::size_t k = copy_.next_chunk_++;
-                if (k >= copy_.scanned_.chunks.size() || copy_.error_present()) return false;
-                const Chunk& chunk = copy_.scanned_.chunks[k];
-                source_ = open_file(copy_.table_.source, chunk.offset);
-                chunk_ = k;
-                left_ = chunk.bytes;
+                auto chunk = copy_.feed_.wait(copy_.next_chunk_++);
+                if (!chunk || copy_.stopping()) return false;
+                source_ = open_file(copy_.table_.source, chunk->offset);
+                chunk_ = *chunk;
+                left_ = chunk->bytes;
                 piece.first = true;
             } else {
                 piece.first = false;
@@ -260,7 +262,7 @@ private:
     private:
         ParallelCopy& copy_;
         std::unique_ptr<ByteSource> source_;
-        std::size_t chunk_ = 0;
+        Chunk chunk_{};
         std::uint64_t left_ = 0;
     };
 
@@ -274,8 +276,9 @@ private:
 
     // Reads the data once, in order, and hands chunk k to worker k % workers.
     void read_chunks() {
-        if (scanned_.chunks.empty()) return;
-        std::uint64_t start = scanned_.chunks.front().offset;
+        auto first_chunk = feed_.wait(0);
+        if (!first_chunk) return;
+        std::uint64_t start = first_chunk->offset;
         std::unique_ptr<ByteSource> source;
         if (is_gzip(table_)) {
             source = gunzip(open_file(table_.source));
@@ -284,17 +287,19 @@ private:
         } else {
             source = open_file(table_.source, start);
         }
-        for (std::size_t k = 0; k < scanned_.chunks.size(); ++k) {
-            std::uint64_t left = scanned_.chunks[k].bytes;
+        for (std::size_t k = 0;; ++k) {
+            auto chunk = feed_.wait(k);
+            if (!chunk || stopping()) return;
+            std::uint64_t left = chunk->bytes;
             bool first = true;
             while (left > 0) {
-                Piece piece{std::vector<char>(static_cast<std::size_t>(std::min<std::uint64_t>(left, piece_size))), k,
-                            first, false};
+                Piece piece{std::vector<char>(static_cast<std::size_t>(std::min<std::uint64_t>(left, piece_size))),
+                            *chunk, first, false};
                 read_exactly(*source, piece.data.data(), piece.data.size());
                 left -= piece.data.size();
                 piece.last = left == 0;
                 first = false;
-                if (!queues_[k % workers_].push(std::move(piece))) return;
+                if (stopping() || !queues_[k % workers_].push(std::move(piece))) return;
             }
         }
     }
@@ -313,13 +318,13 @@ private:
             conn.exec("BEGIN", "starting the load transaction");
             std::optional<detail::BinaryEncoder> encoder;
             if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
-            std::string encoded;
+            detail::CopyBuffer encoded;
             Piece piece;
             while (next_piece(piece)) {
                 if (piece.first) conn.begin_copy(copy_sql_);
                 if (encoder) {
                     encoded.clear();
-                    if (piece.first) encoder->start(scanned_.chunks[piece.chunk].first_line, encoded);
+                    if (piece.first) encoder->start(piece.chunk.first_line, encoded);
                     encoder->feed(piece.data.data(), piece.data.size(), encoded);
                     if (piece.last) encoder->finish(encoded);
                     conn.put(encoded.data(), encoded.size());
@@ -329,11 +334,11 @@ private:
                 if (options_.counters) options_.counters->bytes += piece.data.size();
                 if (piece.last) {
                     if (PGresult* failed = conn.end_copy()) throw copy_error(failed, piece.chunk);
-                    if (options_.counters) options_.counters->rows += scanned_.chunks[piece.chunk].records;
+                    if (options_.counters) options_.counters->rows += piece.chunk.records;
                 }
             }
-            if (error_present()) {
-                if (conn.in_copy()) PQclear(conn.end_copy("another COPY stream failed"));
+            if (stopping()) {
+                if (conn.in_copy()) PQclear(conn.end_copy("another COPY stream failed or the load was abandoned"));
                 return;  // the transaction rolls back with the connection
             }
             conn.exec("COMMIT", "committing loaded rows");
@@ -342,13 +347,14 @@ private:
         }
     }
 
-    bool error_present() {
+    // Another connection failed, or the feed was aborted: every connection ends without committing.
+    bool stopping() {
+        if (feed_.aborted()) return true;
         std::lock_guard lock(error_mutex_);
         return error_ != nullptr;
     }
 
-    Error copy_error(PGresult* failed, std::size_t chunk_index) {
-        const Chunk& chunk = scanned_.chunks[chunk_index];
+    Error copy_error(PGresult* failed, const Chunk& chunk) {
         auto line_in_file = [&](std::uint64_t reported) {
             if (wires_) return detail::line_of_record(table_, chunk, reported - 1);
             return chunk.first_line + reported - 1;
@@ -358,7 +364,7 @@ private:
 
     const std::string& url_;
     const TableDecl& table_;
-    const ScanResult& scanned_;
+    const ChunkFeed& feed_;
     const CopyOptions& options_;
     std::optional<std::vector<detail::Wire>> wires_;  // set: the chunks go as binary COPY
     std::string copy_sql_;
@@ -409,15 +415,70 @@ std::string copy_options_sql(const CsvOptions& csv, bool header) {
            quote_literal(csv.null_string) + ")";
 }
 
-void copy_chunks(const std::string& url, const TableDecl& table, const ScanResult& scanned,
-                 const std::string& qualified_table, const CopyOptions& options) {
+ChunkFeed::ChunkFeed(std::vector<Chunk> complete) : chunks_(std::move(complete)), closed_(true) {}
+
+void ChunkFeed::publish(const std::vector<Chunk>& found) {
+    {
+        std::lock_guard lock(mutex_);
+        if (found.size() <= chunks_.size()) return;
+        chunks_.insert(chunks_.end(), found.begin() + static_cast<std::ptrdiff_t>(chunks_.size()), found.end());
+    }
+    changed_.notify_all();
+}
+
+void ChunkFeed::close() {
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+    changed_.notify_all();
+}
+
+void ChunkFeed::abort() {
+    {
+        std::lock_guard lock(mutex_);
+        aborted_ = true;
+    }
+    changed_.notify_all();
+}
+
+bool ChunkFeed::aborted() const {
+    std::lock_guard lock(mutex_);
+    return aborted_;
+}
+
+std::optional<Chunk> ChunkFeed::wait(std::size_t k) const {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return aborted_ || k < chunks_.size() || closed_; });
+    if (aborted_ || k >= chunks_.size()) return std::nullopt;
+    return chunks_[k];
+}
+
+namespace {
+
+void run_copy(const TableDecl& table, const std::function<void()>& copy) {
     try {
-        ParallelCopy(url, table, scanned, qualified_table, options).run();
+        copy();
     } catch (const Error& e) {
         if (!e.where().file.empty()) throw;
         // A failure of the connection itself: name the file being loaded.
         throw Error(e.kind(), "loading " + table.name + ": " + e.message(), {.file = table.source});
     }
+}
+
+}  // namespace
+
+void copy_feed(const std::string& url, const TableDecl& table, const std::vector<Column>& columns, const ChunkFeed& feed,
+               const std::string& qualified_table, const CopyOptions& options) {
+    run_copy(table, [&] { ParallelCopy(url, table, columns, feed, SIZE_MAX, qualified_table, options).run(); });
+}
+
+void copy_chunks(const std::string& url, const TableDecl& table, const ScanResult& scanned,
+                 const std::string& qualified_table, const CopyOptions& options) {
+    ChunkFeed feed(scanned.chunks);
+    run_copy(table, [&] {
+        ParallelCopy(url, table, scanned.columns, feed, scanned.chunks.size(), qualified_table, options).run();
+    });
 }
 
 }  // namespace ece::stage

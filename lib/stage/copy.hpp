@@ -2,9 +2,12 @@
 // Parallel COPY of a scanned CSV file into an existing table: one COPY per chunk, chunks spread over several
 // connections, and errors PostgreSQL reports per COPY mapped back to the line in the file.
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,35 @@ struct CopyOptions {
     std::vector<std::string> db_columns{};  // the table's column names, in file order (to name columns in errors)
     bool binary = true;  // re-encode as binary COPY when every column type allows (see binary.hpp), else CSV
 };
+
+// The chunks a load takes, published while the scan finds them, so that COPY starts before the scan ends.
+// Thread-safe: the scan publishes, the COPY connections wait for the next chunk.
+class ChunkFeed {
+public:
+    ChunkFeed() = default;
+    explicit ChunkFeed(std::vector<Chunk> complete);  // every chunk known already (closed)
+    ChunkFeed(const ChunkFeed&) = delete;
+    ChunkFeed& operator=(const ChunkFeed&) = delete;
+
+    void publish(const std::vector<Chunk>& found);  // the file's chunks found so far (a longer prefix each time)
+    void close();                                   // every chunk is published
+    void abort();                                   // stop: the load's rows will be discarded
+    bool aborted() const;
+    // Chunk k once it is published; nullopt when there is none (closed before k) or the feed is aborted.
+    std::optional<Chunk> wait(std::size_t k) const;
+
+private:
+    mutable std::mutex mutex_;
+    mutable std::condition_variable changed_;
+    std::vector<Chunk> chunks_;
+    bool closed_ = false, aborted_ = false;
+};
+
+// COPY every chunk of the feed into qualified_table (already quoted), whose columns are `columns` in file order,
+// as they are published. Each connection commits its own chunks, unless the feed is aborted: then every connection
+// rolls back and this returns without error. Errors as for copy_chunks below.
+void copy_feed(const std::string& url, const TableDecl& table, const std::vector<Column>& columns, const ChunkFeed& feed,
+               const std::string& qualified_table, const CopyOptions& options);
 
 // COPY every chunk of scanned into qualified_table (already quoted, e.g. "ece_content"."loading_x") whose
 // columns are in file order. Each connection commits its own chunks; the caller makes the table visible only

@@ -318,7 +318,12 @@ void CsvParser::finish(ScanResult& result) {
     result.lines = line_ - 1;
     result.data_bytes = consumed_;
     result.chunks = chunks_;
-    result.columns.clear();
+    result.columns = columns();
+}
+
+std::vector<Column> CsvParser::columns() const {
+    std::vector<Column> out;
+    if (in_header_ || discovering_) return out;
     for (std::size_t k = 0; k < names_.size(); ++k) {
         Column column{.name = names_[k], .sql_type = {}};
         if (is_declared_[k]) {
@@ -329,8 +334,9 @@ void CsvParser::finish(ScanResult& result) {
             TypeSet set = candidates_[k] == all_types ? TypeSet{type_text} : candidates_[k];
             column.sql_type = sql_type_name(narrowest(set));
         }
-        result.columns.push_back(std::move(column));
+        out.push_back(std::move(column));
     }
+    return out;
 }
 
 }  // namespace ece::stage::detail

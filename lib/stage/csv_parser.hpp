@@ -41,6 +41,12 @@ public:
     // Finishes the scan: columns with their types, chunks. Call after parse(..., at_end = true).
     void finish(ScanResult& result);
 
+    // While parsing: the data records so far, the chunks complete so far, and the columns with the types every
+    // value so far fits (what finish() would say if the file ended here; empty before the header is complete).
+    std::uint64_t records() const { return records_; }
+    const std::vector<Chunk>& chunks() const { return chunks_; }
+    std::vector<Column> columns() const;
+
 private:
     void end_field(const char* begin, const char* end, bool quoted, bool plain, std::uint64_t record_line);
     void end_record(std::uint64_t end_offset, std::uint64_t record_line, std::uint64_t next_line);

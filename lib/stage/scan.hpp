@@ -37,9 +37,17 @@ struct ScanResult {
     std::vector<Chunk> chunks;      // cover every data record in order
 };
 
+// What a scan in progress knows (after each block it parsed): a load can start before the scan ends.
+struct ScanSoFar {
+    std::uint64_t rows = 0;              // data records parsed so far
+    const std::vector<Chunk>& chunks;    // the chunks complete so far (the last one is cut only at the end)
+    std::vector<Column> columns;         // with the types every value so far fits; empty before the header
+};
+
 struct ScanOptions {
     std::uint64_t chunk_bytes = 64ull << 20;  // target size of a chunk; chunks end on record boundaries
     bool check_utf8 = true;
+    std::function<void(const ScanSoFar&)> on_block = {};  // local files: called after every block is parsed
 };
 
 // Reads table.source once. Throws ece::Error(input) "file:line: column NAME: message" for malformed CSV.

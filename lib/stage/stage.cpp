@@ -94,6 +94,7 @@ public:
         StagedTable out{};
         std::optional<std::string> existing{};  // the content table that holds this content already
         std::optional<ScanResult> scanned{};    // when it must be loaded
+        std::optional<std::string> loading{};   // a loading table that holds every row already (overlapped scan)
         double seconds = 0;                     // spent reading it
     };
 
@@ -113,7 +114,9 @@ public:
         }
         if (!p.existing) {
             report(table, Phase::scanning, 0, size, 0, 0);
-            p.scanned = scan_declared(table, size);
+            p.scanned.emplace();
+            if (options_.overlap_scan) p.loading = scan_while_loading(table, size, *p.scanned);
+            else *p.scanned = scan_declared(table, size);
             p.out.sha256 = p.scanned->sha256;
             p.out.rows = p.scanned->rows;
             p.existing = find_content(conn_, content_key(p.out.sha256, table));
@@ -122,18 +125,36 @@ public:
         return p;
     }
 
+    // A prepared table that will not be finished: its rows loaded ahead are dropped.
+    void discard(Prepared& p) {
+        if (p.loading) drop_quietly(*p.loading);
+        p.loading.reset();
+    }
+
     // Loads a prepared table unless its content is there already (or got there while we waited for its lock).
     StagedTable finish(Prepared& p) {
         const TableDecl& table = *p.table;
         started_ = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
-        if (p.existing) return reused(table, p.out, *p.existing);
+        if (p.existing) {
+            discard(p);
+            return reused(table, p.out, *p.existing);
+        }
         if (!p.scanned) return stage_url(p);
         const ScanResult& scanned = *p.scanned;
         std::string key = content_key(scanned.sha256, table);
         pg::AdvisoryLock content_lock(conn_, "stage:" + key, std::chrono::minutes(30));
-        if (auto found = find_content(conn_, key)) return reused(table, p.out, *found);
+        if (auto found = find_content(conn_, key)) {
+            discard(p);
+            return reused(table, p.out, *found);
+        }
         p.out.content_table = content_table_name(table, key);
-        load(table, scanned, key, p.out.content_table);
+        if (p.loading) {
+            std::string loading = *p.loading;
+            p.loading.reset();
+            make_content_table_of(table, scanned, key, loading, p.out.content_table);
+        } else {
+            load(table, scanned, key, p.out.content_table);
+        }
         p.out.loaded = true;
         p.out.seconds = elapsed();
         report(table, Phase::loaded, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
@@ -171,10 +192,11 @@ private:
     }
 
     // The one-pass scan; a declared column missing from the header or the primary key is the declaration's fault.
-    ScanResult scan_declared(const TableDecl& table, std::uint64_t size) const {
+    ScanResult scan_declared(const TableDecl& table, std::uint64_t size,
+                             std::function<void(const ScanSoFar&)> on_block = {}) const {
         ScanResult scanned;
         try {
-            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(table, size)});
+            scanned = scan(table, ScanOptions{.chunk_bytes = chunk_bytes_for(table, size), .on_block = std::move(on_block)});
         } catch (const Error& e) {
             if (!table.line || e.message().rfind("header: declared column", 0) != 0) throw;
             throw declaration_error(table, ErrorKind::usage, e.message().substr(8) + " " + table.source);
@@ -211,24 +233,40 @@ private:
         return out;
     }
 
-    void load(const TableDecl& table, const ScanResult& scanned, const std::string& key,
-              const std::string& content_table) {
-        std::string loading = pg::slug("loading_" + content_table);
+    // The table the rows are loaded into (committed, so that several connections can COPY into it); returns the
+    // columns' names in the database.
+    std::vector<std::string> create_loading_table(const std::string& loading, const std::vector<Column>& columns) {
         std::vector<std::string> db_columns;
         std::string column_sql;
-        for (const auto& column : scanned.columns) {
+        for (const auto& column : columns) {
             db_columns.push_back(pg::slug(column.name));
             if (!column_sql.empty()) column_sql += ", ";
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
         }
-        {
-            pqxx::work tx(conn_);
-            tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
-            tx.exec0("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")");
-            tx.commit();
-        }
+        pqxx::work tx(conn_);
+        tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
+        tx.exec0("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")");
+        tx.commit();
+        return db_columns;
+    }
+
+    void load(const TableDecl& table, const ScanResult& scanned, const std::string& key,
+              const std::string& content_table) {
+        std::string loading = pg::slug("loading_" + content_table);
+        auto db_columns = create_loading_table(loading, scanned.columns);
         try {
             copy_with_progress(table, scanned, qualified(loading), db_columns);
+        } catch (...) {
+            drop_quietly(loading);
+            throw;
+        }
+        make_content_table_of(table, scanned, key, loading, content_table);
+    }
+
+    // Loaded rows (in loading) become the content table; on failure the loading table is dropped.
+    void make_content_table_of(const TableDecl& table, const ScanResult& scanned, const std::string& key,
+                               const std::string& loading, const std::string& content_table) {
+        try {
             report(table, Phase::checking, scanned.data_bytes, scanned.data_bytes, scanned.rows, scanned.rows);
             pqxx::work tx(conn_);
             make_content_table(tx, table, scanned, key, loading, content_table, table.source);
@@ -237,6 +275,89 @@ private:
             drop_quietly(loading);
             throw;
         }
+    }
+
+    // The scan with the COPY running alongside: once the first block has given every column a type, the chunks the
+    // scan finds are loaded while it goes on, on the guess that later values keep those types. Returns the loading
+    // table holding every row when the guess held. When a later value widened a type (or nothing could be guessed)
+    // the rows loaded ahead are dropped and nullopt says: load as usual, with scanned. An error of the scan (a
+    // malformed line) wins over one of the COPY, as when scanning first; either leaves no table behind.
+    std::optional<std::string> scan_while_loading(const TableDecl& table, std::uint64_t size, ScanResult& scanned) {
+        ChunkFeed feed;
+        std::vector<Column> guessed;
+        std::string loading;
+        CopyCounters counters;
+        std::uint64_t chunk_bytes = chunk_bytes_for(table, size);
+        // No more connections than chunks (the size of gzip data is not known before it is inflated).
+        unsigned connections = std::max(1u, options_.connections);
+        if (!is_gzip(table))
+            connections = static_cast<unsigned>(std::min<std::uint64_t>(connections, (size + chunk_bytes - 1) / chunk_bytes));
+        CopyOptions copy{.connections = connections, .counters = &counters, .db_columns = {},
+                         .binary = options_.binary_copy};
+        std::future<void> copying;
+        bool guess_failed = false;
+        auto last_report = clock::now();
+        auto on_block = [&](const ScanSoFar& so_far) {
+            if (guess_failed) return;
+            if (!copying.valid()) {
+                if (so_far.rows == 0) return;  // nothing to guess from yet
+                guessed = so_far.columns;
+                loading = unique_loading_name(table.name);
+                copy.db_columns = create_loading_table(loading, guessed);
+                copying = std::async(std::launch::async,
+                                     [&] { copy_feed(url_, table, guessed, feed, qualified(loading), copy); });
+            }
+            if (!same_types(so_far.columns, guessed)) {
+                guess_failed = true;
+                feed.abort();
+                return;
+            }
+            feed.publish(so_far.chunks);
+            if (clock::now() - last_report >= options_.progress_interval) {
+                last_report = clock::now();
+                report(table, Phase::loading, counters.bytes, size, counters.rows, 0);
+            }
+        };
+        // Stops the COPY and drops what it loaded; the COPY's own error, if any, no longer matters.
+        auto abandon = [&] {
+            feed.abort();
+            if (copying.valid()) {
+                try {
+                    copying.get();
+                } catch (...) {
+                }
+            }
+            if (!loading.empty()) drop_quietly(loading);
+        };
+        try {
+            scanned = scan_declared(table, size, on_block);
+        } catch (...) {
+            abandon();
+            throw;
+        }
+        if (!copying.valid()) return std::nullopt;
+        if (guess_failed || !same_types(scanned.columns, guessed)) {
+            abandon();
+            return std::nullopt;
+        }
+        feed.publish(scanned.chunks);
+        feed.close();
+        try {
+            while (copying.wait_for(options_.progress_interval) != std::future_status::ready)
+                report(table, Phase::loading, counters.bytes, scanned.data_bytes, counters.rows, scanned.rows);
+            copying.get();
+        } catch (...) {
+            drop_quietly(loading);
+            throw;
+        }
+        return loading;
+    }
+
+    static bool same_types(const std::vector<Column>& a, const std::vector<Column>& b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t k = 0; k < a.size(); ++k)
+            if (a[k].name != b[k].name || a[k].sql_type != b[k].sql_type) return false;
+        return true;
     }
 
     // The loaded rows become the content table: primary key checked, renamed, recorded in the catalog.
@@ -261,8 +382,7 @@ private:
     StagedTable stage_url(Prepared& p) {
         const TableDecl& table = *p.table;
         std::string shown = shown_url(table.source);
-        std::string loading = pg::slug("loading_" + table.name + "_" + pg::sha256_hex(shown + std::to_string(
-                                           clock::now().time_since_epoch().count())).substr(0, 12));
+        std::string loading = unique_loading_name(table.name);
         CopyStream copy(url_, shown);
         std::vector<std::string> names, db_columns;
         auto last_report = clock::now();
@@ -374,6 +494,13 @@ private:
         while (running.wait_for(options_.progress_interval) != std::future_status::ready)
             report(table, Phase::loading, counters.bytes, scanned.data_bytes, counters.rows, scanned.rows);
         running.get();
+    }
+
+    // A loading table's name for a load whose content hash is not known yet.
+    static std::string unique_loading_name(const std::string& name) {
+        std::string salt = name + std::to_string(clock::now().time_since_epoch().count()) +
+                           std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+        return pg::slug("loading_" + name + "_" + pg::sha256_hex(salt).substr(0, 12));
     }
 
     void drop_quietly(const std::string& loading) {
@@ -527,9 +654,14 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
             }
         };
         std::vector<Stager::Prepared> prepared;
-        for (const auto& table : tables) prepared.push_back(for_table(table, [&] { return stager.prepare(table); }));
         std::vector<StagedTable> staged;
-        for (auto& p : prepared) staged.push_back(for_table(*p.table, [&] { return stager.finish(p); }));
+        try {
+            for (const auto& table : tables) prepared.push_back(for_table(table, [&] { return stager.prepare(table); }));
+            for (auto& p : prepared) staged.push_back(for_table(*p.table, [&] { return stager.finish(p); }));
+        } catch (...) {
+            for (auto& p : prepared) stager.discard(p);  // rows loaded while scanning tables not finished
+            throw;
+        }
         point_views(conn, env, staged);
         return staged;
     } catch (const Error&) {

@@ -50,6 +50,9 @@ struct StageOptions {
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
     bool binary_copy = true;  // local files: send binary COPY when every column type allows (half the server's work)
+    // Local files: COPY the chunks the scan has found while it goes on, with the types the first block suggests; a
+    // later value that widens a type discards those rows and loads again. false: scan first, then load.
+    bool overlap_scan = true;
     http::ClientOptions http{};  // for https sources (trust, proxy, timeouts, retries before the body)
     std::string declared_in{};  // the ece.yml that declared the tables with a line: errors in a declaration name it
 };

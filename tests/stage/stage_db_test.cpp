@@ -260,5 +260,64 @@ TEST_F(StageDb, GcDropsLeftoversOfInterruptedLoads) {
     EXPECT_EQ(content_tables().size(), 1u);
 }
 
+// The COPY starts while the scan goes on, with the types the first block suggests. A value near the end that
+// widens a type (bigint to text here) discards the rows loaded ahead and loads again: the table has the final type,
+// every row once, and no loading table is left behind.
+TEST_F(StageDb, TypeWideningNearTheEndLoadsAgainWithTheFinalType) {
+    std::string csv = "id,code,amount\n";
+    const int rows = 150000;  // ~3 MB: several 1 MB blocks and chunks before the widening
+    for (int i = 1; i < rows; ++i) csv += std::to_string(i) + "," + std::to_string(i % 977) + "," + std::to_string(i % 13) + "\n";
+    csv += std::to_string(rows) + ",X1,2.5\n";
+    auto t = write("codes", "codes.csv", csv);
+    auto staged = stage_tables(url_, a_, {t}, StageOptions{.connections = 2, .chunk_bytes = 1 << 20});
+    EXPECT_EQ(staged[0].rows, static_cast<std::uint64_t>(rows));
+    EXPECT_EQ(content_tables().size(), 1u);
+    pqxx::nontransaction tx(*conn_);
+    auto types = tx.exec("SELECT column_name || ' ' || data_type FROM information_schema.columns "
+                         "WHERE table_schema = 'ece_pr_1_raw' AND table_name = 'codes' ORDER BY ordinal_position");
+    ASSERT_EQ(types.size(), 3u);
+    EXPECT_EQ(types[0][0].as<std::string>(), "id bigint");
+    EXPECT_EQ(types[1][0].as<std::string>(), "code text");
+    EXPECT_EQ(types[2][0].as<std::string>(), "amount numeric");
+    EXPECT_EQ(tx.exec1("SELECT count(DISTINCT id) FROM ece_pr_1_raw.codes")[0].as<std::int64_t>(), rows);
+    EXPECT_EQ(tx.exec1("SELECT sum(id) FROM ece_pr_1_raw.codes")[0].as<std::int64_t>(),
+              static_cast<std::int64_t>(rows) * (rows + 1) / 2);
+    EXPECT_EQ(tx.exec1("SELECT code || ' ' || amount FROM ece_pr_1_raw.codes WHERE id = " + std::to_string(rows))[0]
+                  .as<std::string>(),
+              "X1 2.5");
+    EXPECT_EQ(tx.exec1("SELECT code FROM ece_pr_1_raw.codes WHERE id = 978")[0].as<std::string>(), "1");
+}
+
+// A malformed line near the end of a file that was loading while it was scanned: the scan's error (with the line)
+// is the one reported, even though PostgreSQL rejected an earlier row meanwhile, and nothing is left behind.
+TEST_F(StageDb, ScanErrorNearTheEndWinsOverAnEarlierCopyErrorAndLeavesNothing) {
+    std::string csv = "code,label\n";
+    const int rows = 150000;
+    for (int i = 0; i < rows; ++i) csv += (i == 10 ? "TOOLONG" : "A01") + std::string(",label\n");
+    csv += "B02,\"unterminated\n";
+    auto t = write("codes", "codes.csv", csv);
+    t.column_types = {{"code", "varchar(3)"}};
+    auto message = error_of([&] { stage_tables(url_, a_, {t}, StageOptions{.connections = 2}); });
+    EXPECT_EQ(message, t.source + ":" + std::to_string(rows + 2) + ": column label: unterminated quoted field");
+    EXPECT_THAT(content_tables(), IsEmpty());
+
+    // Without the malformed line, PostgreSQL's error names the line of the long value.
+    csv.resize(csv.size() - std::string("B02,\"unterminated\n").size());
+    auto fine_but_long = write("codes", "codes2.csv", csv);
+    fine_but_long.column_types = t.column_types;
+    message = error_of([&] { stage_tables(url_, a_, {fine_but_long}, StageOptions{.connections = 2}); });
+    EXPECT_EQ(message, fine_but_long.source + ":12: column code: value too long for type character varying(3)");
+    EXPECT_THAT(content_tables(), IsEmpty());
+}
+
+// A table loaded while it was scanned is not kept when a later table of the same staging fails.
+TEST_F(StageDb, RowsLoadedAheadAreDroppedWhenALaterTableFails) {
+    auto big = write("patients", "p.csv", patients_csv(150000));
+    auto bad = write("codes", "bad.csv", "code,n\nA00,1\nB01,\"2\n");
+    auto message = error_of([&] { stage_tables(url_, a_, {big, bad}); });
+    EXPECT_EQ(message, bad.source + ":3: column n: unterminated quoted field");
+    EXPECT_THAT(content_tables(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace ece::stage
