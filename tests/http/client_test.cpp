@@ -20,6 +20,7 @@ namespace ece::http {
 namespace {
 
 using namespace std::chrono_literals;
+using ece::test::expect_error;
 using ece::test::Fault;
 using ece::test::ServerRequest;
 using ece::test::ServerResponse;
@@ -51,16 +52,6 @@ struct Harness {
         return o;
     }
 };
-
-Error expect_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "expected an ece::Error";
-    return Error(ErrorKind::internal, "none");
-}
 
 TEST(Tls, VerifiedWithTheGeneratedCa) {
     TestServer server;
@@ -223,7 +214,9 @@ TEST(Retry, DigitalOceanRatelimitResetIsHonoured) {
     auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
     server.enqueue("GET", "/v2/databases",
                    {text(429, R"({"id":"too_many_requests","message":"API rate limit exceeded."})",
-                         {{"ratelimit-limit", "5000"}, {"ratelimit-remaining", "0"}, {"ratelimit-reset", "1700000045"}})});
+                         {{"ratelimit-limit", "5000"},
+                          {"ratelimit-remaining", "0"},
+                          {"ratelimit-reset", "1700000045"}})});
     server.route("GET", "/v2/databases", [](const ServerRequest&) { return text(200, R"({"databases":[]})"); });
     Harness h;
     auto options = h.options(server);
