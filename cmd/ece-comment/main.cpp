@@ -189,7 +189,7 @@ comment::Report gather(const Options& o, const config::Config& config, const cos
 }
 
 int run(const Options& o) {
-    auto config = config::load_for_command(o.config ? std::optional<std::filesystem::path>(*o.config) : std::nullopt);
+    auto config = config::load_for_command(o.config);
     auto behavior = comment::parse_behavior(o.behavior.value_or(config.comment.behavior));
     const char* token = env_value(o.token_env);
     if (token) register_secret(token);

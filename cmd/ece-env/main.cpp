@@ -84,8 +84,7 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
 }
 
 config::Config load_config(const Global& global) {
-    auto config = config::load_for_command(global.config_file ? std::optional<std::filesystem::path>(*global.config_file)
-                                                              : std::nullopt);
+    auto config = config::load_for_command(global.config_file);
     if (global.provider) config.environments.provider = *global.provider;
     return config;
 }

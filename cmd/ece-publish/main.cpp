@@ -66,8 +66,8 @@ struct Common {
 };
 
 ece::config::Config load_config(const Common& common) {
-    if (!common.config_file.empty()) return ece::config::load(common.config_file);
-    return ece::config::load_or_default(fs::current_path());
+    return ece::config::load_for_command(common.config_file.empty() ? std::nullopt
+                                                                    : std::optional<fs::path>(common.config_file));
 }
 
 void print_json(const boost::json::value& value) { std::cout << ece::mask_secrets(boost::json::serialize(value)) << "\n"; }

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -100,8 +99,7 @@ private:
 
 // ece.yml from --config, else ./ece.yml when there is one (else the defaults: no declared tables).
 config::Config load_config(const po::variables_map& vm) {
-    if (vm.count("config")) return config::load(vm["config"].as<std::string>());
-    return config::load_or_default(std::filesystem::current_path());
+    return config::load_for_command(cli::value<std::string>(vm, "config"));
 }
 
 // --database-url, else the variable ece.yml's server.database_url_env names, else $ECE_DATABASE_URL or the
