@@ -61,6 +61,15 @@ std::optional<std::string> string_field(const json::object& object, const char* 
     return std::string(v->as_string());
 }
 
+// What GitHub answers a comment whose body is missing or longer than 65,536 characters; nullopt when it is fine.
+std::optional<ServerResponse> invalid_comment_body(const std::optional<std::string>& text) {
+    if (!text) return validation_failed("IssueComment", "body", "missing_field");
+    if (text->size() > 65536) {
+        return validation_failed("IssueComment", "body", "custom", "body is too long (maximum is 65536 characters)");
+    }
+    return std::nullopt;
+}
+
 std::optional<bool> bool_field(const json::object& object, const char* key) {
     auto* v = object.if_contains(key);
     if (!v || !v->is_bool()) return std::nullopt;
@@ -310,11 +319,7 @@ void FakeGitHub::install_routes() {
         if (!issue) return ServerResponse::error(404, "Not Found");
         if (!body) return ServerResponse::error(400, "Problems parsing JSON");
         auto text = string_field(*body, "body");
-        if (!text) return validation_failed("IssueComment", "body", "missing_field");
-        if (text->size() > 65536) {
-            return validation_failed("IssueComment", "body", "custom",
-                                     "body is too long (maximum is 65536 characters)");
-        }
+        if (auto invalid = invalid_comment_body(text)) return *invalid;
         auto id = add_comment(static_cast<int>(*issue), options_.bot_login, *text);
         for (const auto& c : comments(static_cast<int>(*issue))) {
             if (c.id == id) return json_response(201, comment_json(c));
@@ -339,11 +344,7 @@ void FakeGitHub::install_routes() {
         auto body = body_object(request);
         if (!body) return ServerResponse::error(400, "Problems parsing JSON");
         auto text = string_field(*body, "body");
-        if (!text) return validation_failed("IssueComment", "body", "missing_field");
-        if (text->size() > 65536) {
-            return validation_failed("IssueComment", "body", "custom",
-                                     "body is too long (maximum is 65536 characters)");
-        }
+        if (auto invalid = invalid_comment_body(text)) return *invalid;
         return with_comment(request, [&](auto&, auto it) {
             it->body = *text;
             it->updated_at = now_iso8601();
