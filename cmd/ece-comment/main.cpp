@@ -7,6 +7,7 @@
 #include "comment/render.hpp"
 #include "comment/sticky.hpp"
 #include "config/config.hpp"
+#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
@@ -69,43 +70,25 @@ po::options_description describe_options() {
     return o;
 }
 
-template <typename T>
-std::optional<T> optional_value(const po::variables_map& vm, const char* name) {
-    if (!vm.count(name)) return std::nullopt;
-    return vm[name].as<T>();
-}
-
 std::optional<Options> parse_options(int argc, char** argv) {
-    auto description = describe_options();
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(description).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw Error(ErrorKind::usage, std::string(e.what()) + " (see ece-comment --help)");
-    }
-    if (vm.count("help")) {
-        std::cout << description << "\n";
-        return std::nullopt;
-    }
-    if (vm.count("version")) {
-        std::cout << version_line(program) << "\n";
-        return std::nullopt;
-    }
+    auto parsed = cli::parse(cli::arguments(argc, argv), describe_options(),
+                             {.program = program, .help_after = "\n", .error_hint = " (see ece-comment --help)"});
+    if (!parsed) return std::nullopt;  // --help or --version was printed
+    const auto& vm = parsed->values;
     Options o;
-    o.branch = optional_value<std::string>(vm, "branch").value_or("");
+    o.branch = cli::value<std::string>(vm, "branch").value_or("");
     if (o.branch.empty()) throw Error(ErrorKind::usage, "--branch is required (see ece-comment --help)");
-    o.pr = optional_value<int>(vm, "pr");
-    o.tf_plan = optional_value<std::string>(vm, "tf-plan");
-    o.dbt_plan = optional_value<std::string>(vm, "dbt-plan");
-    o.run_results = optional_value<std::string>(vm, "run-results");
-    o.prices = optional_value<std::string>(vm, "prices");
-    o.behavior = optional_value<std::string>(vm, "behavior");
-    o.status = optional_value<std::string>(vm, "status");
-    o.out = optional_value<std::string>(vm, "out");
-    o.database_url = optional_value<std::string>(vm, "database-url");
-    o.config = optional_value<std::string>(vm, "config");
-    if (auto name = optional_value<std::string>(vm, "token-env")) o.token_env = *name;
+    o.pr = cli::value<int>(vm, "pr");
+    o.tf_plan = cli::value<std::string>(vm, "tf-plan");
+    o.dbt_plan = cli::value<std::string>(vm, "dbt-plan");
+    o.run_results = cli::value<std::string>(vm, "run-results");
+    o.prices = cli::value<std::string>(vm, "prices");
+    o.behavior = cli::value<std::string>(vm, "behavior");
+    o.status = cli::value<std::string>(vm, "status");
+    o.out = cli::value<std::string>(vm, "out");
+    o.database_url = cli::value<std::string>(vm, "database-url");
+    o.config = cli::value<std::string>(vm, "config");
+    if (auto name = cli::value<std::string>(vm, "token-env")) o.token_env = *name;
     o.dry_run = vm["dry-run"].as<bool>();
     o.no_catalog = vm["no-catalog"].as<bool>();
     if (o.database_url) register_secret(*o.database_url);
@@ -206,7 +189,7 @@ comment::Report gather(const Options& o, const config::Config& config, const cos
 }
 
 int run(const Options& o) {
-    auto config = config::load_for_command(o.config ? std::optional<std::filesystem::path>(*o.config) : std::nullopt);
+    auto config = config::load_for_command(o.config);
     auto behavior = comment::parse_behavior(o.behavior.value_or(config.comment.behavior));
     const char* token = env_value(o.token_env);
     if (token) register_secret(token);

@@ -11,6 +11,7 @@
 #include <boost/process.hpp>
 #include <boost/program_options.hpp>
 
+#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
@@ -99,18 +100,8 @@ fs::path parse_project(const fs::path& project_dir, const std::string& dbt_progr
 // Parses a subcommand's arguments into the variables options binds. False when --help was asked (and printed);
 // a bad argument is an ece::Error (usage) with the usage text.
 bool parse_arguments(const std::vector<std::string>& args, const po::options_description& options) {
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        if (vm.count("help")) {
-            std::cout << usage_text << options;
-            return false;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
-    }
-    return true;
+    return ece::cli::parse(args, options, {.help_before = usage_text, .error_hint = std::string("\n") + usage_text})
+        .has_value();
 }
 
 int plan_command(const std::vector<std::string>& args) {
@@ -368,7 +359,7 @@ int store_manifest_command(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
     return ece::guarded_main("ece-dbt", [&] {
-        std::vector<std::string> args(argv + 1, argv + argc);
+        const auto args = ece::cli::arguments(argc, argv);
         if (args.empty() || args[0] == "--help" || args[0] == "-h") {
             std::cout << usage_text;
             return args.empty() ? ece::exit_code::usage : ece::exit_code::ok;
@@ -377,10 +368,9 @@ int main(int argc, char** argv) {
             std::cout << ece::version_line("ece-dbt") << "\n";
             return ece::exit_code::ok;
         }
-        const std::vector<std::string> rest(args.begin() + 1, args.end());
-        if (args[0] == "plan") return plan_command(rest);
-        if (args[0] == "build") return build_command(rest);
-        if (args[0] == "store-manifest") return store_manifest_command(rest);
-        throw ece::Error(ece::ErrorKind::usage, "unknown command '" + args[0] + "'\n" + usage_text);
+        return ece::cli::dispatch(args[0], {args.begin() + 1, args.end()},
+                                  {{"plan", plan_command}, {"build", build_command},
+                                   {"store-manifest", store_manifest_command}},
+                                  std::string("\n") + usage_text);
     });
 }

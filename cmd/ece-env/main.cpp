@@ -3,6 +3,7 @@
 #include "actions/context.hpp"
 #include "actions/files.hpp"
 #include "config/config.hpp"
+#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
@@ -73,28 +74,17 @@ struct Global {
     std::optional<std::string> digitalocean_ca_file;
 };
 
-int usage_error(const std::string& message) { throw Error(ErrorKind::usage, message + " (see ece-env --help)"); }
+constexpr const char* see_help = " (see ece-env --help)";
 
+int usage_error(const std::string& message) { throw Error(ErrorKind::usage, message + see_help); }
+
+// A command's own arguments; it has no --help of its own (ece-env --help lists every command's).
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& options) {
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(options).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        usage_error(e.what());
-    }
-    return vm;
-}
-
-template <typename T>
-std::optional<T> optional_value(const po::variables_map& vm, const char* name) {
-    if (!vm.count(name)) return std::nullopt;
-    return vm[name].as<T>();
+    return cli::parse(args, options, {.error_hint = see_help})->values;
 }
 
 config::Config load_config(const Global& global) {
-    auto config = config::load_for_command(global.config_file ? std::optional<std::filesystem::path>(*global.config_file)
-                                                              : std::nullopt);
+    auto config = config::load_for_command(global.config_file);
     if (global.provider) config.environments.provider = *global.provider;
     return config;
 }
@@ -218,25 +208,39 @@ void add_selector(po::options_description& options) {
 }
 
 Selector selector_of(const po::variables_map& vm, bool branch_required) {
-    Selector s{optional_value<std::string>(vm, "branch").value_or(""), optional_value<int>(vm, "pr")};
+    Selector s{cli::value<std::string>(vm, "branch").value_or(""), cli::value<int>(vm, "pr")};
     if (branch_required && s.branch.empty()) usage_error("--branch is required");
     if (s.branch.empty() && !s.pr) usage_error("--branch or --pr is required");
     return s;
 }
 
+struct Selected {
+    po::variables_map vm;
+    Selector selector;
+};
+
+// A command's arguments with --branch and --pr added to its options, and the environment they name.
+Selected parse_selected(const std::vector<std::string>& args, po::options_description& options, bool branch_required) {
+    add_selector(options);
+    auto vm = parse(args, options);
+    return {vm, selector_of(vm, branch_required)};
+}
+
+// The environments as ece.yml (and --config, --provider, --database-url) configure them.
+env::Environments environments_for(const Global& global) {
+    return env::Environments(settings_for(global, load_config(global)));
+}
+
 int command_up(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("up options");
-    add_selector(options);
     options.add_options()("sha", po::value<std::string>(), "the head commit")(
         "ttl", po::value<std::string>(), "time to live, e.g. 72h (default: environments.ttl)")(
         "show-password", po::bool_switch(), "print the password in text output")(
         "dry-run", po::bool_switch(), "only say what would be created and what it costs a month");
-    auto vm = parse(args, options);
-    auto selector = selector_of(vm, true);
-    env::UpRequest request{selector.branch, selector.pr, optional_value<std::string>(vm, "sha").value_or(""), {}};
-    if (auto ttl = optional_value<std::string>(vm, "ttl")) request.ttl = config::parse_duration(*ttl);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto [vm, selector] = parse_selected(args, options, true);
+    env::UpRequest request{selector.branch, selector.pr, cli::value<std::string>(vm, "sha").value_or(""), {}};
+    if (auto ttl = cli::value<std::string>(vm, "ttl")) request.ttl = config::parse_duration(*ttl);
+    auto environments = environments_for(global);
     if (vm["dry-run"].as<bool>()) {
         auto id = environments.identify(selector.branch, selector.pr);
         return print_plan(global, "up", id, environments.plan_up(id));
@@ -278,12 +282,9 @@ int command_up(const Global& global, const std::vector<std::string>& args) {
 
 int command_down(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("down options");
-    add_selector(options);
     options.add_options()("dry-run", po::bool_switch(), "only say what would be deleted");
-    auto vm = parse(args, options);
-    auto selector = selector_of(vm, false);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto [vm, selector] = parse_selected(args, options, false);
+    auto environments = environments_for(global);
     if (vm["dry-run"].as<bool>()) {
         auto id = environments.identify(selector.branch, selector.pr);
         return print_plan(global, "down", id, environments.plan_down(id));
@@ -300,12 +301,9 @@ int command_down(const Global& global, const std::vector<std::string>& args) {
 
 int command_publish(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("publish options");
-    add_selector(options);
     options.add_options()("dry-run", po::bool_switch(), "only say what would be resized and deleted");
-    auto vm = parse(args, options);
-    auto selector = selector_of(vm, false);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto [vm, selector] = parse_selected(args, options, false);
+    auto environments = environments_for(global);
     auto id = environments.identify(selector.branch, selector.pr);
     if (vm["dry-run"].as<bool>()) return print_plan(global, "publish", id, env::plan_publish_by_resize(environments, id));
     auto result = env::publish_by_resize(environments, id);
@@ -335,8 +333,7 @@ int command_publish(const Global& global, const std::vector<std::string>& args) 
 int command_list(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("list options");
     parse(args, options);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto environments = environments_for(global);
     auto listed = environments.list();
     const auto now = env::Clock::now();
     if (global.format == Format::json) {
@@ -368,8 +365,7 @@ int command_gc(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("gc options");
     options.add_options()("dry-run", po::bool_switch(), "only say what would be removed");
     auto vm = parse(args, options);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto environments = environments_for(global);
     // With GITHUB_TOKEN and GITHUB_REPOSITORY, environments of closed pull requests go too, not only expired ones.
     env::GcOptions gc{vm["dry-run"].as<bool>(), github::open_pull_request_numbers_from_environment()};
     auto items = environments.gc(gc);
@@ -393,12 +389,9 @@ int command_gc(const Global& global, const std::vector<std::string>& args) {
 
 int command_hints(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("hints options");
-    add_selector(options);
     options.add_options()("show-password", po::bool_switch(), "issue a new password and show it");
-    auto vm = parse(args, options);
-    auto selector = selector_of(vm, false);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto [vm, selector] = parse_selected(args, options, false);
+    auto environments = environments_for(global);
     auto id = environments.identify(selector.branch, selector.pr);
     auto record = environments.find(id);
     if (!record || record->status != env::Status::ready) {
@@ -418,13 +411,11 @@ int command_hints(const Global& global, const std::vector<std::string>& args) {
 
 int command_profiles(const Global& global, const std::vector<std::string>& args) {
     po::options_description options("profiles options");
-    add_selector(options);
     options.add_options()("out", po::value<std::string>()->required(), "directory for profiles.yml");
-    auto vm = parse(args, options);
-    auto selector = selector_of(vm, false);
-    auto config = load_config(global);
-    env::Environments environments(settings_for(global, config));
+    auto [vm, selector] = parse_selected(args, options, false);
+    auto environments = environments_for(global);
     auto id = environments.identify(selector.branch, selector.pr);
+    const auto& config = environments.config();
     auto yaml = env::profiles_yaml(environments.connection_facts(id), environments.production_facts(), config);
     auto path = env::write_profiles(vm["out"].as<std::string>(), yaml);
     if (global.format == Format::json) {
@@ -458,63 +449,38 @@ int run(int argc, char** argv) {
         "digitalocean-api-url", po::value<std::string>(), "the DigitalOcean API (default: DIGITALOCEAN_API_URL, else "
                                                            "https://api.digitalocean.com)")(
         "digitalocean-ca-file", po::value<std::string>(), "an extra CA certificate to trust for the API's TLS");
-    po::options_description hidden;
-    hidden.add_options()("command", po::value<std::string>())("args", po::value<std::vector<std::string>>());
-    po::options_description all;
-    all.add(visible).add(hidden);
-    po::positional_options_description positional;
-    positional.add("command", 1).add("args", -1);
-
-    po::variables_map vm;
-    po::parsed_options parsed(nullptr);
-    try {
-        // No guessing from prefixes: "--pr" of a command must not be taken for the global "--provider".
-        parsed = po::command_line_parser(argc, argv)
-                     .options(all)
-                     .positional(positional)
-                     .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-                     .allow_unregistered()
-                     .run();
-        po::store(parsed, vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        usage_error(e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << usage_text << "\n" << visible;
-        return exit_code::ok;
-    }
-    if (vm.count("version")) {
-        std::cout << version_line(program) << "\n";
-        return exit_code::ok;
-    }
-    if (!vm.count("command")) usage_error("no command given");
+    auto parsed = cli::parse(cli::arguments(argc, argv), visible,
+                             {.program = program,
+                              .help_before = std::string(usage_text) + "\n",
+                              .error_hint = see_help,
+                              .command_first = true});
+    if (!parsed) return exit_code::ok;  // --help or --version was printed
+    const auto& vm = parsed->values;
     Global global;
     const auto format = vm["format"].as<std::string>();
+    cli::require_choice("--format", format, {"text", "json"}, see_help);
     if (format == "json") global.format = Format::json;
-    else if (format != "text") usage_error("--format must be text or json");
-    global.database_url = optional_value<std::string>(vm, "database-url");
-    global.config_file = optional_value<std::string>(vm, "config");
-    global.provider = optional_value<std::string>(vm, "provider");
-    if (global.provider && *global.provider != "postgres" && *global.provider != "digitalocean") {
-        usage_error("--provider must be postgres or digitalocean");
-    }
-    global.digitalocean_api_url = optional_value<std::string>(vm, "digitalocean-api-url");
-    global.digitalocean_ca_file = optional_value<std::string>(vm, "digitalocean-ca-file");
+    global.database_url = cli::value<std::string>(vm, "database-url");
+    global.config_file = cli::value<std::string>(vm, "config");
+    global.provider = cli::value<std::string>(vm, "provider");
+    if (global.provider) cli::require_choice("--provider", *global.provider, {"postgres", "digitalocean"}, see_help);
+    global.digitalocean_api_url = cli::value<std::string>(vm, "digitalocean-api-url");
+    global.digitalocean_ca_file = cli::value<std::string>(vm, "digitalocean-ca-file");
 
     // Everything after the command, in order, including options only the command knows.
-    auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
-    const std::string command = vm["command"].as<std::string>();
-    rest.erase(rest.begin());
-    if (command == "up") return command_up(global, rest);
-    if (command == "down") return command_down(global, rest);
-    if (command == "publish") return command_publish(global, rest);
-    if (command == "list") return command_list(global, rest);
-    if (command == "gc") return command_gc(global, rest);
-    if (command == "hints") return command_hints(global, rest);
-    if (command == "profiles") return command_profiles(global, rest);
-    if (command == "stop-server") return command_stop_server(global, rest);
-    return usage_error("unknown command " + command);
+    auto with_global = [&global](int (*command)(const Global&, const std::vector<std::string>&)) {
+        return [&global, command](const std::vector<std::string>& args) { return command(global, args); };
+    };
+    return cli::dispatch(parsed->command, parsed->rest,
+                         {{"up", with_global(command_up)},
+                          {"down", with_global(command_down)},
+                          {"publish", with_global(command_publish)},
+                          {"list", with_global(command_list)},
+                          {"gc", with_global(command_gc)},
+                          {"hints", with_global(command_hints)},
+                          {"profiles", with_global(command_profiles)},
+                          {"stop-server", with_global(command_stop_server)}},
+                         see_help);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   ece-publish list [--limit N]
 // Common: --database-url URL, --config ece.yml, --format text|json.
 #include "config/config.hpp"
+#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
@@ -65,8 +66,8 @@ struct Common {
 };
 
 ece::config::Config load_config(const Common& common) {
-    if (!common.config_file.empty()) return ece::config::load(common.config_file);
-    return ece::config::load_or_default(fs::current_path());
+    return ece::config::load_for_command(common.config_file.empty() ? std::nullopt
+                                                                    : std::optional<fs::path>(common.config_file));
 }
 
 void print_json(const boost::json::value& value) { std::cout << ece::mask_secrets(boost::json::serialize(value)) << "\n"; }
@@ -266,30 +267,15 @@ int run(int argc, char** argv) {
         ("provider", po::value(&provider), "postgres | digitalocean (default: environments.provider); "
                                            "digitalocean publishes by resizing the environment's cluster")
         ("format", po::value(&common.format), "text or json");
-    po::options_description hidden;
-    hidden.add_options()("command", po::value(&command));
-    po::options_description all;
-    all.add(options).add(hidden);
-    po::positional_options_description positional;
-    positional.add("command", 1);
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-        if (vm.count("help")) {
-            std::cout << usage_text << "\n" << options;
-            return ece::exit_code::ok;
-        }
-        if (vm.count("version")) {
-            std::cout << ece::version_line("ece-publish") << "\n";
-            return ece::exit_code::ok;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        throw ece::Error(ece::ErrorKind::usage, std::string(e.what()) + "\n" + usage_text);
-    }
-    if (common.format != "text" && common.format != "json") {
-        throw ece::Error(ece::ErrorKind::usage, "--format must be text or json, not '" + common.format + "'");
-    }
+    ece::cli::Syntax syntax{.program = "ece-publish",
+                            .help_before = std::string(usage_text) + "\n",
+                            .error_hint = std::string("\n") + usage_text};
+    syntax.hidden.add_options()("command", po::value(&command));
+    syntax.positional.add("command", 1);
+    auto parsed = ece::cli::parse(ece::cli::arguments(argc, argv), options, syntax);
+    if (!parsed) return ece::exit_code::ok;  // --help or --version was printed
+    const auto& vm = parsed->values;
+    ece::cli::require_choice("--format", common.format, {"text", "json"});
     if (!command.empty() && command != "list") {
         throw ece::Error(ece::ErrorKind::usage, "unknown command '" + command + "'\n" + usage_text);
     }
@@ -307,9 +293,7 @@ int run(int argc, char** argv) {
 
     auto config = load_config(common);
     if (!provider.empty()) {
-        if (provider != "postgres" && provider != "digitalocean") {
-            throw ece::Error(ece::ErrorKind::usage, "--provider must be postgres or digitalocean");
-        }
+        ece::cli::require_choice("--provider", provider, {"postgres", "digitalocean"});
         config.environments.provider = provider;
     }
     auto options_for_run = publish::Options::from(config.publish);

@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
+#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "config/config.hpp"
@@ -99,8 +99,7 @@ private:
 
 // ece.yml from --config, else ./ece.yml when there is one (else the defaults: no declared tables).
 config::Config load_config(const po::variables_map& vm) {
-    if (vm.count("config")) return config::load(vm["config"].as<std::string>());
-    return config::load_or_default(std::filesystem::current_path());
+    return config::load_for_command(cli::value<std::string>(vm, "config"));
 }
 
 // --database-url, else the variable ece.yml's server.database_url_env names, else $ECE_DATABASE_URL or the
@@ -129,6 +128,9 @@ std::vector<stage::TableDecl> tables_to_stage(const po::variables_map& vm, const
         throw Error(ErrorKind::usage, "nothing to stage: declare stage.tables in ece.yml or give --table NAME=PATH");
     return tables;
 }
+
+// What each command runs, given the parsed arguments, ece.yml and the admin URL.
+using Command = int (*)(const po::variables_map&, const config::Config&, const std::string&);
 
 int load(const po::variables_map& vm, const config::Config& config, const std::string& url) {
     if (config.stage.content_schema != stage::content_schema) {
@@ -165,7 +167,7 @@ int load(const po::variables_map& vm, const config::Config& config, const std::s
     return 0;
 }
 
-int status(const std::string& url) {
+int status(const po::variables_map&, const config::Config&, const std::string& url) {
     auto conn = pg::connect(url, "stage status");
     for (const auto& f : stage::status(conn)) {
         std::cout << f.table_name << "\t" << f.content_table << "\t" << f.sha256.substr(0, 12) << "\t" << f.rows
@@ -177,7 +179,7 @@ int status(const std::string& url) {
     return 0;
 }
 
-int collect(const std::string& url) {
+int collect(const po::variables_map&, const config::Config&, const std::string& url) {
     auto conn = pg::connect(url, "stage gc");
     auto dropped = stage::gc(conn);
     for (const auto& t : dropped) std::cout << "dropped " << stage::content_schema << "." << t << "\n";
@@ -205,34 +207,22 @@ int main(int argc, char** argv) {
             ("database-url", po::value<std::string>(), "admin URL (default: $ECE_DATABASE_URL or server.database_url_env, else the embedded server)")
             ("connections", po::value<unsigned>(), "parallel COPY streams (default: stage.parallel_streams, 2)")
             ("chunk-mb", po::value<std::uint64_t>()->default_value(64), "COPY chunk size in MB");
-        po::options_description hidden;
-        hidden.add_options()("command", po::value<std::string>());
-        po::options_description all;
-        all.add(desc).add(hidden);
-        po::positional_options_description positional;
-        positional.add("command", 1);
-        po::variables_map vm;
-        try {
-            po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-            po::notify(vm);
-        } catch (const po::error& e) {
-            throw Error(ErrorKind::usage, e.what());
-        }
-        if (vm.count("help")) {
-            std::cout << desc << "\n";
-            return 0;
-        }
-        if (vm.count("version")) {
-            std::cout << version_line("ece-stage") << "\n";
-            return 0;
-        }
-        if (!vm.count("command")) throw Error(ErrorKind::usage, "expected a command: load, status or gc");
-        auto command = vm["command"].as<std::string>();
-        config::Config config = load_config(vm);
-        std::string url = admin_url(vm, config);
-        if (command == "load") return load(vm, config, url);
-        if (command == "status") return status(url);
-        if (command == "gc") return collect(url);
-        throw Error(ErrorKind::usage, "unknown command \"" + command + "\" (load, status, gc)");
+        cli::Syntax syntax{.program = "ece-stage", .help_after = "\n"};
+        syntax.hidden.add_options()("command", po::value<std::string>());
+        syntax.positional.add("command", 1);
+        auto parsed = cli::parse(cli::arguments(argc, argv), desc, syntax);
+        if (!parsed) return 0;  // --help or --version was printed
+        const auto& vm = parsed->values;
+        auto command = cli::value<std::string>(vm, "command").value_or("");
+        // ece.yml and the admin URL only once the command is known: resolving the URL may start the embedded server.
+        auto with_database = [&vm](Command run) {
+            return [&vm, run](const std::vector<std::string>&) {
+                config::Config config = load_config(vm);
+                return run(vm, config, admin_url(vm, config));
+            };
+        };
+        return cli::dispatch(command, {}, {{"load", with_database(load)},
+                                           {"status", with_database(status)},
+                                           {"gc", with_database(collect)}});
     });
 }

@@ -219,27 +219,12 @@ http::Response Api::call(const std::string& method, const std::string& path, con
     if (!body.empty()) request.headers.set("content-type", "application/json");
     request.body = body;
 
+    // lib/http retries 429s and 5xx, waiting for DigitalOcean's ratelimit-reset when it names one.
     http::Response response;
-    for (int round = 0;; ++round) {
-        try {
-            response = client_.send_unchecked(request);
-        } catch (const Error& e) {
-            throw e.with_context("DigitalOcean API, " + doing);
-        }
-        if (response.status != 429 || round >= options_.rate_limit_rounds) break;
-        // lib/http retried already, with its own backoff; DigitalOcean says when the window turns over.
-        auto reset = response.header("ratelimit-reset");
-        if (!reset) break;
-        long long epoch = 0;
-        try {
-            epoch = std::stoll(*reset);
-        } catch (const std::exception&) {
-            break;
-        }
-        auto at = std::chrono::system_clock::time_point(std::chrono::seconds(epoch)) + std::chrono::seconds(1);
-        auto wait = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(at - options_.clock.now()));
-        if (wait > options_.max_rate_limit_wait) break;
-        options_.clock.sleep(wait);
+    try {
+        response = client_.send_unchecked(request);
+    } catch (const Error& e) {
+        throw e.with_context("DigitalOcean API, " + doing);
     }
 
     int status = response.status;

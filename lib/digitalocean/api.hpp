@@ -33,10 +33,6 @@ struct ApiOptions {
     std::string token_variable = default_token_variable;  // named in auth errors
     http::ClientOptions http{};              // clock/sleep are taken from `clock` when set there
     Clock clock{};
-    // lib/http honours x-ratelimit-reset but DigitalOcean sends ratelimit-reset (no x-): when a request is still
-    // answered 429 after the client's own retries, wait for ratelimit-reset (at most this long) and try again.
-    std::chrono::seconds max_rate_limit_wait{90};
-    int rate_limit_rounds = 2;
 };
 
 struct ConnectionDetails {

@@ -166,6 +166,14 @@ bool rate_limited_403(const Response& response) {
     return lower_body.find("rate limit") != std::string::npos;
 }
 
+// A rate limit's reset as epoch seconds (GitHub, DigitalOcean), or as seconds from now when the number is too small
+// to be a date (the IETF RateLimit-Reset draft).
+std::chrono::system_clock::time_point reset_time(long long value, std::chrono::system_clock::time_point now) {
+    constexpr long long year_2001 = 1'000'000'000;
+    if (value < year_2001) return now + std::chrono::seconds(value);
+    return std::chrono::system_clock::time_point(std::chrono::seconds(value));
+}
+
 std::string seconds_text(milliseconds ms) {
     auto tenths = (ms.count() + 50) / 100;
     return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") + " s";
@@ -193,26 +201,7 @@ void Headers::erase(std::string_view name) {
 }
 
 std::string choose_proxy(const Url& url, const std::string& https_proxy, const std::string& no_proxy) {
-    if (https_proxy.empty() || !url.is_https()) return {};
-    std::string_view list = no_proxy;
-    while (!list.empty()) {
-        auto comma = list.find(',');
-        auto entry = trim(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-        if (entry == "*") return {};
-        if (entry.starts_with("*.")) entry = entry.substr(1);
-        if (entry.starts_with(".")) entry = entry.substr(1);
-        if (auto colon = entry.rfind(':'); colon != std::string::npos && entry.find(':') == colon) {
-            entry = entry.substr(0, colon);
-        }
-        std::transform(entry.begin(), entry.end(), entry.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (entry.empty()) continue;
-        if (url.host == entry) return {};
-        if (url.host.size() > entry.size() && url.host.ends_with(entry) &&
-            url.host[url.host.size() - entry.size() - 1] == '.') {
-            return {};
-        }
-    }
+    if (https_proxy.empty() || !url.is_https() || no_proxy_matches(url.host, no_proxy)) return {};
     return https_proxy.find("://") == std::string::npos ? "http://" + https_proxy : https_proxy;
 }
 
@@ -229,10 +218,13 @@ std::optional<milliseconds> requested_wait(const Response& response, std::chrono
             return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(*date - now));
         }
     }
-    auto remaining = response.header("x-ratelimit-remaining");
-    auto reset = parse_integer(response.header("x-ratelimit-reset"));
-    if (remaining && trim(*remaining) == "0" && reset) {
-        auto at = std::chrono::system_clock::time_point(std::chrono::seconds(*reset));
+    // GitHub names its window's end in x-ratelimit-reset, DigitalOcean in ratelimit-reset (both epoch seconds).
+    // A reset counts when the window is used up, or on a 429, which says so by itself.
+    for (const char* prefix : {"x-", ""}) {
+        auto reset = parse_integer(response.header(std::string(prefix) + "ratelimit-reset"));
+        auto remaining = response.header(std::string(prefix) + "ratelimit-remaining");
+        if (!reset || !(response.status == 429 || (remaining && trim(*remaining) == "0"))) continue;
+        auto at = reset_time(*reset, now);
         auto wait = std::chrono::duration_cast<milliseconds>(at - now);
         // The reset time is in whole seconds; wait past it so the window has really turned over.
         return std::max(milliseconds(0), wait) + milliseconds(1000);

@@ -118,7 +118,9 @@ private:
 std::string choose_proxy(const Url& url, const std::string& https_proxy, const std::string& no_proxy);
 
 // The wait a response asks for before retrying, if it is retryable at all:
-// Retry-After (seconds or HTTP date), else x-ratelimit-reset when x-ratelimit-remaining is 0. Pure.
+// Retry-After (seconds or HTTP date), else the end of the rate-limit window: GitHub's x-ratelimit-reset or
+// DigitalOcean's ratelimit-reset (epoch seconds; small numbers are seconds from now) when its remaining count is 0
+// or the status is 429. The client gives up at once when the wait exceeds what is left of max_total_wait. Pure.
 std::optional<std::chrono::milliseconds> requested_wait(const Response& response,
                                                         std::chrono::system_clock::time_point now);
 // Whether a response is worth retrying: 5xx (but 501, 505), 429, and GitHub's rate limits (403 with retry-after or

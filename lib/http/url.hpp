@@ -35,6 +35,10 @@ std::string percent_encode(std::string_view value);
 // Parses a Link header (RFC 8288) and returns the URL of the given relation ("next", "last"), if any.
 std::optional<std::string> link_relation(std::string_view link_header, std::string_view relation);
 
+// Whether NO_PROXY (curl's rules: names with their subdomains, "*", IP addresses, CIDR ranges such as
+// 10.0.0.0/8 or fd00::/8; ports ignored) exempts host, which is given as in Url::host. Pure.
+bool no_proxy_matches(std::string_view host, std::string_view no_proxy);
+
 // Redacts a URL given as text (see Url::redacted); text that is not a URL comes back with any userinfo cut.
 std::string redact_url(std::string_view text);
 

@@ -15,31 +15,16 @@ namespace ece::github {
 namespace {
 
 using namespace std::chrono_literals;
+using ece::test::expect_error;
 using ece::test::FakeGitHub;
 using testing::HasSubstr;
 using testing::IsEmpty;
 
 ClientConfig config_for(const FakeGitHub& fake) {
-    ClientConfig config;
-    config.api_url = fake.api_url();
-    config.token = fake.token();
-    config.repository = {fake.owner(), fake.repo()};
-    config.http.ca_file = fake.ca_file();
-    config.http.proxy_from_environment = false;
+    ClientConfig config = fake.client_config();
     config.http.read_timeout = 2s;
     config.http.sleep = [](std::chrono::milliseconds) {};
     return config;
-}
-
-template <class F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "expected an ece::Error";
-    return Error(ErrorKind::internal, "none");
 }
 
 TEST(GitHubClient, SendsTheRequiredHeaders) {

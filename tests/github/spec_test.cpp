@@ -30,16 +30,9 @@ public:
 
     // The path template ("/repos/{owner}/{repo}/pulls/{pull_number}") matching a concrete path, if any.
     std::optional<std::string> find_template(const std::string& path) const {
-        auto segments = split(path);
-        for (const auto& [key, value] : root_.at("paths").as_object()) {
-            auto pattern = split(std::string(key));
-            if (pattern.size() != segments.size()) continue;
-            bool ok = true;
-            for (std::size_t i = 0; ok && i < pattern.size(); ++i) {
-                bool variable = pattern[i].starts_with("{") && pattern[i].ends_with("}");
-                ok = variable ? !segments[i].empty() : pattern[i] == segments[i];
-            }
-            if (ok) return std::string(key);
+        for (const auto& entry : root_.at("paths").as_object()) {
+            std::string path_template(entry.key());
+            if (ece::test::match_path(path_template, path)) return path_template;
         }
         return std::nullopt;
     }
@@ -87,18 +80,6 @@ public:
     }
 
 private:
-    static std::vector<std::string> split(const std::string& path) {
-        std::vector<std::string> parts;
-        std::size_t start = 1;
-        while (start <= path.size()) {
-            auto slash = path.find('/', start);
-            parts.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-            if (slash == std::string::npos) break;
-            start = slash + 1;
-        }
-        return parts;
-    }
-
     json::value root_;
 };
 
@@ -168,13 +149,7 @@ TEST(GitHubSpec, EveryRequestTheClientSendsIsInTheOfficialDescription) {
     fake.link_commit(std::string(40, 'c'), 12);
     auto run = fake.add_workflow_run({.head_branch = "main"});
     fake.add_artifact(run, "dbt-manifest", {{"manifest.json", "{}"}});
-    ClientConfig config;
-    config.api_url = fake.api_url();
-    config.token = fake.token();
-    config.repository = {fake.owner(), fake.repo()};
-    config.http.ca_file = fake.ca_file();
-    config.http.proxy_from_environment = false;
-    Client client(config);
+    Client client(fake.client_config());
     client.list_issue_comments(12);
     auto comment = client.create_issue_comment(12, "body");
     client.update_issue_comment(comment.id, "new body");

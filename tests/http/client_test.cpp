@@ -20,6 +20,7 @@ namespace ece::http {
 namespace {
 
 using namespace std::chrono_literals;
+using ece::test::expect_error;
 using ece::test::Fault;
 using ece::test::ServerRequest;
 using ece::test::ServerResponse;
@@ -51,16 +52,6 @@ struct Harness {
         return o;
     }
 };
-
-Error expect_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "expected an ece::Error";
-    return Error(ErrorKind::internal, "none");
-}
 
 TEST(Tls, VerifiedWithTheGeneratedCa) {
     TestServer server;
@@ -216,6 +207,38 @@ TEST(Retry, RateLimitResetBeyondTheWaitBudgetFailsAtOnce) {
     EXPECT_THAT(e.what(), HasSubstr("API rate limit exceeded for installation ID 1."));
     EXPECT_THAT(e.what(), HasSubstr("asks to wait 3601 s, beyond the 120 s left to wait"));
     EXPECT_THAT(h.sleeps, IsEmpty());
+}
+
+TEST(Retry, DigitalOceanRatelimitResetIsHonoured) {
+    TestServer server;
+    auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    server.enqueue("GET", "/v2/databases",
+                   {text(429, R"({"id":"too_many_requests","message":"API rate limit exceeded."})",
+                         {{"ratelimit-limit", "5000"},
+                          {"ratelimit-remaining", "0"},
+                          {"ratelimit-reset", "1700000045"}})});
+    server.route("GET", "/v2/databases", [](const ServerRequest&) { return text(200, R"({"databases":[]})"); });
+    Harness h;
+    auto options = h.options(server);
+    options.now = [now] { return now; };
+    Client client(options);
+    EXPECT_EQ(client.send({.url = server.url("/v2/databases")}).status, 200);
+    EXPECT_THAT(h.sleeps, testing::ElementsAre(46'000ms)) << "until just past the reset, not the 100 ms backoff";
+}
+
+TEST(Retry, DigitalOceanResetBeyondTheWaitBudgetGivesUpWithTheResponse) {
+    TestServer server;
+    auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    server.route("GET", "/v2/databases", [](const ServerRequest&) {
+        return text(429, R"({"message":"API rate limit exceeded."})", {{"ratelimit-reset", "1700003600"}});
+    });
+    Harness h;
+    auto options = h.options(server);
+    options.now = [now] { return now; };
+    Client client(options);
+    EXPECT_EQ(client.send_unchecked({.url = server.url("/v2/databases")}).status, 429);
+    EXPECT_THAT(h.sleeps, IsEmpty()) << "an hour is beyond the wait budget: no sleeping in vain";
+    EXPECT_EQ(server.requests().size(), 1u);
 }
 
 TEST(Errors, UnauthorizedAndForbiddenAreAuthErrorsNotRetried) {
@@ -453,6 +476,11 @@ TEST(Proxy, TunnelsThroughConnect) {
     Client direct(options);
     EXPECT_EQ(direct.send({.url = server.url("/via")}).body, "tunnelled");
     EXPECT_EQ(proxy.connect_targets().size(), 1u);
+
+    options.no_proxy = "example.org 127.0.0.0/8";
+    Client direct_by_range(options);
+    EXPECT_EQ(direct_by_range.send({.url = server.url("/via")}).body, "tunnelled");
+    EXPECT_EQ(proxy.connect_targets().size(), 1u) << "127.0.0.1 is in 127.0.0.0/8: no CONNECT";
 }
 
 TEST(Proxy, FromTheEnvironmentWithCredentials) {

@@ -72,6 +72,30 @@ TEST(Proxy, HonoursNoProxy) {
     EXPECT_EQ(choose_proxy(Url::parse("http://127.0.0.1/"), "http://p:1", ""), "") << "only https goes through it";
 }
 
+TEST(Proxy, NoProxyFollowsCurlsRules) {
+    EXPECT_TRUE(no_proxy_matches("10.1.2.3", "example.org, 10.0.0.0/8"));
+    EXPECT_FALSE(no_proxy_matches("11.1.2.3", "10.0.0.0/8"));
+    EXPECT_TRUE(no_proxy_matches("192.168.7.200", "192.168.7.128/25"));
+    EXPECT_FALSE(no_proxy_matches("192.168.7.100", "192.168.7.128/25"));
+    EXPECT_TRUE(no_proxy_matches("203.0.113.9", "0.0.0.0/0"));
+    EXPECT_FALSE(no_proxy_matches("10.1.2.3", "10.0.0.0/33")) << "a prefix longer than the address matches nothing";
+    EXPECT_FALSE(no_proxy_matches("internal.example", "10.0.0.0/8")) << "a range never matches a name";
+    EXPECT_TRUE(no_proxy_matches("::1", "::1"));
+    EXPECT_TRUE(no_proxy_matches("::1", "[::1]:8443"));
+    EXPECT_TRUE(no_proxy_matches("0:0:0:0:0:0:0:1", "::1")) << "addresses compare as addresses, not text";
+    EXPECT_TRUE(no_proxy_matches("fd12:3456::7", "fd00::/8"));
+    EXPECT_FALSE(no_proxy_matches("fe80::1", "fd00::/8"));
+    EXPECT_FALSE(no_proxy_matches("10.0.0.1", "::/0")) << "IPv4 is not in an IPv6 range";
+    EXPECT_TRUE(no_proxy_matches("db.internal.example", ".internal.example"));
+    EXPECT_TRUE(no_proxy_matches("internal.example", ".internal.example")) << "curl: the dot is ignored";
+    EXPECT_FALSE(no_proxy_matches("notinternal.example", "internal.example"));
+    EXPECT_TRUE(no_proxy_matches("API.GitHub.com", "github.com")) << "names compare case-insensitively";
+    EXPECT_TRUE(no_proxy_matches("anything", "*"));
+    EXPECT_TRUE(no_proxy_matches("b.example", "a.example b.example")) << "spaces separate entries too";
+    EXPECT_FALSE(no_proxy_matches("127.0.0.2", "127.0.0.1"));
+    EXPECT_FALSE(no_proxy_matches("example.org", ""));
+}
+
 Response with(int status, std::vector<std::pair<std::string, std::string>> headers, std::string body = "") {
     Response r;
     r.status = status;
@@ -102,6 +126,22 @@ TEST(Retry, RequestedWaitFromRetryAfterOrReset) {
     EXPECT_EQ(requested_wait(with(403, {{"x-ratelimit-remaining", "12"}, {"x-ratelimit-reset", "1700000042"}}), now),
               std::nullopt);
     EXPECT_EQ(requested_wait(with(503, {}), now), std::nullopt);
+}
+
+TEST(Retry, RequestedWaitFromDigitalOceansRatelimitReset) {
+    auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    // DigitalOcean: no x- prefix; a 429 names its reset whatever the remaining count says.
+    EXPECT_EQ(requested_wait(with(429, {{"ratelimit-remaining", "3"}, {"ratelimit-reset", "1700000030"}}), now),
+              31'000ms);
+    EXPECT_EQ(requested_wait(with(503, {{"ratelimit-remaining", "0"}, {"ratelimit-reset", "1700000030"}}), now),
+              31'000ms);
+    EXPECT_EQ(requested_wait(with(503, {{"ratelimit-remaining", "4000"}, {"ratelimit-reset", "1700000030"}}), now),
+              std::nullopt) << "a window with room left is not why the request failed";
+    EXPECT_EQ(requested_wait(with(429, {{"ratelimit-reset", "1699999000"}}), now), 1000ms) << "a reset in the past";
+    EXPECT_EQ(requested_wait(with(429, {{"ratelimit-reset", "20"}}), now), 21'000ms) << "seconds from now";
+    EXPECT_EQ(requested_wait(with(429, {{"x-ratelimit-reset", "1700000005"}}), now), 6000ms);
+    EXPECT_EQ(requested_wait(with(429, {{"retry-after", "2"}, {"ratelimit-reset", "1700000030"}}), now), 2000ms)
+        << "Retry-After comes first";
 }
 
 }  // namespace

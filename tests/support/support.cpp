@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -47,6 +49,16 @@ std::vector<std::string> find_secrets(std::string_view text, const std::vector<s
         if (!secret.empty() && text.find(secret) != std::string_view::npos) found.push_back(secret);
     }
     return found;
+}
+
+Error expect_error(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "expected an ece::Error";
+    return Error(ErrorKind::internal, "none");
 }
 
 }  // namespace ece::test

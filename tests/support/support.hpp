@@ -1,6 +1,9 @@
 #pragma once
 // Helpers every test suite may use. Tests run from the repository root (see cmake/ece.cmake).
+#include "core/error.hpp"
+
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +33,8 @@ private:
 // The one secret scanner shared by all tests: every secret found in text, or empty when clean.
 // Use as EXPECT_THAT(find_secrets(output, {password, token}), testing::IsEmpty()).
 std::vector<std::string> find_secrets(std::string_view text, const std::vector<std::string>& secrets);
+
+// The ece::Error that f throws; when it throws none, a test failure (and an internal error to compare against).
+Error expect_error(const std::function<void()>& f);
 
 }  // namespace ece::test

@@ -61,6 +61,15 @@ std::optional<std::string> string_field(const json::object& object, const char* 
     return std::string(v->as_string());
 }
 
+// What GitHub answers a comment whose body is missing or longer than 65,536 characters; nullopt when it is fine.
+std::optional<ServerResponse> invalid_comment_body(const std::optional<std::string>& text) {
+    if (!text) return validation_failed("IssueComment", "body", "missing_field");
+    if (text->size() > 65536) {
+        return validation_failed("IssueComment", "body", "custom", "body is too long (maximum is 65536 characters)");
+    }
+    return std::nullopt;
+}
+
 std::optional<bool> bool_field(const json::object& object, const char* key) {
     auto* v = object.if_contains(key);
     if (!v || !v->is_bool()) return std::nullopt;
@@ -143,6 +152,16 @@ void FakeGitHub::link_commit(const std::string& sha, int pull_number) {
     commit_pulls_[sha].push_back(pull_number);
 }
 
+github::ClientConfig FakeGitHub::client_config() const {
+    github::ClientConfig config;
+    config.api_url = api_url();
+    config.token = options_.token;
+    config.repository = {options_.owner, options_.repo};
+    config.http.ca_file = ca_file();
+    config.http.proxy_from_environment = false;
+    return config;
+}
+
 std::vector<FakeGitHub::Deployment> FakeGitHub::deployments() const {
     std::lock_guard lock(mutex_);
     return deployments_;
@@ -152,6 +171,9 @@ std::int64_t FakeGitHub::add_workflow_run(const WorkflowRun& run) {
     std::lock_guard lock(mutex_);
     auto copy = run;
     copy.id = ++next_id_;
+    if (copy.name.empty()) copy.name = "ece";
+    if (copy.status.empty()) copy.status = "completed";
+    if (copy.status == "completed" && copy.conclusion.empty()) copy.conclusion = "success";
     if (copy.created_at.empty()) copy.created_at = now_iso8601();
     runs_.push_back(copy);
     return copy.id;
@@ -161,9 +183,15 @@ std::int64_t FakeGitHub::add_artifact(std::int64_t run_id, const std::string& na
                                       const std::map<std::string, std::string>& files, bool expired) {
     auto zip = make_zip(files);
     std::lock_guard lock(mutex_);
-    auto id = ++next_id_;
-    artifacts_.push_back({id, run_id, name, std::move(zip), expired});
-    return id;
+    Artifact artifact;
+    artifact.id = ++next_id_;
+    artifact.run_id = run_id;
+    artifact.name = name;
+    artifact.size_in_bytes = static_cast<std::int64_t>(zip.size());
+    artifact.expired = expired;
+    artifact.zip = std::move(zip);
+    artifacts_.push_back(std::move(artifact));
+    return artifacts_.back().id;
 }
 
 std::size_t FakeGitHub::mutations() const {
@@ -291,11 +319,7 @@ void FakeGitHub::install_routes() {
         if (!issue) return ServerResponse::error(404, "Not Found");
         if (!body) return ServerResponse::error(400, "Problems parsing JSON");
         auto text = string_field(*body, "body");
-        if (!text) return validation_failed("IssueComment", "body", "missing_field");
-        if (text->size() > 65536) {
-            return validation_failed("IssueComment", "body", "custom",
-                                     "body is too long (maximum is 65536 characters)");
-        }
+        if (auto invalid = invalid_comment_body(text)) return *invalid;
         auto id = add_comment(static_cast<int>(*issue), options_.bot_login, *text);
         for (const auto& c : comments(static_cast<int>(*issue))) {
             if (c.id == id) return json_response(201, comment_json(c));
@@ -320,11 +344,7 @@ void FakeGitHub::install_routes() {
         auto body = body_object(request);
         if (!body) return ServerResponse::error(400, "Problems parsing JSON");
         auto text = string_field(*body, "body");
-        if (!text) return validation_failed("IssueComment", "body", "missing_field");
-        if (text->size() > 65536) {
-            return validation_failed("IssueComment", "body", "custom",
-                                     "body is too long (maximum is 65536 characters)");
-        }
+        if (auto invalid = invalid_comment_body(text)) return *invalid;
         return with_comment(request, [&](auto&, auto it) {
             it->body = *text;
             it->updated_at = now_iso8601();
@@ -372,11 +392,9 @@ void FakeGitHub::install_routes() {
 
     // Deployments and their statuses.
     auto deployment_json = [this](const Deployment& d) {
-        auto url = server_.base_url() + "/repos/" + options_.owner + "/" + options_.repo + "/deployments/" +
-                   std::to_string(d.id);
         return json::object{{"id", d.id},
-                            {"url", url},
-                            {"statuses_url", url + "/statuses"},
+                            {"url", d.url},
+                            {"statuses_url", d.url + "/statuses"},
                             {"sha", d.sha},
                             {"ref", d.ref},
                             {"task", d.task},
@@ -403,6 +421,8 @@ void FakeGitHub::install_routes() {
         d.body = request.body;
         std::lock_guard lock(mutex_);
         d.id = ++next_id_;
+        d.url = server_.base_url() + "/repos/" + options_.owner + "/" + options_.repo + "/deployments/" +
+                std::to_string(d.id);
         deployments_.push_back(d);
         return json_response(201, deployment_json(d));
     });
@@ -448,7 +468,7 @@ void FakeGitHub::install_routes() {
         return json::object{{"id", a.id},
                             {"node_id", "MDg6QXJ0aWZhY3Q" + std::to_string(a.id)},
                             {"name", a.name},
-                            {"size_in_bytes", static_cast<std::int64_t>(a.zip.size())},
+                            {"size_in_bytes", a.size_in_bytes},
                             {"url", base},
                             {"archive_download_url", base + "/zip"},
                             {"expired", a.expired},

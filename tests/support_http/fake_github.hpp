@@ -6,11 +6,10 @@
 //
 //   ece::test::FakeGitHub github;                       // owner "octo-org", repo "warehouse"
 //   github.add_comment(7, "octocat", "LGTM");           // a comment by someone else on PR #7
-//   auto config = ece::github::ClientConfig{.api_url = github.api_url(), .token = github.token(),
-//                                           .repo = {"octo-org", "warehouse"}};
-//   config.http.ca_file = github.ca_file();
+//   auto config = github.client_config();              // this fake's URL, token, repository and CA
 //   ...code under test...
 //   EXPECT_EQ(github.comments(7).size(), 2u);
+#include "github/client.hpp"
 #include "test_server.hpp"
 
 #include <cstdint>
@@ -52,40 +51,20 @@ public:
         std::string base_ref = "main";
         std::string merge_commit_sha{};
     };
-    struct DeploymentStatus {
-        std::int64_t id = 0;
-        std::string state{};
-        std::string description{};
-        std::string environment_url{};
-        std::string log_url{};
-    };
-    struct Deployment {
-        std::int64_t id = 0;
-        std::string ref{};
-        std::string sha{};
-        std::string environment{};
-        std::string task{};
-        std::string description{};
+    // The records lib/github reads are its own types, so the fake and the client cannot drift apart.
+    using DeploymentStatus = github::DeploymentStatus;
+    // A deployment as the fake keeps it: what the client gets back, and what the request asked for.
+    struct Deployment : github::Deployment {
         bool transient_environment = false;
         bool production_environment = false;
         std::string body{};  // the request body as received
         std::vector<DeploymentStatus> statuses;
     };
-    struct WorkflowRun {
-        std::int64_t id = 0;
-        std::string name = "ece";
-        std::string head_branch{};
-        std::string head_sha{};
-        std::string status = "completed";     // queued | in_progress | completed
-        std::string conclusion = "success";   // success | failure | cancelled | ...
-        std::string created_at{};
-    };
-    struct Artifact {
-        std::int64_t id = 0;
-        std::int64_t run_id = 0;
-        std::string name{};
-        std::string zip{};  // the archive's bytes
-        bool expired = false;
+    // add_workflow_run fills in what is left empty: name "ece", status "completed" and then conclusion "success".
+    using WorkflowRun = github::WorkflowRun;
+    // An artifact as the fake keeps it: what the client gets back, and the archive's bytes.
+    struct Artifact : github::Artifact {
+        std::string zip{};
     };
 
     explicit FakeGitHub(FakeGitHubOptions options = {});
@@ -97,6 +76,8 @@ public:
     const std::string& owner() const { return options_.owner; }
     const std::string& repo() const { return options_.repo; }
     const std::string& bot_login() const { return options_.bot_login; }
+    // What a lib/github client needs to talk to this fake: its URL, token, repository and CA; no proxy.
+    github::ClientConfig client_config() const;
 
     // Seeding and inspecting state (thread-safe; the server thread changes it too).
     std::int64_t add_comment(int issue, const std::string& user, const std::string& body);

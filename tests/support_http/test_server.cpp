@@ -64,7 +64,39 @@ std::vector<std::string> split_path(std::string_view path) {
     return parts;
 }
 
-std::optional<std::map<std::string, std::string>> match(const std::string& pattern, const std::string& path) {
+struct Route {
+    std::string method;
+    std::string pattern;
+    Handler handler;
+};
+
+struct Script {
+    std::string method;
+    std::string pattern;
+    std::deque<ServerResponse> responses;
+};
+
+// Listens on 127.0.0.1 at a port the system picks and runs ioc on a thread of its own, starting with accept_loop.
+void start_on_loopback(asio::io_context& ioc, tcp::acceptor& acceptor, awaitable<void> accept_loop,
+                       std::thread& thread) {
+    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen();
+    asio::co_spawn(ioc, std::move(accept_loop), asio::detached);
+    thread = std::thread([&ioc] { ioc.run(); });
+}
+
+// Stops what start_on_loopback started; before the state its sessions use goes away.
+void stop(asio::io_context& ioc, std::thread& thread) {
+    ioc.stop();
+    if (thread.joinable()) thread.join();
+}
+
+}  // namespace
+
+std::optional<std::map<std::string, std::string>> match_path(const std::string& pattern, const std::string& path) {
     auto want = split_path(pattern);
     auto got = split_path(path);
     if (want.size() != got.size()) return std::nullopt;
@@ -79,20 +111,6 @@ std::optional<std::map<std::string, std::string>> match(const std::string& patte
     }
     return params;
 }
-
-struct Route {
-    std::string method;
-    std::string pattern;
-    Handler handler;
-};
-
-struct Script {
-    std::string method;
-    std::string pattern;
-    std::deque<ServerResponse> responses;
-};
-
-}  // namespace
 
 std::optional<std::string> ServerRequest::query_param(std::string_view name) const {
     std::string_view rest = query;
@@ -166,19 +184,10 @@ struct TestServer::Impl {
             tls_context.use_certificate_chain(asio::buffer(cert.certificate_pem));
             tls_context.use_private_key(asio::buffer(cert.private_key_pem), ssl::context::pem);
         }
-        tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-        acceptor.open(endpoint.protocol());
-        acceptor.set_option(asio::socket_base::reuse_address(true));
-        acceptor.bind(endpoint);
-        acceptor.listen();
-        asio::co_spawn(ioc, accept_loop(), asio::detached);
-        thread = std::thread([this] { ioc.run(); });
+        start_on_loopback(ioc, acceptor, accept_loop(), thread);
     }
 
-    ~Impl() {
-        ioc.stop();
-        if (thread.joinable()) thread.join();
-    }
+    ~Impl() { stop(ioc, thread); }
 
     awaitable<void> accept_loop() {
         for (;;) {
@@ -213,7 +222,7 @@ struct TestServer::Impl {
             log.push_back(request);
             for (auto& script : scripts) {
                 if (script.method != request.method || script.responses.empty()) continue;
-                if (match(script.pattern, request.path)) {
+                if (match_path(script.pattern, request.path)) {
                     auto response = std::move(script.responses.front());
                     script.responses.pop_front();
                     return response;
@@ -221,7 +230,7 @@ struct TestServer::Impl {
             }
             for (auto it = routes.rbegin(); it != routes.rend(); ++it) {
                 if (it->method != request.method) continue;
-                if (auto params = match(it->pattern, request.path)) {
+                if (auto params = match_path(it->pattern, request.path)) {
                     request.params = std::move(*params);
                     log.back().params = request.params;
                     handler = it->handler;
@@ -356,18 +365,10 @@ struct ConnectProxy::Impl {
     std::vector<std::string> targets;
 
     explicit Impl(std::string auth) : required_authorization(std::move(auth)) {
-        tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-        acceptor.open(endpoint.protocol());
-        acceptor.bind(endpoint);
-        acceptor.listen();
-        asio::co_spawn(ioc, accept_loop(), asio::detached);
-        thread = std::thread([this] { ioc.run(); });
+        start_on_loopback(ioc, acceptor, accept_loop(), thread);
     }
 
-    ~Impl() {
-        ioc.stop();
-        if (thread.joinable()) thread.join();
-    }
+    ~Impl() { stop(ioc, thread); }
 
     awaitable<void> accept_loop() {
         for (;;) {

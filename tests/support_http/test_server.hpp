@@ -54,6 +54,10 @@ struct ServerResponse {
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;
 
+// The {name} parameters of path (percent-decoded) when it matches pattern ("/repos/{owner}/{repo}/pulls"), segment
+// by segment; nullopt when it does not.
+std::optional<std::map<std::string, std::string>> match_path(const std::string& pattern, const std::string& path);
+
 enum class ServerCertificate {
     localhost,    // signed by the server's CA, valid for 127.0.0.1 and localhost
     wrong_host,   // signed by the server's CA, valid only for wrong.example
