@@ -181,6 +181,33 @@ http::Request Client::request(std::string method, const std::string& path, std::
     return r;
 }
 
+Deployment read_deployment(const JsonReader& r, const json::value& v, const std::string& path) {
+    const auto& o = r.object(v, path);
+    return Deployment{r.integer(o, "id", path),          r.text(o, "ref", path),
+                      r.text(o, "sha", path),            r.text(o, "environment", path),
+                      r.optional_text(o, "task"),        r.optional_text(o, "description"),
+                      r.optional_text(o, "url")};
+}
+
+DeploymentStatus read_deployment_status(const JsonReader& r, const json::value& v, const std::string& path) {
+    const auto& o = r.object(v, path);
+    return DeploymentStatus{r.integer(o, "id", path), r.text(o, "state", path), r.optional_text(o, "description"),
+                            r.optional_text(o, "environment_url"), r.optional_text(o, "log_url")};
+}
+
+// Every item of every page of a list GitHub answers as a JSON array, each read by read_item.
+template <class ReadItem>
+auto read_pages(http::Client& http, const http::Request& first, ReadItem read_item) {
+    std::vector<decltype(read_item(std::declval<const JsonReader&>(), json::value(), std::string()))> items;
+    for (const auto& page : http.get_all_pages(first)) {
+        JsonReader r(http::redact_url(page.url));
+        auto value = r.parse(page);
+        const auto& array = r.array(value, "$");
+        for (std::size_t i = 0; i < array.size(); ++i) items.push_back(read_item(r, array[i], "$[" + std::to_string(i) + "]"));
+    }
+    return items;
+}
+
 template <class F>
 auto doing(const std::string& what, F&& f) -> decltype(f()) {
     try {
@@ -192,17 +219,9 @@ auto doing(const std::string& what, F&& f) -> decltype(f()) {
 
 std::vector<Comment> Client::list_issue_comments(int issue_number) {
     return doing("listing the comments of #" + std::to_string(issue_number), [&] {
-        auto first = request("GET", repo_path() + "/issues/" + std::to_string(issue_number) + "/comments?per_page=100");
-        std::vector<Comment> comments;
-        for (const auto& page : http_.get_all_pages(first)) {
-            JsonReader r(http::redact_url(page.url));
-            auto value = r.parse(page);
-            const auto& items = r.array(value, "$");
-            for (std::size_t i = 0; i < items.size(); ++i) {
-                comments.push_back(read_comment(r, items[i], "$[" + std::to_string(i) + "]"));
-            }
-        }
-        return comments;
+        return read_pages(http_, request("GET", repo_path() + "/issues/" + std::to_string(issue_number) +
+                                                    "/comments?per_page=100"),
+                          read_comment);
     });
 }
 
@@ -242,16 +261,7 @@ PullRequest Client::get_pull_request(int number) {
 }
 
 std::vector<PullRequest> Client::pull_list(const std::string& path_and_query) {
-    std::vector<PullRequest> pulls;
-    for (const auto& page : http_.get_all_pages(request("GET", path_and_query))) {
-        JsonReader r(http::redact_url(page.url));
-        auto value = r.parse(page);
-        const auto& items = r.array(value, "$");
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            pulls.push_back(read_pull(r, items[i], "$[" + std::to_string(i) + "]"));
-        }
-    }
-    return pulls;
+    return read_pages(http_, request("GET", path_and_query), read_pull);
 }
 
 std::vector<PullRequest> Client::pulls_for_commit(std::string_view sha) {
@@ -285,12 +295,7 @@ Deployment Client::create_deployment(const DeploymentRequest& d) {
             throw Error(ErrorKind::conflict, "GitHub did not create the deployment: " + response.body.substr(0, 200),
                         {.file = http::redact_url(req.url), .http_status = 202});
         }
-        auto value = r.parse(response);
-        const auto& o = r.object(value, "$");
-        return Deployment{r.integer(o, "id", "$"),          r.text(o, "ref", "$"),
-                          r.text(o, "sha", "$"),            r.text(o, "environment", "$"),
-                          r.optional_text(o, "task"),       r.optional_text(o, "description"),
-                          r.optional_text(o, "url")};
+        return read_deployment(r, r.parse(response), "$");
     });
 }
 
@@ -312,10 +317,31 @@ DeploymentStatus Client::create_deployment_status(std::int64_t deployment_id, co
                            json::serialize(body));
         auto response = http_.send(req);
         JsonReader r(http::redact_url(req.url));
+        return read_deployment_status(r, r.parse(response), "$");
+    });
+}
+
+std::vector<Deployment> Client::list_deployments(std::string_view environment, int per_page) {
+    return doing("listing the deployments of " + std::string(environment), [&] {
+        auto req = request("GET", repo_path() + "/deployments?environment=" + http::percent_encode(environment) +
+                                      "&per_page=" + std::to_string(std::clamp(per_page, 1, 100)));
+        auto response = http_.send(req);
+        JsonReader r(http::redact_url(req.url));
         auto value = r.parse(response);
-        const auto& o = r.object(value, "$");
-        return DeploymentStatus{r.integer(o, "id", "$"), r.text(o, "state", "$"), r.optional_text(o, "description"),
-                                r.optional_text(o, "environment_url"), r.optional_text(o, "log_url")};
+        const auto& items = r.array(value, "$");
+        std::vector<Deployment> out;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            out.push_back(read_deployment(r, items[i], "$[" + std::to_string(i) + "]"));
+        }
+        return out;
+    });
+}
+
+std::vector<DeploymentStatus> Client::list_deployment_statuses(std::int64_t deployment_id) {
+    return doing("listing the statuses of deployment " + std::to_string(deployment_id), [&] {
+        return read_pages(http_, request("GET", repo_path() + "/deployments/" + std::to_string(deployment_id) +
+                                                    "/statuses?per_page=100"),
+                          read_deployment_status);
     });
 }
 

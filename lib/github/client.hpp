@@ -139,6 +139,10 @@ public:
 
     Deployment create_deployment(const DeploymentRequest& request);
     DeploymentStatus create_deployment_status(std::int64_t deployment_id, const DeploymentStatusRequest& request);
+    // An environment's deployments, newest first: one page of per_page.
+    std::vector<Deployment> list_deployments(std::string_view environment, int per_page = 100);
+    // A deployment's statuses, newest first (all pages).
+    std::vector<DeploymentStatus> list_deployment_statuses(std::int64_t deployment_id);
 
     // Runs on a branch with a status or conclusion ("success", "completed"), newest first; one page of per_page.
     std::vector<WorkflowRun> list_workflow_runs(std::string_view branch, std::string_view status, int per_page = 30);

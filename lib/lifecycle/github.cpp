@@ -37,7 +37,9 @@ std::int64_t GitHubDeployments::create(const std::string& ref, const std::string
     request.description = description;
     request.transient_environment = true;
     request.production_environment = false;
-    return client_->create_deployment(request).id;
+    const auto id = client_->create_deployment(request).id;
+    environments_[id] = environment;
+    return id;
 }
 
 void GitHubDeployments::status(std::int64_t deployment, const std::string& state, const std::string& description) {
@@ -46,6 +48,25 @@ void GitHubDeployments::status(std::int64_t deployment, const std::string& state
     request.description = description;
     request.log_url = log_url_;
     client_->create_deployment_status(deployment, request);
+}
+
+void GitHubDeployments::retire_earlier(std::int64_t deployment) {
+    const auto environment = environments_.find(deployment);
+    if (environment == environments_.end()) return;
+    // The newest page is enough: every run retires what came before it, so older ones are inactive already.
+    for (const auto& earlier : client_->list_deployments(environment->second)) {
+        if (earlier.id >= deployment) continue;  // this one, or a later run's
+        const auto statuses = client_->list_deployment_statuses(earlier.id);  // newest first
+        if (statuses.empty() || statuses.front().state == "inactive" || statuses.front().state == "failure" ||
+            statuses.front().state == "error") {
+            continue;
+        }
+        github::DeploymentStatusRequest request;
+        request.state = "inactive";
+        request.description = "superseded by deployment " + std::to_string(deployment);
+        request.log_url = log_url_;
+        client_->create_deployment_status(earlier.id, request);
+    }
 }
 
 GitHubPullRequests::GitHubPullRequests(std::shared_ptr<github::Client> client) : client_(std::move(client)) {}

@@ -3,6 +3,7 @@
 #include "github/client.hpp"
 #include "lifecycle/lifecycle.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -25,10 +26,12 @@ public:
     GitHubDeployments(std::shared_ptr<github::Client> client, std::string log_url);
     std::int64_t create(const std::string& ref, const std::string& environment, const std::string& description) override;
     void status(std::int64_t deployment, const std::string& state, const std::string& description) override;
+    void retire_earlier(std::int64_t deployment) override;
 
 private:
     std::shared_ptr<github::Client> client_;
     std::string log_url_;
+    std::map<std::int64_t, std::string> environments_;  // of the deployments this run created
 };
 
 class GitHubPullRequests : public PullRequests {

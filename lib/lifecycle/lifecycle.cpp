@@ -193,6 +193,13 @@ public:
             deployments_->status(*id_, state, description);
         } catch (const std::exception& e) {
             log_.warning("GitHub deployment status " + state + " not recorded: " + e.what());
+            return;
+        }
+        if (state == "in_progress") return;
+        try {
+            deployments_->retire_earlier(*id_);
+        } catch (const std::exception& e) {
+            log_.warning("earlier GitHub deployments not marked inactive: " + std::string(e.what()));
         }
     }
 

@@ -94,6 +94,9 @@ public:
                                 const std::string& description) = 0;
     // state: in_progress | success | failure | inactive
     virtual void status(std::int64_t deployment, const std::string& state, const std::string& description) = 0;
+    // Marks the environment's earlier deployments that still look live (success, in progress, queued, pending)
+    // inactive: GitHub does that by itself only for non-transient environments, and ece's are transient.
+    virtual void retire_earlier(std::int64_t deployment) = 0;
 };
 
 // Questions about pull requests.

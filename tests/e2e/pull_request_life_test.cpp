@@ -424,10 +424,11 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
         EXPECT_TRUE(d.transient_environment);
         for (const auto& s : d.statuses) states.push_back(s.state);
     }
-    // Opened: in_progress, success; synchronize: in_progress, success (which makes the first inactive, as GitHub
-    // does for an environment's older deployments); merged: inactive; the push of the merge: inactive.
+    // Opened: in_progress, success; synchronize: in_progress, success, and ece marks the first inactive (GitHub's
+    // auto_inactive skips transient environments); merged: inactive, retiring the second; the push of the merge:
+    // inactive. Nothing of pr-1 looks live afterwards.
     EXPECT_THAT(states, testing::ElementsAre("in_progress", "success", "inactive", "in_progress", "success", "inactive",
-                                             "inactive"));
+                                             "inactive", "inactive"));
 
     // #2 opened, then closed without merging: nothing of it is left.
     const std::string base2 = prefix_ + "pr_2";

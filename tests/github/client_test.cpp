@@ -144,6 +144,15 @@ TEST(GitHubClient, DeploymentsAndStatuses) {
     EXPECT_FALSE(recorded[0].production_environment);
     ASSERT_EQ(recorded[0].statuses.size(), 2u);
     EXPECT_EQ(recorded[0].statuses[1].environment_url, "https://x/env");
+    auto other = client.create_deployment({.ref = "main", .environment = "ece/pr-13"});
+    auto listed = client.list_deployments("ece/pr-12");
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].id, deployment.id);
+    EXPECT_EQ(client.list_deployments("ece/pr-13").at(0).id, other.id);
+    auto statuses = client.list_deployment_statuses(deployment.id);  // newest first, as GitHub lists them
+    ASSERT_EQ(statuses.size(), 2u);
+    EXPECT_EQ(statuses[0].state, "success");
+    EXPECT_EQ(statuses[1].state, "in_progress");
     auto e = expect_error([&] { client.create_deployment_status(deployment.id, {.state = "done"}); });
     EXPECT_EQ(e.where().http_status, 422);
 }

@@ -50,7 +50,9 @@ public:
         return static_cast<std::int64_t>(environments.size());
     }
     void status(std::int64_t, const std::string& state, const std::string&) override { states.push_back(state); }
+    void retire_earlier(std::int64_t deployment) override { retired_before.push_back(deployment); }
     std::vector<std::string> environments, states;
+    std::vector<std::int64_t> retired_before;
 };
 
 class Chains : public ::testing::Test {

@@ -1,5 +1,7 @@
 #include "fake_github.hpp"
 
+#include "http/url.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <boost/json/parse.hpp>
@@ -426,7 +428,41 @@ void FakeGitHub::install_routes() {
         deployments_.push_back(d);
         return json_response(201, deployment_json(d));
     });
-    api("POST", repo + "/deployments/{deployment_id}/statuses", [this](const ServerRequest& request) {
+    auto status_json = [this](const Deployment& d, const DeploymentStatus& status) {
+        return json::object{{"id", status.id},
+                            {"state", status.state},
+                            {"description", status.description},
+                            {"environment", d.environment},
+                            {"environment_url", status.environment_url},
+                            {"log_url", status.log_url},
+                            {"creator", user_json(options_.bot_login)}};
+    };
+    // Lists, newest first as GitHub answers them.
+    api("GET", repo + "/deployments", [this, deployment_json, paginate](const ServerRequest& request) {
+        const auto environment = request.query_param("environment");
+        json::array all;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto d = deployments_.rbegin(); d != deployments_.rend(); ++d) {
+                if (!environment || d->environment == *environment) all.push_back(deployment_json(*d));
+            }
+        }
+        return paginate(request, all, environment ? "environment=" + http::percent_encode(*environment) + "&" : "");
+    });
+    api("GET", repo + "/deployments/{deployment_id}/statuses", [this, status_json, paginate](const ServerRequest& request) {
+        auto id = id_param(request, "deployment_id");
+        json::array all;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = std::find_if(deployments_.begin(), deployments_.end(), [&](const auto& d) { return id && d.id == *id; });
+            if (it == deployments_.end()) return ServerResponse::error(404, "Not Found");
+            for (auto status = it->statuses.rbegin(); status != it->statuses.rend(); ++status) {
+                all.push_back(status_json(*it, *status));
+            }
+        }
+        return paginate(request, all, "");
+    });
+    api("POST", repo + "/deployments/{deployment_id}/statuses", [this, status_json](const ServerRequest& request) {
         auto id = id_param(request, "deployment_id");
         auto body = body_object(request);
         if (!body) return ServerResponse::error(400, "Problems parsing JSON");
@@ -443,22 +479,18 @@ void FakeGitHub::install_routes() {
                                 string_field(*body, "environment_url").value_or(""),
                                 string_field(*body, "log_url").value_or("")};
         it->statuses.push_back(status);
-        // GitHub marks earlier deployments of the environment inactive when one succeeds (auto_inactive).
+        // auto_inactive, as GitHub documents it: when one succeeds, earlier deployments of the same environment that
+        // succeeded get an inactive status, but only those of non-transient, non-production environments.
         if (*state == "success" && bool_field(*body, "auto_inactive").value_or(true)) {
             for (auto& other : deployments_) {
-                if (other.id != it->id && other.environment == it->environment && !other.statuses.empty() &&
-                    other.statuses.back().state != "inactive") {
+                if (other.id < it->id && other.environment == it->environment && !other.transient_environment &&
+                    !other.production_environment && !other.statuses.empty() &&
+                    other.statuses.back().state == "success") {
                     other.statuses.push_back({++next_id_, "inactive", "", "", ""});
                 }
             }
         }
-        return json_response(201, json::object{{"id", status.id},
-                                               {"state", status.state},
-                                               {"description", status.description},
-                                               {"environment", it->environment},
-                                               {"environment_url", status.environment_url},
-                                               {"log_url", status.log_url},
-                                               {"creator", user_json(options_.bot_login)}});
+        return json_response(201, status_json(*it, status));
     });
 
     // Workflow runs and artifacts.
