@@ -101,18 +101,24 @@ void write_built_nodes(pqxx::work& tx, std::int64_t build_id, const std::vector<
     }
 }
 
+std::int64_t insert_compressed(pqxx::transaction_base& tx, const std::string& compressed, std::size_t node_count,
+                               const std::string& sha, const std::string& source,
+                               std::optional<std::int64_t> publish_id) {
+    return tx
+        .exec_params1("INSERT INTO ece.state_manifests (sha, source, manifest, node_count, publish_id)"
+                      " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                      sha, source, pqxx::binarystring(compressed.data(), compressed.size()),
+                      static_cast<std::int64_t>(node_count), publish_id)[0]
+        .as<std::int64_t>();
+}
+
 std::int64_t store_compressed(pqxx::connection_base& conn, std::string_view manifest_json, std::size_t node_count,
-                              const std::string& sha, const std::string& source,
-                              std::optional<std::int64_t> publish_id) {
+                              const std::string& sha, const std::string& source) {
     const std::string compressed = gzip_compress(manifest_json);
     migrate_catalog(conn);
     try {
         pqxx::work tx(conn, "store production manifest");
-        const auto id = tx.exec_params1("INSERT INTO ece.state_manifests (sha, source, manifest, node_count, publish_id)"
-                                        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                                        sha, source, pqxx::binarystring(compressed.data(), compressed.size()),
-                                        static_cast<std::int64_t>(node_count), publish_id)[0]
-                            .as<std::int64_t>();
+        const auto id = insert_compressed(tx, compressed, node_count, sha, source, std::nullopt);
         tx.commit();
         return id;
     } catch (const std::exception& e) {
@@ -140,14 +146,23 @@ std::int64_t store_production_manifest(pqxx::connection_base& conn, const std::f
                                        const std::string& sha, const std::string& source) {
     const std::string json = read_whole_file(manifest_file);
     const Manifest manifest = parse_manifest(json, manifest_file);  // errors name the file
-    return store_compressed(conn, json, manifest.nodes.size(), sha, source, std::nullopt);
+    return store_compressed(conn, json, manifest.nodes.size(), sha, source);
 }
 
-std::int64_t store_published_manifest(pqxx::connection_base& conn, const std::filesystem::path& manifest_file,
-                                      const std::string& sha, std::int64_t publish_id) {
+PreparedManifest prepare_manifest(const std::filesystem::path& manifest_file) {
     const std::string json = read_whole_file(manifest_file);
-    const Manifest manifest = parse_manifest(json, manifest_file);
-    return store_compressed(conn, json, manifest.nodes.size(), sha, published_manifest_source(publish_id), publish_id);
+    const Manifest manifest = parse_manifest(json, manifest_file);  // errors name the file
+    return {gzip_compress(json), manifest.nodes.size()};
+}
+
+std::int64_t store_published_manifest(pqxx::transaction_base& tx, const PreparedManifest& manifest,
+                                      const std::string& sha, std::int64_t publish_id) {
+    try {
+        return insert_compressed(tx, manifest.compressed, manifest.node_count, sha,
+                                 published_manifest_source(publish_id), publish_id);
+    } catch (const std::exception& e) {
+        throw pg::translate(e, "storing the manifest of publish #" + std::to_string(publish_id) + " in the catalog");
+    }
 }
 
 std::string published_manifest_source(std::int64_t publish_id) { return "publish #" + std::to_string(publish_id); }
@@ -172,7 +187,7 @@ std::size_t restore_published_manifests(pqxx::transaction_base& tx, std::int64_t
 std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::string_view manifest_json,
                                             const std::string& sha, const std::string& source) {
     const Manifest manifest = parse_manifest(manifest_json, "the production manifest to store");
-    return store_compressed(conn, manifest_json, manifest.nodes.size(), sha, source, std::nullopt);
+    return store_compressed(conn, manifest_json, manifest.nodes.size(), sha, source);
 }
 
 std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_base& conn) {

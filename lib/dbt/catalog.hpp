@@ -42,9 +42,19 @@ std::int64_t store_production_manifest(pqxx::connection_base& conn, const std::f
 std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::string_view manifest_json,
                                             const std::string& sha, const std::string& source);
 
-// The manifest publish #publish_id made production: source published_manifest_source(publish_id), tied to the
-// publish so that rolling it back retires it. Validates and migrates as store_production_manifest.
-std::int64_t store_published_manifest(pqxx::connection_base& conn, const std::filesystem::path& manifest_file,
+// A manifest read, validated (it must load; errors name the file) and compressed ahead of the transaction that
+// stores it.
+struct PreparedManifest {
+    std::string compressed;
+    std::size_t node_count = 0;
+};
+PreparedManifest prepare_manifest(const std::filesystem::path& manifest_file);
+
+// The manifest publish #publish_id makes production, stored in that publish's own swap transaction (so production's
+// relations and its dbt state change together, even under kill -9): source published_manifest_source(publish_id),
+// tied to the publish so that rolling it back retires it. The dbt catalog must be migrated (migrate_catalog) before
+// the transaction began.
+std::int64_t store_published_manifest(pqxx::transaction_base& tx, const PreparedManifest& manifest,
                                       const std::string& sha, std::int64_t publish_id);
 std::string published_manifest_source(std::int64_t publish_id);  // "publish #12"
 

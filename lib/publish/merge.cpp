@@ -45,17 +45,8 @@ std::optional<PublishRecord> done_before(pqxx::connection& conn, const std::stri
     return find_published(conn, environment, "");
 }
 
-// After the commit, production's new state (still in this publish's turn), then the environment goes (after it:
-// lib/env takes the environment's lock on a connection of its own). Failures are warnings.
-void store_production_state(pqxx::connection& conn, const fs::path& manifest, MergeResult& out) {
-    try {
-        out.manifest_id = dbt::store_published_manifest(conn, manifest, out.sha, out.publish.id);
-    } catch (const std::exception& e) {
-        out.warnings.push_back("could not store the merged manifest as production's state (the next plan compares "
-                               "with the previous one): " + mask_secrets(e.what()));
-    }
-}
-
+// After the commit the environment goes (lib/env takes the environment's lock on a connection of its own). Failures
+// are warnings.
 void remove_environment(pqxx::connection& conn, env::Environments& environments, const env::Identity& id,
                         const MergeOptions& options, MergeResult& out) {
     if (!options.remove_environment) return;
@@ -150,6 +141,7 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
                                       "--project-dir of the checked-out merged main");
     }
     const auto main = dbt::load_manifest(manifest_file);
+    const auto main_state = dbt::prepare_manifest(manifest_file);
 
     CatalogSource source(conn, environments, relation_checksums(main));
     PublishTarget resolved = target;
@@ -183,6 +175,10 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
 
     auto publish_options = options.publish;
     publish_options.once_per_sha = true;
+    // The merged manifest becomes production's dbt state in the swap's own transaction: both or neither.
+    publish_options.within_swap = [&](pqxx::transaction_base& tx, std::int64_t publish_id) {
+        out.manifest_id = dbt::store_published_manifest(tx, main_state, out.sha, publish_id);
+    };
     // Concurrent merges take turns from here until production's new state is stored: the staleness check compares
     // the environment with production as the publishes before this one left it (a --rebuild catches up on them), and
     // the next one sees this one's manifest. (publish() takes the same lock again; advisory locks nest.)
@@ -207,7 +203,6 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
         return out;
     }
     if (out.publish.outcome != Outcome::published) return out;
-    store_production_state(conn, manifest_file, out);
     turn.reset();
     remove_environment(conn, environments, id, options, out);
     return out;

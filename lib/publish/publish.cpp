@@ -418,6 +418,7 @@ Result publish(pqxx::connection& conn, const PublishInput& requested, const Opti
                                     [&](pqxx::transaction_base& tx, const SwapRun& current) {
                                         record_success(tx, plan.id, current.outcome, current.attempts, current.duration);
                                         record_staged_usage(tx, current.outcome.moves);
+                                        if (options.within_swap) options.within_swap(tx, plan.id);
                                     },
                                     run);
         } catch (const std::exception& e) {

@@ -39,6 +39,10 @@ struct Options {
     // locks, it returns Outcome::already_published with that publish's id. Publishing on merge sets it: the
     // workflows may trigger twice for one merge.
     bool once_per_sha = false;
+    // Called inside the swap transaction, after the relations moved and before the commit, with the publish's id:
+    // what must commit with the publish or not at all (publish_merged stores the merged manifest as production's
+    // dbt state). An exception from it aborts the publish.
+    std::function<void(pqxx::transaction_base& tx, std::int64_t publish_id)> within_swap{};
 
     // keep_archives, lock_timeout, lock_retries, on_stale from ece.yml's publish section.
     static Options from(const config::Publish& publish);

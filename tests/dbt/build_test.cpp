@@ -532,15 +532,30 @@ TEST(DbtCatalog, ARetiredPublishedManifestIsSkippedUntilRestored) {
     auto conn = ece::pg::connect(url, "test");
     const fs::path base = fixture("dbt/scenarios/base/manifest.json");
     const fs::path changed = fixture("dbt/scenarios/body_change/manifest.json");
-    const auto first = ece::dbt::store_published_manifest(conn, base, "sha1", 41);
-    const auto second = ece::dbt::store_published_manifest(conn, changed, "sha2", 42);
-    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->source, "publish #42");
     auto in_transaction = [&](auto change) {
         pqxx::work tx(conn);
-        const std::size_t rows = change(tx);
+        const auto result = change(tx);
         tx.commit();
-        return rows;
+        return result;
     };
+    ece::dbt::migrate_catalog(conn);
+    const auto first = in_transaction([&](auto& tx) {
+        return ece::dbt::store_published_manifest(tx, ece::dbt::prepare_manifest(base), "sha1", 41);
+    });
+    const auto second = in_transaction([&](auto& tx) {
+        return ece::dbt::store_published_manifest(tx, ece::dbt::prepare_manifest(changed), "sha2", 42);
+    });
+    EXPECT_EQ(ece::dbt::load_production_manifest_json(conn)->source, "publish #42");
+    // A manifest that does not load is refused before any transaction, naming the file.
+    ece::test::TempDir dir;
+    const fs::path broken = dir / "broken-manifest.json";
+    { std::ofstream(broken) << "{\"metadata\": "; }
+    try {
+        ece::dbt::prepare_manifest(broken);
+        ADD_FAILURE() << "a broken manifest was prepared";
+    } catch (const ece::Error& e) {
+        EXPECT_THAT(e.what(), testing::HasSubstr("broken-manifest.json"));
+    }
 
     EXPECT_EQ(in_transaction([](auto& tx) { return ece::dbt::retire_published_manifests(tx, 42, "rollback #43"); }), 1u);
     const auto after_rollback = ece::dbt::load_production_manifest_json(conn);
