@@ -46,6 +46,10 @@ function(ece_test)
     target_link_libraries(test_${ARG_NAME} PRIVATE ece_testsupport_pg)
     set(extra_properties FIXTURES_REQUIRED ece_pg)
   endif()
+  if(ECE_SANITIZE)
+    # Known leaks of libraries ece uses (tests/lsan.supp), for the test and every ece process it starts.
+    list(APPEND extra_properties ENVIRONMENT "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp")
+  endif()
   gtest_discover_tests(test_${ARG_NAME}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES LABELS "${ARG_LABELS}" ${extra_properties}
