@@ -504,7 +504,7 @@ private:
             case Ctx::unrendered_config: return begin_capture(CaptureTarget::unrendered);
             case Ctx::columns:
                 if (array) return Ctx::skip;
-                node().columns.push_back(Column{m_.arena.store(key()), {}, {}, {}});
+                lists_.columns.push_back(Column{m_.arena.store(key()), {}, {}, {}});
                 return Ctx::column;
             case Ctx::column:
                 if (k == Key::constraints) return begin_capture(CaptureTarget::column_constraints);
@@ -568,13 +568,15 @@ private:
         n.unique_id = m_.arena.store(unique_id);
         m_.node_index.emplace(n.unique_id, static_cast<std::uint32_t>(m_.nodes.size()));
         m_.nodes.push_back(std::move(n));
+        lists_.clear();
     }
 
     void finish_node() {
         Node& n = node();
         auto by_key = [](const KeyValue& a, const KeyValue& b) { return a.key < b.key; };
-        std::sort(n.unrendered_config.begin(), n.unrendered_config.end(), by_key);
-        std::sort(n.extras.begin(), n.extras.end(), by_key);
+        std::sort(lists_.unrendered_config.begin(), lists_.unrendered_config.end(), by_key);
+        std::sort(lists_.extras.begin(), lists_.extras.end(), by_key);
+        lists_.copy_to(n);
         n.type = resource_type_from(n.resource_type_name);
     }
 
@@ -588,14 +590,14 @@ private:
     std::string_view store(std::string_view text) { return m_.arena.store(text); }
 
     // Canonical values at the current key.
-    void keep_unrendered(std::string_view value) { node().unrendered_config.push_back({store(key()), store(value)}); }
-    void keep_extra(std::string_view value) { node().extras.push_back({store(key()), store(value)}); }
+    void keep_unrendered(std::string_view value) { lists_.unrendered_config.push_back({store(key()), store(value)}); }
+    void keep_extra(std::string_view value) { lists_.extras.push_back({store(key()), store(value)}); }
 
     void store_captured(std::string_view text) {
         switch (capture_target_) {
             case CaptureTarget::unrendered: keep_unrendered(text); break;
             case CaptureTarget::extra: keep_extra(text); break;
-            case CaptureTarget::column_constraints: node().columns.back().constraints = store(text); break;
+            case CaptureTarget::column_constraints: lists_.columns.back().constraints = store(text); break;
         }
     }
 
@@ -620,21 +622,21 @@ private:
                 if (k == Key::name) node().checksum_name = store(text);
                 else if (k == Key::checksum) node().checksum = store(text);
                 return true;
-            case Ctx::fqn: node().fqn.push_back(store(text)); return true;
+            case Ctx::fqn: lists_.fqn.push_back(store(text)); return true;
             case Ctx::config:
                 if (k == Key::materialized) node().materialized = store(text);
                 return true;
             case Ctx::persist_docs: set_persist(k, !text.empty()); return true;
             case Ctx::unrendered_config: keep_unrendered(quoted(text)); return true;
             case Ctx::column:
-                if (k == Key::description) node().columns.back().description = store(text);
-                else if (k == Key::data_type) node().columns.back().data_type = store(text);
+                if (k == Key::description) lists_.columns.back().description = store(text);
+                else if (k == Key::data_type) lists_.columns.back().data_type = store(text);
                 return true;
             case Ctx::contract:
                 if (k == Key::checksum) node().contract_checksum = store(text);
                 return true;
-            case Ctx::depends_on_nodes: node().depends_on_nodes.push_back(store(text)); return true;
-            case Ctx::depends_on_macros: node().depends_on_macros.push_back(store(text)); return true;
+            case Ctx::depends_on_nodes: lists_.depends_on_nodes.push_back(store(text)); return true;
+            case Ctx::depends_on_macros: lists_.depends_on_macros.push_back(store(text)); return true;
             case Ctx::test_metadata:
                 if (k == Key::name) node().test_name = store(text);
                 else if (k == Key::namespace_) node().test_namespace = store(text);
@@ -703,7 +705,33 @@ private:
         }
     }
 
+    // The lists of the node being read, collected here and copied into the node at its end: one exact allocation
+    // per list instead of a reallocation per doubling, and no slack kept.
+    struct NodeLists {
+        std::vector<std::string_view> fqn, depends_on_nodes, depends_on_macros;
+        std::vector<KeyValue> unrendered_config, extras;
+        std::vector<Column> columns;
+
+        void clear() {
+            fqn.clear();
+            depends_on_nodes.clear();
+            depends_on_macros.clear();
+            unrendered_config.clear();
+            extras.clear();
+            columns.clear();
+        }
+        void copy_to(Node& n) const {
+            n.fqn.assign(fqn.begin(), fqn.end());
+            n.depends_on_nodes.assign(depends_on_nodes.begin(), depends_on_nodes.end());
+            n.depends_on_macros.assign(depends_on_macros.begin(), depends_on_macros.end());
+            n.unrendered_config.assign(unrendered_config.begin(), unrendered_config.end());
+            n.extras.assign(extras.begin(), extras.end());
+            n.columns.assign(columns.begin(), columns.end());
+        }
+    };
+
     Manifest& m_;
+    NodeLists lists_;
     std::vector<Frame> frames_;
     std::size_t depth_ = 0;
     std::uintptr_t block_begin_ = 0;
