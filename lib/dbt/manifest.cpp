@@ -3,6 +3,8 @@
 // code, ...) cost parsing time only. The handler tracks the JSON path so every error can name where it is.
 #include "dbt/manifest.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -222,14 +224,15 @@ Key key_of(std::string_view text) {
 }
 
 // Containers whose keys the reader acts on; elsewhere a key only names the JSON path, or is an id (node_map,
-// columns) or a config key (unrendered_config) taken as text.
-bool reads_keys(Ctx ctx) {
+// columns) or a config key (unrendered_config) taken as text. A rendered config has some thirty keys of which
+// only materialized, persist_docs (12 characters) and enabled (7) count: the length rules out the others.
+bool reads_keys(Ctx ctx, std::size_t key_length) {
     switch (ctx) {
+        case Ctx::config: return key_length == 12 || key_length == 7;
         case Ctx::root:
         case Ctx::metadata:
         case Ctx::node:
         case Ctx::checksum:
-        case Ctx::config:
         case Ctx::persist_docs:
         case Ctx::column:
         case Ctx::contract:
@@ -284,7 +287,12 @@ public:
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    explicit ManifestHandler(Manifest& manifest) : m_(manifest) {}
+    // trace_skipped: keep a frame (key and index) for every container, also inside the parts the reader skips,
+    // so that any error names its full path; otherwise skipped parts only count their depth (much faster).
+    ManifestHandler(Manifest& manifest, bool trace_skipped) : m_(manifest), trace_skipped_(trace_skipped) {}
+
+    // Inside a skipped part (only when not tracing them): an error here has no full path.
+    bool in_skipped_part() const { return skip_depth_ != 0; }
 
     // The parser reads [data, data + size) now: keys inside it can be kept as views.
     void begin_block(const char* data, std::size_t size) {
@@ -323,23 +331,29 @@ public:
     bool on_object_begin(boost::system::error_code& ec) { return open(false, ec); }
     bool on_array_begin(boost::system::error_code& ec) { return open(true, ec); }
 
+    // Every callback first checks whether it is inside a skipped part: that is most of a manifest, and the
+    // check is all the work there.
     bool on_object_end(std::size_t n, boost::system::error_code&) {
+        if (skip_depth_ != 0) return close_skipped();
         if (capturing()) stack_.push_object(n);
         close();
         return true;
     }
     bool on_array_end(std::size_t n, boost::system::error_code&) {
+        if (skip_depth_ != 0) return close_skipped();
         if (capturing()) stack_.push_array(n);
         close();
         return true;
     }
 
     bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_chars(s);
         key_scratch_.append(s.data(), s.size());
         return true;
     }
     bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_key(s);
         Frame& f = frames_[depth_ - 1];
         const std::string_view last(s.data(), s.size());
@@ -352,16 +366,18 @@ public:
             own_key(f, key_scratch_);
             key_scratch_.clear();
         }
-        f.key_id = reads_keys(f.ctx) ? key_of(f.key()) : Key::other;
+        f.key_id = reads_keys(f.ctx, f.key().size()) ? key_of(f.key()) : Key::other;
         return true;
     }
 
     bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_chars(s);
         else if (parent() != Ctx::skip) string_scratch_.append(s.data(), s.size());
         return true;
     }
     bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) {
             stack_.push_string(s);
         } else if (parent() != Ctx::skip) {
@@ -380,18 +396,21 @@ public:
 
     bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
     bool on_int64(std::int64_t i, boost::json::string_view, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_int64(i);
         else if (parent() != Ctx::skip) scalar_value([i] { return std::to_string(i); }, i != 0, false);
         value_done();
         return true;
     }
     bool on_uint64(std::uint64_t u, boost::json::string_view, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_uint64(u);
         else if (parent() != Ctx::skip) scalar_value([u] { return std::to_string(u); }, u != 0, false);
         value_done();
         return true;
     }
     bool on_double(double d, boost::json::string_view, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) {
             stack_.push_double(d);
         } else if (parent() != Ctx::skip) {
@@ -406,12 +425,14 @@ public:
         return true;
     }
     bool on_bool(bool b, boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_bool(b);
         else if (parent() != Ctx::skip) scalar_value([b] { return std::string_view(b ? "true" : "false"); }, b, true);
         value_done();
         return true;
     }
     bool on_null(boost::system::error_code&) {
+        if (skip_depth_ != 0) return true;
         if (capturing()) stack_.push_null();
         else if (parent() != Ctx::skip) scalar_value([] { return std::string_view("null"); }, false, false);
         value_done();
@@ -457,6 +478,10 @@ private:
 
     // A container starts: decide what it is from where it sits.
     bool open(bool array, boost::system::error_code& ec) {
+        if (skip_depth_ != 0) {
+            ++skip_depth_;
+            return true;
+        }
         if (capturing()) {
             push(Ctx::capture, array);
             return true;
@@ -467,6 +492,10 @@ private:
             return true;
         }
         Ctx child = child_container(array);
+        if (child == Ctx::skip && !trace_skipped_) {
+            skip_depth_ = 1;
+            return true;
+        }
         if (child == Ctx::capture) {
             stack_.reset();
             push(Ctx::capture, array);
@@ -545,6 +574,11 @@ private:
     Ctx begin_capture(CaptureTarget target) {
         capture_target_ = target;
         return Ctx::capture;
+    }
+
+    bool close_skipped() {
+        if (--skip_depth_ == 0) value_done();  // the skipped container was one value of the open one
+        return true;
     }
 
     void close() {
@@ -740,6 +774,8 @@ private:
     std::string string_scratch_;
     std::string quoted_;
     std::size_t capture_depth_ = 0;
+    const bool trace_skipped_;
+    std::size_t skip_depth_ = 0;  // containers open inside (and including) the skipped one
     CaptureTarget capture_target_ = CaptureTarget::extra;
     boost::json::value_stack stack_;
     std::string message_;
@@ -754,10 +790,14 @@ boost::json::parse_options manifest_parse_options() {
     return options;
 }
 
+// A syntax error inside a part the fast pass skipped: that pass does not know the error's full path, a second
+// pass that traces every container does. Errors are rare, so the common case pays nothing for the second pass.
+struct ErrorInSkippedPart {};
+
 class ManifestReader {
 public:
-    explicit ManifestReader(Manifest& manifest)
-        : manifest_(manifest), parser_(manifest_parse_options(), manifest) {}
+    ManifestReader(Manifest& manifest, bool trace_skipped)
+        : manifest_(manifest), parser_(manifest_parse_options(), manifest, trace_skipped) {}
 
     // Feeds one block; returns false once the document is complete.
     void feed(const char* data, std::size_t size, bool more) {
@@ -792,6 +832,7 @@ public:
 private:
     [[noreturn]] void fail(const boost::system::error_code& ec, std::uint64_t offset) {
         const auto& h = parser_.handler();
+        if (h.in_skipped_part()) throw ErrorInSkippedPart{};
         std::string message;
         if (!h.message().empty()) message = h.message();
         else if (ec == boost::json::error::incomplete) message = "truncated JSON: the file ends inside the document";
@@ -813,18 +854,39 @@ void reserve_for(Manifest& manifest, std::uint64_t bytes) {
 
 }  // namespace
 
-Manifest parse_manifest(std::string_view json, const std::filesystem::path& file) {
+namespace {
+
+// Reads with the fast pass; when it meets an error in a skipped part, reads again tracing every container, which
+// fails at the same byte and names the full path.
+template <class Read>
+Manifest with_full_error_paths(const Read& read) {
+    try {
+        return read(false);
+    } catch (const ErrorInSkippedPart&) {
+        return read(true);
+    }
+}
+
+Manifest parse_text(std::string_view json, const std::filesystem::path& file, bool trace_skipped) {
     Manifest manifest;
     manifest.file = file;
     reserve_for(manifest, json.size());
-    ManifestReader reader(manifest);
+    ManifestReader reader(manifest, trace_skipped);
     reader.feed(json.data(), json.size(), true);
     reader.finish();
     return manifest;
 }
 
-Manifest load_manifest(const std::filesystem::path& file) {
+double thread_cpu_seconds() {
+    timespec now{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+Manifest read_file(const std::filesystem::path& file, bool trace_skipped) {
+    const double cpu_at_start = thread_cpu_seconds();
     Manifest manifest;
+    manifest.load_started = std::chrono::steady_clock::now();
     manifest.file = file;
     std::error_code size_error;
     const auto bytes = std::filesystem::file_size(file, size_error);
@@ -835,7 +897,7 @@ Manifest load_manifest(const std::filesystem::path& file) {
                     {file.string(), {}, {}, {}, {}});
     constexpr std::size_t block = 1 << 20;
     std::unique_ptr<char[]> buffer(new char[block]);
-    ManifestReader reader(manifest);
+    ManifestReader reader(manifest, trace_skipped);
     for (;;) {
         std::size_t n = std::fread(buffer.get(), 1, block, in.get());
         if (n == 0) {
@@ -846,7 +908,19 @@ Manifest load_manifest(const std::filesystem::path& file) {
         reader.feed(buffer.get(), n, true);
     }
     reader.finish();
+    manifest.load_finished = std::chrono::steady_clock::now();
+    manifest.load_cpu_seconds = thread_cpu_seconds() - cpu_at_start;
     return manifest;
+}
+
+}  // namespace
+
+Manifest parse_manifest(std::string_view json, const std::filesystem::path& file) {
+    return with_full_error_paths([&](bool trace_skipped) { return parse_text(json, file, trace_skipped); });
+}
+
+Manifest load_manifest(const std::filesystem::path& file) {
+    return with_full_error_paths([&](bool trace_skipped) { return read_file(file, trace_skipped); });
 }
 
 ManifestPair load_manifest_pair(const std::filesystem::path& branch, const std::filesystem::path& production) {

@@ -3,6 +3,7 @@
 // Strings are views into the manifest's own arena; values dbt compares as Python objects (unrendered config,
 // quoting, freshness, constraints, versions) are kept as canonical JSON text (object keys sorted), so that
 // equality of the text is equality of the value.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -115,6 +116,12 @@ struct Manifest {
     std::string adapter_type;
     std::string project_name;
     std::uint64_t size_bytes = 0;
+
+    // How load_manifest read it: when it started and finished, and the CPU time of the thread that read it
+    // (on a shared machine the CPU time is the work done; the interval shows whether two loads ran at once).
+    std::chrono::steady_clock::time_point load_started{};
+    std::chrono::steady_clock::time_point load_finished{};
+    double load_cpu_seconds = 0;
 
     // Graph members: manifest nodes, sources and exposures, in file order.
     std::vector<Node> nodes;

@@ -101,5 +101,32 @@ TEST(ManifestReader, ErrorPathNamesKeysFromEarlierBlocks) {
     }
 }
 
+// The reader skips what it never reads (meta, docs, parent_map, ...) without tracking keys there; an error inside
+// such a part still names its full path (a second pass traces it).
+TEST(ManifestReader, ErrorInASkippedPartNamesItsFullPath) {
+    const std::string json = R"({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
+ "nodes": {"model.p.a": {"name": "a", "meta": {"owners": [{"team": "x"}, {"team": tru}]}}}})";
+    try {
+        parse_manifest(json);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.where().byte_offset, json.find("tru}"));
+        EXPECT_EQ(e.where().field, "$.nodes[\"model.p.a\"].meta.owners[1].team");
+    }
+    TempDir dir;
+    const auto file = dir / "manifest.json";
+    const std::string truncated = R"({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
+ "nodes": {}, "parent_map": {"model.p.a": ["model.p.b", )";
+    std::ofstream(file, std::ios::binary) << truncated;
+    try {
+        load_manifest(file);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.where().byte_offset, truncated.size());
+        EXPECT_EQ(e.where().field, "$.parent_map[\"model.p.a\"][1]");
+        EXPECT_THAT(e.what(), testing::HasSubstr("truncated"));
+    }
+}
+
 }  // namespace
 }  // namespace ece::dbt
