@@ -10,7 +10,6 @@
 #include <cstring>
 #include <future>
 #include <memory>
-#include <unordered_map>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
@@ -63,14 +62,57 @@ const std::string_view* find_key(const std::vector<KeyValue>& sorted, std::strin
 const std::string_view* Node::unrendered(std::string_view key) const { return find_key(unrendered_config, key); }
 const std::string_view* Node::extra(std::string_view key) const { return find_key(extras, key); }
 
+std::uint32_t IdIndex::hash_of(std::string_view id) {
+    const std::size_t h = std::hash<std::string_view>{}(id);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
+}
+
+void IdIndex::reserve(std::size_t count) {
+    std::size_t capacity = 16;
+    while (capacity < 2 * count) capacity *= 2;
+    if (capacity > slots_.size()) grow(capacity);
+}
+
+void IdIndex::grow(std::size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{});
+    const std::size_t mask = capacity - 1;
+    for (const Slot& slot : old) {
+        if (!slot.used) continue;
+        std::size_t i = slot.hash & mask;
+        while (slots_[i].used) i = (i + 1) & mask;
+        slots_[i] = slot;
+    }
+}
+
+void IdIndex::insert(std::string_view id, std::uint32_t position) {
+    if (2 * (size_ + 1) > slots_.size()) grow(slots_.empty() ? 16 : 2 * slots_.size());
+    const std::uint32_t hash = hash_of(id);
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = hash & mask;
+    for (; slots_[i].used; i = (i + 1) & mask)
+        if (slots_[i].hash == hash && slots_[i].id == id) return;
+    slots_[i] = Slot{id, hash, position, true};
+    ++size_;
+}
+
+std::optional<std::uint32_t> IdIndex::find(std::string_view id) const {
+    if (slots_.empty()) return std::nullopt;
+    const std::uint32_t hash = hash_of(id);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash & mask; slots_[i].used; i = (i + 1) & mask)
+        if (slots_[i].hash == hash && slots_[i].id == id) return slots_[i].position;
+    return std::nullopt;
+}
+
 const Node* Manifest::find(std::string_view unique_id) const {
-    auto it = node_index.find(unique_id);
-    return it == node_index.end() ? nullptr : &nodes[it->second];
+    auto position = node_index.find(unique_id);
+    return position ? &nodes[*position] : nullptr;
 }
 
 const Macro* Manifest::find_macro(std::string_view unique_id) const {
-    auto it = macro_index.find(unique_id);
-    return it == macro_index.end() ? nullptr : &macros[it->second];
+    auto position = macro_index.find(unique_id);
+    return position ? &macros[*position] : nullptr;
 }
 
 namespace {
@@ -600,7 +642,7 @@ private:
     void start_node(std::string_view unique_id) {
         Node n;
         n.unique_id = m_.arena.store(unique_id);
-        m_.node_index.emplace(n.unique_id, static_cast<std::uint32_t>(m_.nodes.size()));
+        m_.node_index.insert(n.unique_id, static_cast<std::uint32_t>(m_.nodes.size()));
         m_.nodes.push_back(std::move(n));
         lists_.clear();
     }
@@ -617,7 +659,7 @@ private:
     void start_macro(std::string_view unique_id) {
         Macro mac;
         mac.unique_id = m_.arena.store(unique_id);
-        m_.macro_index.emplace(mac.unique_id, static_cast<std::uint32_t>(m_.macros.size()));
+        m_.macro_index.insert(mac.unique_id, static_cast<std::uint32_t>(m_.macros.size()));
         m_.macros.push_back(std::move(mac));
     }
 
