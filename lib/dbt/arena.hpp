@@ -1,8 +1,7 @@
 #pragma once
-// A grow-only store for the strings a manifest keeps: one allocation per block instead of one per string,
+// A grow-only store for the strings a manifest keeps: one allocation per megabyte instead of one per string,
 // so loading 100k nodes stays fast and the memory overhead per string is zero.
 #include <cstddef>
-#include <cstdlib>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -22,17 +21,9 @@ public:
     // Bytes held in blocks (for the benchmark's accounting).
     std::size_t bytes_reserved() const noexcept { return reserved_; }
 
-    // One block: a transparent huge page where the kernel allows it (one page fault instead of 512).
-    static constexpr std::size_t block_size = std::size_t(2) << 20;
-
 private:
-    struct Free {
-        void operator()(char* p) const noexcept { std::free(p); }
-    };
-    using Block = std::unique_ptr<char, Free>;
-    static Block allocate(std::size_t size, bool huge);
-
-    std::vector<Block> blocks_;
+    static constexpr std::size_t block_size = 1 << 20;
+    std::vector<std::unique_ptr<char[]>> blocks_;
     char* cursor_ = nullptr;
     std::size_t left_ = 0;
     std::size_t reserved_ = 0;
