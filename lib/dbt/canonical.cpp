@@ -11,7 +11,17 @@
 namespace ece::dbt {
 
 void append_quoted(std::string& out, std::string_view text) {
-    out += boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+    // Most strings need no escape: quote them directly (what serialize writes then) instead of building a string.
+    const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+    });
+    if (!plain) {
+        out += boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
 }
 
 void append_double(std::string& out, double number) {

@@ -3,11 +3,12 @@
 // Strings are views into the manifest's own arena; values dbt compares as Python objects (unrendered config,
 // quoting, freshness, constraints, versions) are kept as canonical JSON text (object keys sorted), so that
 // equality of the text is equality of the value.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "dbt/arena.hpp"
@@ -109,6 +110,31 @@ struct Macro {
     std::vector<std::string_view> depends_on_macros;
 };
 
+// unique_id -> position, for ids that live as long as the index (views into a manifest's arena). Open addressing
+// over one flat array whose slots hold the id, its hash and the position: a lookup touches one slot and compares
+// strings only on a hash match (std::unordered_map chased a pointer per bucket and cost a tenth of a load).
+class IdIndex {
+public:
+    void reserve(std::size_t count);
+    // Adds id at position unless it is there already (the first position wins).
+    void insert(std::string_view id, std::uint32_t position);
+    std::optional<std::uint32_t> find(std::string_view id) const;
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    struct Slot {
+        std::string_view id;
+        std::uint32_t hash = 0;
+        std::uint32_t position = 0;
+        bool used = false;
+    };
+    static std::uint32_t hash_of(std::string_view id);
+    void grow(std::size_t capacity);
+
+    std::vector<Slot> slots_;  // a power of two in size, at most half full
+    std::size_t size_ = 0;
+};
+
 struct Manifest {
     std::filesystem::path file;
     std::string schema_version_url;  // metadata.dbt_schema_version
@@ -118,11 +144,17 @@ struct Manifest {
     std::string project_name;
     std::uint64_t size_bytes = 0;
 
+    // How load_manifest read it: when it started and finished, and the CPU time of the thread that read it
+    // (on a shared machine the CPU time is the work done; the interval shows whether two loads ran at once).
+    std::chrono::steady_clock::time_point load_started{};
+    std::chrono::steady_clock::time_point load_finished{};
+    double load_cpu_seconds = 0;
+
     // Graph members: manifest nodes, sources and exposures, in file order.
     std::vector<Node> nodes;
-    std::unordered_map<std::string_view, std::uint32_t> node_index;
+    IdIndex node_index;
     std::vector<Macro> macros;
-    std::unordered_map<std::string_view, std::uint32_t> macro_index;
+    IdIndex macro_index;
 
     Arena arena;
 

@@ -239,10 +239,10 @@ struct Graph {
     explicit Graph(const Manifest& manifest) : parents(manifest.nodes.size()), children(manifest.nodes.size()) {
         for (std::uint32_t i = 0; i < manifest.nodes.size(); ++i) {
             for (std::string_view parent : manifest.nodes[i].depends_on_nodes) {
-                const auto it = manifest.node_index.find(parent);
-                if (it == manifest.node_index.end()) continue;
-                parents[i].push_back(it->second);
-                children[it->second].push_back(i);
+                const auto position = manifest.node_index.find(parent);
+                if (!position) continue;
+                parents[i].push_back(*position);
+                children[*position].push_back(i);
             }
         }
     }

@@ -318,9 +318,7 @@ private:
     }
 
     std::optional<std::uint32_t> branch_macro(std::string_view macro_id) const {
-        auto it = branch_.macro_index.find(macro_id);
-        if (it == branch_.macro_index.end()) return std::nullopt;
-        return it->second;
+        return branch_.macro_index.find(macro_id);
     }
 
     // The first modified macro reachable through macro-to-macro calls from a macro that itself did not change.
@@ -518,8 +516,7 @@ Plan plan_changes(const Manifest& branch, const Manifest& production, const Sele
     std::vector<std::vector<std::uint32_t>> children(count);
     for (std::uint32_t i = 0; i < count; ++i)
         for (std::string_view parent : branch.nodes[i].depends_on_nodes)
-            if (auto it = branch.node_index.find(parent); it != branch.node_index.end())
-                children[it->second].push_back(i);
+            if (auto position = branch.node_index.find(parent)) children[*position].push_back(i);
 
     auto by_id = [&](std::uint32_t a, std::uint32_t b) { return branch.nodes[a].unique_id < branch.nodes[b].unique_id; };
     std::sort(order.begin(), order.end(), by_id);
