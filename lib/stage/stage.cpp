@@ -50,6 +50,10 @@ CREATE TABLE ece.staged_usage (
 )sql"},
 };
 
+// A loading table belongs to the session holding this advisory lock, taken before the table is made and kept until the
+// session ends: a loading table whose lock is free was left by a process that died mid-load.
+std::int64_t loading_lock_key(const std::string& loading) { return pg::AdvisoryLock::key_for("stage:loading:" + loading); }
+
 std::string qualified(const std::string& safe_table) {
     return pg::quote_ident(content_schema) + "." + pg::quote_ident(safe_table);
 }
@@ -243,6 +247,7 @@ private:
             if (!column_sql.empty()) column_sql += ", ";
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
         }
+        pqxx::nontransaction(conn_).exec_params("SELECT pg_advisory_lock($1)", loading_lock_key(loading));
         pqxx::work tx(conn_);
         tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
         tx.exec0("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")");
@@ -629,6 +634,33 @@ private:
     std::int64_t key_;
 };
 
+// Loading tables of processes that died mid-load (kill -9, a lost machine): their names are not known ahead (a load
+// may start before the file's hash is), so each staging drops the ones nobody holds before it loads.
+void drop_abandoned_loading_tables(pqxx::connection_base& conn) {
+    std::vector<std::string> loading;
+    {
+        pqxx::read_transaction tx(conn);
+        for (const auto& r : tx.exec("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                     " WHERE n.nspname = 'ece_content' AND c.relkind = 'r'"
+                                     " AND c.relname LIKE 'loading\\_%' AND NOT EXISTS"
+                                     " (SELECT 1 FROM ece.staged_files f WHERE f.content_table = c.relname)")) {
+            loading.push_back(r[0].as<std::string>());
+        }
+    }
+    for (const auto& name : loading) {
+        const auto key = loading_lock_key(name);
+        if (!pqxx::nontransaction(conn).exec_params1("SELECT pg_try_advisory_lock($1)", key)[0].as<bool>()) continue;
+        try {
+            pqxx::work tx(conn);
+            tx.exec0("DROP TABLE IF EXISTS " + qualified(name));
+            tx.commit();
+        } catch (const pqxx::sql_error&) {
+            // Left for gc.
+        }
+        pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_unlock($1)", key);
+    }
+}
+
 }  // namespace
 
 void migrate_catalog(pqxx::connection_base& conn) { catalog::migrate(conn, "stage", stage_migrations); }
@@ -643,6 +675,7 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
         migrate_catalog(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + env.name);
         GcLock no_gc_meanwhile(conn, /*exclusive=*/false);
+        drop_abandoned_loading_tables(conn);
         Stager stager(url, conn, options);
         auto for_table = [](const TableDecl& table, auto&& step) {
             try {

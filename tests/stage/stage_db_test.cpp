@@ -260,6 +260,26 @@ TEST_F(StageDb, GcDropsLeftoversOfInterruptedLoads) {
     EXPECT_EQ(content_tables().size(), 1u);
 }
 
+// A staging drops the loading tables of processes that died mid-load, but not one a live staging holds (its session's
+// advisory lock on the table), so a re-run after kill -9 leaves nothing behind even before gc.
+TEST_F(StageDb, StagingDropsAbandonedLoadingTablesButNotALiveOnes) {
+    stage_tables(url_, a_, {write("patients", "p.csv", patients_csv(10))});
+    auto live = pg::connect_owned(url_, "a staging still loading");
+    {
+        pqxx::work tx(*conn_);
+        tx.exec0("CREATE TABLE ece_content.loading_patients_dead (x int)");
+        tx.exec0("CREATE TABLE ece_content.loading_patients_live (x int)");
+        tx.commit();
+        pqxx::nontransaction(*live).exec_params(
+            "SELECT pg_advisory_lock($1)", pg::AdvisoryLock::key_for("stage:loading:loading_patients_live"));
+    }
+    stage_tables(url_, b_, {write("patients", "p.csv", patients_csv(10))});
+    const auto tables = content_tables();
+    EXPECT_THAT(tables, testing::Not(testing::Contains("loading_patients_dead")));
+    EXPECT_THAT(tables, testing::Contains("loading_patients_live"));
+    EXPECT_EQ(tables.size(), 2u);  // the content table and the live loading table
+}
+
 // The COPY starts while the scan goes on, with the types the first block suggests. A value near the end that
 // widens a type (bigint to text here) discards the rows loaded ahead and loads again: the table has the final type,
 // every row once, and no loading table is left behind.
