@@ -10,9 +10,10 @@
 
 #include "config/config.hpp"
 #include "core/secrets.hpp"
-#include "demo_data.hpp"
+#include "example_data.hpp"
 #include "env/environments.hpp"
 #include "fake_github.hpp"
+#include "webhook_events.hpp"
 #include "fork_artifact_support.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "lifecycle/production.hpp"
@@ -72,17 +73,6 @@ void change_c(const fs::path& ws) {  // distinct_providers gets the state
 
 class PullRequestLife : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        data_ = new ece::test::TempDir();
-        ece::demo::DemoOptions options;
-        options.scale = 0.0005;
-        ece::demo::generate(data_->path(), options);
-    }
-    static void TearDownTestSuite() {
-        delete data_;
-        data_ = nullptr;
-    }
-
     void SetUp() override {
         admin_url_ = ece::test::fresh_database("e2e");
         ece::register_secret(admin_url_);
@@ -102,7 +92,7 @@ protected:
             if (file == "target" || file == "data" || file == "ece.yml") continue;
             fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
         }
-        fs::create_directory_symlink(data_->path(), ws / "data");
+        fs::create_directory_symlink(ece::test::example_data(), ws / "data");
         write(ws / "ece.yml", "project: ece_demo\n"
                               "production: {schemas: [analytics], role: " + production_role_ + ", raw_schema: raw}\n"
                               "environments: {prefix: " + prefix_ + ", ttl: 72h}\n"
@@ -138,28 +128,11 @@ protected:
     }
 
     // A webhook payload from GitHub's own examples, pointed at this repository and pull request.
-    fs::path pull_request_event(const std::string& fixture, const std::string& action, int number,
-                                const std::string& head_ref, const std::string& head_sha, bool merged = false,
-                                const std::string& merge_sha = "") {
-        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/" + fixture)));
-        auto& o = payload.as_object();
-        o["action"] = action;
-        o["number"] = number;
-        auto& repo = o["repository"].as_object();
-        repo["full_name"] = "octo-org/warehouse";
-        repo["default_branch"] = "main";
-        auto& pr = o["pull_request"].as_object();
-        pr["number"] = number;
-        pr["state"] = action == "closed" ? "closed" : "open";
-        pr["merged"] = merged;
-        pr["merged_at"] = merged ? json::value("2026-01-01T00:00:00Z") : json::value(nullptr);
-        pr["merge_commit_sha"] = merge_sha.empty() ? json::value(nullptr) : json::value(merge_sha);
-        pr["head"].as_object()["ref"] = head_ref;
-        pr["head"].as_object()["sha"] = head_sha;
-        pr["head"].as_object()["repo"].as_object()["full_name"] = "octo-org/warehouse";
-        pr["base"].as_object()["ref"] = "main";
+    fs::path pull_request_event(const std::string& action, int number, const std::string& head_ref,
+                                const std::string& head_sha, bool merged = false, const std::string& merge_sha = "") {
         const fs::path file = dir_ / ("event-" + std::to_string(++events_) + ".json");
-        write(file, json::serialize(payload));
+        write(file, ece::test::pull_request_event_json({.action = action, .number = number, .head_ref = head_ref,
+                                                        .head_sha = head_sha, .merged = merged, .merge_sha = merge_sha}));
         return file;
     }
 
@@ -312,7 +285,6 @@ protected:
         return envs.find(envs.identify(branch, pr));
     }
 
-    static ece::test::TempDir* data_;
     ece::test::TempDir dir_;
     FakeGitHub github_;
     std::string admin_url_, prefix_, production_role_;
@@ -320,7 +292,6 @@ protected:
     std::string all_logs_;
 };
 
-ece::test::TempDir* PullRequestLife::data_ = nullptr;
 
 const std::set<std::string> change_a_models = {
     "model.ece_demo.stg_patients", "model.ece_demo.distinct_patients", "model.ece_demo.female_patients",
@@ -335,7 +306,7 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
 
     // #1 opened: environment created, data staged, only stg_patients and its descendants built, one comment.
     auto ws = workspace("pr1-opened", {change_a});
-    auto run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 1, "feature/decades",
+    auto run = ece("pull_request", pull_request_event("opened", 1, "feature/decades",
                                                       sha_of('1')), ws, sha_of('1'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_THAT(run.log, testing::HasSubstr("::group::env up"));
@@ -361,7 +332,7 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
 
     // synchronize with another change: the same comment updated, the environment repaired (not recreated).
     ws = workspace("pr1-sync", {change_a, change_b});
-    run = ece("pull_request", pull_request_event("pull_request.synchronize.json", "synchronize", 1, "feature/decades",
+    run = ece("pull_request", pull_request_event("synchronize", 1, "feature/decades",
                                                  sha_of('2')), ws, sha_of('2'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_THAT(run.log, testing::HasSubstr("repaired pr-1"));
@@ -379,7 +350,7 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
 
     // merged: production serves the new models, the publish is recorded, the environment is gone.
     ws = workspace("pr1-merged", {change_a, change_b});
-    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 1, "feature/decades",
+    run = ece("pull_request", pull_request_event("closed", 1, "feature/decades",
                                                  sha_of('2'), true, sha_of('3')), ws, sha_of('3'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_EQ(run.outputs["step"], "publish");
@@ -433,11 +404,11 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
     // #2 opened, then closed without merging: nothing of it is left.
     const std::string base2 = prefix_ + "pr_2";
     ws = workspace("pr2-opened", {change_a, change_b, change_c});
-    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 2, "feature/states",
+    run = ece("pull_request", pull_request_event("opened", 2, "feature/states",
                                                  sha_of('4')), ws, sha_of('4'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_EQ(built_models("pr-2"), (std::set<std::string>{"model.ece_demo.distinct_providers"}));
-    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 2, "feature/states",
+    run = ece("pull_request", pull_request_event("closed", 2, "feature/states",
                                                  sha_of('4')), ws, sha_of('4'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_EQ(run.outputs["step"], "destroy");
@@ -456,7 +427,7 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
     // #3 with a one-second lifetime: the nightly gc removes it once expired.
     const std::string base3 = prefix_ + "pr_3";
     ws = workspace("pr3-opened", {change_a, change_b, change_c});
-    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 3, "feature/old", sha_of('6')),
+    run = ece("pull_request", pull_request_event("opened", 3, "feature/old", sha_of('6')),
               ws, sha_of('6'), {{"TTL", "1s"}});
     ASSERT_EQ(run.exit_code, 0) << run.log;
     ASSERT_FALSE(schemas_like(base3).empty());
@@ -549,7 +520,7 @@ TEST_F(PullRequestLife, AnExplicitEnvironmentNameAndADbtTargetAreUsedFromUpToDes
     auto ws = workspace("named", {change_a});
     write(ws / "profiles.yml", profiles);
     const std::map<std::string, std::string> inputs = {{"ENVIRONMENT-NAME", name}, {"DBT-TARGET", "ci"}};
-    auto run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 1, "feature/decades",
+    auto run = ece("pull_request", pull_request_event("opened", 1, "feature/decades",
                                                       sha_of('1')), ws, sha_of('1'), inputs);
     ASSERT_EQ(run.exit_code, 0) << run.log;
     ece::env::Environments envs(settings(ws));
@@ -569,7 +540,7 @@ TEST_F(PullRequestLife, AnExplicitEnvironmentNameAndADbtTargetAreUsedFromUpToDes
     for (const auto& d : github_.deployments()) deployment_environments.insert(d.environment);
     EXPECT_EQ(deployment_environments, (std::set<std::string>{"ece/" + name}));
 
-    run = ece("pull_request", pull_request_event("pull_request.closed.not-merged.json", "closed", 1, "feature/decades",
+    run = ece("pull_request", pull_request_event("closed", 1, "feature/decades",
                                                  sha_of('1')), ws, sha_of('1'), inputs);
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_TRUE(schemas_like(id.base_schema).empty());
@@ -577,7 +548,7 @@ TEST_F(PullRequestLife, AnExplicitEnvironmentNameAndADbtTargetAreUsedFromUpToDes
     EXPECT_EQ(envs.find(id)->status, ece::env::Status::destroyed);
 
     // A target profiles.yml lacks: refused before anything is created.
-    run = ece("pull_request", pull_request_event("pull_request.opened.json", "opened", 2, "feature/states",
+    run = ece("pull_request", pull_request_event("opened", 2, "feature/states",
                                                  sha_of('4')), ws, sha_of('4'), {{"DBT-TARGET", "nope"}});
     EXPECT_NE(run.exit_code, 0);
     EXPECT_THAT(run.log, testing::HasSubstr((ws / "profiles.yml").string()));

@@ -7,13 +7,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <pqxx/pqxx>
 
 #include "core/secrets.hpp"
-#include "demo_data.hpp"
+#include "example_data.hpp"
 #include "fake_digitalocean.hpp"
 #include "fake_github.hpp"
+#include "webhook_events.hpp"
 #include "pg_support.hpp"
 #include "process/process.hpp"
 #include "support.hpp"
@@ -23,7 +23,6 @@
 #include <sstream>
 
 namespace fs = std::filesystem;
-namespace json = boost::json;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -39,17 +38,6 @@ std::string sha_of(char c) { return std::string(40, c); }
 
 class DigitalOceanPullRequest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        data_ = new ece::test::TempDir();
-        ece::demo::DemoOptions options;
-        options.scale = 0.0005;
-        ece::demo::generate(data_->path(), options);
-    }
-    static void TearDownTestSuite() {
-        delete data_;
-        data_ = nullptr;
-    }
-
     static ece::test::FakeDigitalOceanOptions real_clusters() {
         ece::test::FakeDigitalOceanOptions options;
         options.polls_until_online = 0;  // the binary really waits between polls
@@ -79,7 +67,7 @@ protected:
             const auto file = entry.path().filename().string();
             if (file != "target" && file != "data" && file != "ece.yml") fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
         }
-        fs::create_directory_symlink(data_->path(), ws / "data");
+        fs::create_directory_symlink(ece::test::example_data(), ws / "data");
         std::ofstream(ws / "ece.yml") << "project: ece_demo\n"
                                          "production: {schemas: [analytics], role: ece_production, raw_schema: raw}\n"
                                          "environments: {provider: digitalocean, prefix: ece_, ttl: 72h}\n"
@@ -101,29 +89,14 @@ protected:
         return ws;
     }
 
-    // A pull_request event from GitHub's own webhook examples.
+    // A pull_request event from GitHub's own webhook examples; merged when merge_sha is given.
     fs::path event(const std::string& action, int number, const std::string& head_ref, const std::string& head_sha,
                    const std::string& merge_sha = "") {
-        const auto fixture = action == "closed" ? std::string("pull_request.closed.not-merged.json")
-                                                : "pull_request." + action + ".json";
-        auto payload = json::parse(ece::test::read_file(ece::test::fixture("real/github/webhooks/" + fixture)));
-        auto& o = payload.as_object();
-        o["action"] = action;
-        o["number"] = number;
-        o["repository"].as_object()["full_name"] = "octo-org/warehouse";
-        o["repository"].as_object()["default_branch"] = "main";
-        auto& pr = o["pull_request"].as_object();
-        pr["number"] = number;
-        pr["state"] = action == "closed" ? "closed" : "open";
-        pr["merged"] = !merge_sha.empty();
-        pr["merged_at"] = merge_sha.empty() ? json::value(nullptr) : json::value("2026-01-01T00:00:00Z");
-        pr["merge_commit_sha"] = merge_sha.empty() ? json::value(nullptr) : json::value(merge_sha);
-        pr["head"].as_object()["ref"] = head_ref;
-        pr["head"].as_object()["sha"] = head_sha;
-        pr["head"].as_object()["repo"].as_object()["full_name"] = "octo-org/warehouse";
-        pr["base"].as_object()["ref"] = "main";
         const fs::path file = dir_ / ("event-" + std::to_string(++runs_) + ".json");
-        std::ofstream(file) << json::serialize(payload);
+        std::ofstream(file) << ece::test::pull_request_event_json({.action = action, .number = number,
+                                                                   .head_ref = head_ref, .head_sha = head_sha,
+                                                                   .merged = !merge_sha.empty(),
+                                                                   .merge_sha = merge_sha});
         return file;
     }
 
@@ -179,7 +152,9 @@ protected:
         return out;
     }
 
-    std::size_t csv_rows(const std::string& name) { return lines(ece::test::read_file(data_->path() / name)).size() - 1; }
+    std::size_t csv_rows(const std::string& name) {
+        return lines(ece::test::read_file(ece::test::example_data() / name)).size() - 1;
+    }
 
     std::vector<std::string> secrets() const {
         std::vector<std::string> out{catalog_url_, github_.token(), cloud_.token()};
@@ -188,7 +163,6 @@ protected:
         return out;
     }
 
-    static ece::test::TempDir* data_;
     ece::test::TempDir dir_;
     ece::test::FakeGitHub github_;
     ece::test::FakeDigitalOcean cloud_;
@@ -197,7 +171,6 @@ protected:
     std::string logs_;
 };
 
-ece::test::TempDir* DigitalOceanPullRequest::data_ = nullptr;
 
 TEST_F(DigitalOceanPullRequest, OpenedBuildsOnItsOwnClusterMergedResizesClosedDeletes) {
     const std::string cluster = "ece-ece-demo-pr-1";
