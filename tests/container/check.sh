@@ -285,6 +285,12 @@ run_quick_tests() {
     # CTest lists the test cases by running the test binaries (discovery at test time), and some suites name their
     # cases after ../shared/fixtures: the builder gets them too, for the listing only.
     [ -e "$builder/shared" ] || cp -rL "$SHARED" "$builder/shared"
+    # What the quick tests need beyond the image, for the test run only: the command binaries they run by their build
+    # path (tests of ece-dbt, ece-env ...), and xz, which unpacks the .xz fixtures (the image itself has no use for it).
+    mkdir -p "$ROOT/src/build" && cp -a "$builder/src/build/cmd" "$ROOT/src/build/"
+    chroot "$ROOT" /usr/bin/env -i PATH=$DEFAULT_PATH DEBIAN_FRONTEND=noninteractive /bin/sh -c \
+        'apt-get update -qq && apt-get install -y -qq --no-install-recommends xz-utils >/dev/null' ||
+        { say "FAIL could not install xz-utils into the runtime root for the tests"; return 1; }
     local filters binary filter count=0 failed=0
     filters=$(unit_test_filters)
     [ -n "$filters" ] || { say "FAIL no unit tests found in the builder's build tree"; return 1; }
