@@ -10,6 +10,7 @@
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 #include "pg_support.hpp"
+#include "publish_fixture.hpp"
 #include "process/process.hpp"
 #include "publish/catalog_source.hpp"
 #include "publish/merge.hpp"
@@ -465,13 +466,7 @@ protected:
     }
 
     // The relations a view reads (pg_depend), "schema.name, ..." sorted.
-    std::string reads_of(const std::string& view) {
-        return scalar("SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ') FROM pg_rewrite r "
-                      "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
-                      " AND d.refclassid = 'pg_class'::regclass "
-                      "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "WHERE r.ev_class = '" + view + "'::regclass AND c.oid <> r.ev_class");
-    }
+    std::string reads_of(const std::string& view) { return scalar(ece::test::view_reads_query(view)); }
     // The content table a raw view reads.
     std::string content_of(const std::string& view) {
         return scalar("SELECT string_agg(DISTINCT c.relname, ', ') FROM pg_rewrite r JOIN pg_depend d ON d.objid = r.oid "

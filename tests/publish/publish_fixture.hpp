@@ -14,6 +14,15 @@
 
 namespace ece::test {
 
+// The query for the relations a view reads (pg_depend): one text, "schema.name, ..." sorted. view: a test's own name.
+inline std::string view_reads_query(const std::string& view) {
+    return "SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ') FROM pg_rewrite r "
+           "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
+           " AND d.refclassid = 'pg_class'::regclass "
+           "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "WHERE r.ev_class = '" + view + "'::regclass AND c.oid <> r.ev_class";
+}
+
 class PublishTest : public ::testing::Test {
 protected:
     std::string url = fresh_database("publish");
@@ -91,14 +100,7 @@ protected:
         }
         return out;
     }
-    // The relations a view reads (pg_depend), "schema.name, ..." sorted.
-    std::string reads_of(const std::string& view) {
-        return scalar("SELECT string_agg(DISTINCT n.nspname || '.' || c.relname, ', ') FROM pg_rewrite r "
-                      "JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid "
-                      " AND d.refclassid = 'pg_class'::regclass "
-                      "JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "WHERE r.ev_class = '" + view + "'::regclass AND c.oid <> r.ev_class");
-    }
+    std::string reads_of(const std::string& view) { return scalar(view_reads_query(view)); }
     int archive_schema_count() {
         return std::stoi(scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'ece\\_archive\\_%'"));
     }
