@@ -149,15 +149,8 @@ protected:
     }
 
     static std::string q(const std::string& name) { return ece::pg::quote_ident(name); }
-    void sql(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        tx.exec(text);
-    }
-    std::string scalar(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        auto v = tx.exec1(text)[0];
-        return v.is_null() ? "" : v.as<std::string>();
-    }
+    void sql(const std::string& text) { ece::test::execute(conn, text); }
+    std::string scalar(const std::string& text) { return ece::test::scalar(conn, text); }
     bool has_column(const std::string& schema, const std::string& table, const std::string& column) {
         pqxx::nontransaction tx(conn);
         return tx.exec_params1("SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 "

@@ -41,15 +41,8 @@ protected:
     static std::string q(const std::string& name) { return pg::quote_ident(name); }
     std::string at(const std::string& schema, const std::string& name) const { return q(schema) + "." + q(name); }
 
-    void sql(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        tx.exec(text);
-    }
-    std::string scalar(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        auto v = tx.exec1(text)[0];
-        return v.is_null() ? "" : v.as<std::string>();
-    }
+    void sql(const std::string& text) { ece::test::execute(conn, text); }
+    std::string scalar(const std::string& text) { return ece::test::scalar(conn, text); }
     long count(const std::string& schema, const std::string& name) {
         return std::stol(scalar("SELECT count(*) FROM " + at(schema, name)));
     }

@@ -37,14 +37,7 @@ protected:
         pqxx::nontransaction tx(*conn_);
         return tx.exec1(sql)[0].as<std::int64_t>();
     }
-    std::vector<std::string> content_tables() {
-        pqxx::nontransaction tx(*conn_);
-        std::vector<std::string> out;
-        for (const auto& r : tx.exec("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                     "WHERE nspname = 'ece_content' AND relkind = 'r' ORDER BY 1"))
-            out.push_back(r[0].as<std::string>());
-        return out;
-    }
+    std::vector<std::string> content_tables() { return test::content_tables(*conn_); }
     std::string error_of(const std::function<void()>& f) {
         try {
             f();

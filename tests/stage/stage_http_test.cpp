@@ -64,15 +64,7 @@ protected:
         auto r = tx.exec(sql);
         return r.empty() || r[0][0].is_null() ? "<null>" : r[0][0].as<std::string>();
     }
-    // Every table in the content schema, loading tables included.
-    std::vector<std::string> content_tables() {
-        pqxx::nontransaction tx(*conn_);
-        std::vector<std::string> out;
-        for (const auto& r : tx.exec("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                     "WHERE nspname = 'ece_content' AND relkind = 'r' ORDER BY 1"))
-            out.push_back(r[0].as<std::string>());
-        return out;
-    }
+    std::vector<std::string> content_tables() { return test::content_tables(*conn_); }
     Error error_of(const std::function<void()>& f) {
         try {
             f();

@@ -27,15 +27,8 @@ protected:
         std::ofstream(dir / file, std::ios::binary) << content;
         return parse_table_flag("patients=" + (dir / file).string());
     }
-    void sql(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        tx.exec(text);
-    }
-    std::string scalar(const std::string& text) {
-        pqxx::nontransaction tx(conn);
-        auto v = tx.exec1(text)[0];
-        return v.is_null() ? "" : v.as<std::string>();
-    }
+    void sql(const std::string& text) { ece::test::execute(conn, text); }
+    std::string scalar(const std::string& text) { return ece::test::scalar(conn, text); }
     std::string usage_of(const std::string& environment) {
         return scalar("SELECT max(schema_name || '.' || view_name || ' -> ' || content_table) FROM ece.staged_usage "
                       "WHERE environment = '" + environment + "'");

@@ -47,4 +47,25 @@ std::string fresh_database(std::string_view hint) {
     return pg::with_database(admin_url(), name);
 }
 
+void execute(pqxx::connection_base& conn, const std::string& sql) {
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+}
+
+std::string scalar(pqxx::connection_base& conn, const std::string& sql) {
+    pqxx::nontransaction tx(conn);
+    const auto value = tx.exec1(sql)[0];
+    return value.is_null() ? "" : value.as<std::string>();
+}
+
+std::vector<std::string> content_tables(pqxx::connection_base& conn) {
+    pqxx::nontransaction tx(conn);
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                 "WHERE nspname = 'ece_content' AND relkind = 'r' ORDER BY 1")) {
+        out.push_back(r[0].as<std::string>());
+    }
+    return out;
+}
+
 }  // namespace ece::test

@@ -6,8 +6,11 @@
 // fixture pg_cluster_stop after the run. ECE_TEST_DATABASE_URL (an admin URL) replaces it with your own server.
 //
 // Isolation: take a fresh_database() per test. Roles are cluster-wide, so name them with unique_name().
+#include <pqxx/connection_base>
+
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ece::test {
 
@@ -33,6 +36,13 @@ insert into raw.providers values (10),(11),(12);
 insert into raw.icd10 values ('A01'),('B02'),('C03');
 insert into raw.diagnoses values (1,10,'a01'),(2,10,'b02'),(3,11,'a01'),(9,99,'Z99');
 )SQL";
+
+// Runs sql outside a transaction block (one statement or several).
+void execute(pqxx::connection_base& conn, const std::string& sql);
+// The one row's first column as text, "" when it is NULL; a query without exactly one row fails the test's call.
+std::string scalar(pqxx::connection_base& conn, const std::string& sql);
+// Every table in ece's content schema (ece_content), staged and loading ones, sorted.
+std::vector<std::string> content_tables(pqxx::connection_base& conn);
 
 // Where the shared test cluster lives (<build>/test-pg).
 std::string test_cluster_dir();
