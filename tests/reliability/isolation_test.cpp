@@ -7,6 +7,7 @@
 
 #include "core/secrets.hpp"
 #include "env/environments.hpp"
+#include "env_fixture.hpp"
 #include "env/naming.hpp"
 #include "harness.hpp"
 #include "pg/connect.hpp"
@@ -21,18 +22,7 @@ namespace {
 using testing::HasSubstr;
 using testing::IsEmpty;
 
-// nullopt when all of sql succeeds as the role, else the error.
-std::optional<std::string> attempt(const env::Credentials& as, const std::string& sql) {
-    try {
-        auto conn = pg::connect(as.url(), "attack");
-        pqxx::work tx(conn);
-        tx.exec(sql);
-        tx.commit();
-        return std::nullopt;
-    } catch (const std::exception& e) {
-        return std::string(e.what());
-    }
-}
+using env::testing_support::attempt;  // nullopt when all of sql succeeds as the role, else the error
 
 class Hostile : public testing::Test {
 protected:
