@@ -13,6 +13,7 @@
 #include "example_data.hpp"
 #include "env/environments.hpp"
 #include "fake_github.hpp"
+#include "action_run.hpp"
 #include "webhook_events.hpp"
 #include "fork_artifact_support.hpp"
 #include "lifecycle/lifecycle.hpp"
@@ -192,49 +193,17 @@ protected:
         return file;
     }
 
-    struct Run {
-        int exit_code = 0;
-        std::string log;
-        std::map<std::string, std::string> outputs;
-    };
+    using Run = ece::test::ActionResult;
 
     // The ece binary as the container action runs it.
     Run ece(const std::string& event_name, const fs::path& event, const fs::path& ws, const std::string& sha,
             std::map<std::string, std::string> inputs = {}, std::map<std::string, std::string> env = {}) {
-        const fs::path output = dir_ / ("output-" + std::to_string(events_));
-        ece::process::Command command;
-        command.argv = {ECE_BIN};
-        command.cwd = ws;
-        command.inherit_env = true;
-        command.timeout = std::chrono::minutes(2);
-        command.env = {
-            {"GITHUB_ACTIONS", "true"}, {"GITHUB_EVENT_NAME", event_name}, {"GITHUB_EVENT_PATH", event.string()},
-            {"GITHUB_API_URL", github_.api_url()}, {"GITHUB_SERVER_URL", "https://github.com"},
-            {"GITHUB_REPOSITORY", "octo-org/warehouse"}, {"GITHUB_WORKSPACE", ws.string()}, {"GITHUB_SHA", sha},
-            {"GITHUB_RUN_ID", "4242"}, {"GITHUB_OUTPUT", output.string()},
-            {"GITHUB_STEP_SUMMARY", (dir_ / "summary.md").string()}, {"SSL_CERT_FILE", github_.ca_file().string()},
-            {"PATH", (source_dir / "tests/dbt_standin").string() + ":" + std::getenv("PATH")},
-            {"INPUT_COMMAND", "auto"}, {"INPUT_GITHUB-TOKEN", github_.token()}, {"INPUT_DATABASE-URL", admin_url_},
-            {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"},
-        };
-        for (auto& [k, v] : inputs) command.env["INPUT_" + k] = v;
-        for (auto& [k, v] : env) command.env[k] = v;
-        const auto result = ece::process::run(command);
-        Run run{result.exit_code, result.out + result.err, {}};
-        std::istringstream lines(run.log);
-        for (std::string line; std::getline(lines, line);)  // the runner is told a secret only to mask it
-            if (line.rfind("::add-mask::", 0) != 0) all_logs_ += line + "\n";
-        if (fs::exists(output)) {
-            // name<<DELIM / value / DELIM
-            std::istringstream in(ece::test::read_file(output));
-            for (std::string line; std::getline(in, line);) {
-                const auto at = line.find("<<");
-                if (at == std::string::npos) continue;
-                std::string value, delimiter = line.substr(at + 2);
-                for (std::string v; std::getline(in, v) && v != delimiter;) value += (value.empty() ? "" : "\n") + v;
-                run.outputs[line.substr(0, at)] = value;
-            }
-        }
+        auto run = ece::test::run_action({.binary = ECE_BIN, .workspace = ws, .files = dir_.path(),
+                                          .event_name = event_name, .event = event, .sha = sha,
+                                          .api_url = github_.api_url(), .token = github_.token(),
+                                          .database_url = admin_url_, .ca_file = github_.ca_file(),
+                                          .inputs = std::move(inputs), .env = std::move(env)});
+        all_logs_ += run.printed;
         return run;
     }
 

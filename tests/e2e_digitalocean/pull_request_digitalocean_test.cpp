@@ -13,6 +13,7 @@
 #include "example_data.hpp"
 #include "fake_digitalocean.hpp"
 #include "fake_github.hpp"
+#include "action_run.hpp"
 #include "webhook_events.hpp"
 #include "pg_support.hpp"
 #include "process/process.hpp"
@@ -107,33 +108,16 @@ protected:
     };
 
     Run ece(const fs::path& event_file, const fs::path& ws, const std::string& sha) {
-        const fs::path output = dir_ / ("output-" + std::to_string(runs_));
-        ece::process::Command command;
-        command.argv = {ECE_BIN};
-        command.cwd = ws;
-        command.inherit_env = true;
-        command.timeout = std::chrono::minutes(3);
-        command.env = {
-            {"GITHUB_ACTIONS", "true"}, {"GITHUB_EVENT_NAME", "pull_request"}, {"GITHUB_EVENT_PATH", event_file.string()},
-            {"GITHUB_API_URL", github_.api_url()}, {"GITHUB_SERVER_URL", "https://github.com"},
-            {"GITHUB_REPOSITORY", "octo-org/warehouse"}, {"GITHUB_WORKSPACE", ws.string()}, {"GITHUB_SHA", sha},
-            {"GITHUB_RUN_ID", "4242"}, {"GITHUB_OUTPUT", output.string()},
-            {"GITHUB_STEP_SUMMARY", (dir_ / "summary.md").string()}, {"SSL_CERT_FILE", (dir_ / "ca-bundle.pem").string()},
-            {"PATH", (source_dir / "tests/dbt_standin").string() + ":" + std::getenv("PATH")},
-            {"DIGITALOCEAN_TOKEN", cloud_.token()}, {"DIGITALOCEAN_API_URL", cloud_.api_url()},
-            {"INPUT_COMMAND", "auto"}, {"INPUT_GITHUB-TOKEN", github_.token()}, {"INPUT_DATABASE-URL", catalog_url_},
-            {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"},
-        };
-        const auto result = ece::process::run(command);
-        Run run{result.exit_code, result.out + result.err, {}};
-        for (const auto& line : lines(run.log))
-            if (!line.starts_with("::add-mask::")) logs_ += line + "\n";  // the runner is told a secret only to mask it
-        const auto outputs = fs::exists(output) ? ece::test::read_file(output) : std::string();
-        if (const auto at = outputs.find("step<<"); at != std::string::npos) {
-            const auto value = lines(outputs.substr(at));
-            if (value.size() > 1) run.step = value[1];
-        }
-        return run;
+        const auto run = ece::test::run_action({.binary = ECE_BIN, .workspace = ws, .files = dir_.path(),
+                                                .event = event_file, .sha = sha, .api_url = github_.api_url(),
+                                                .token = github_.token(), .database_url = catalog_url_,
+                                                .ca_file = dir_ / "ca-bundle.pem",
+                                                .env = {{"DIGITALOCEAN_TOKEN", cloud_.token()},
+                                                        {"DIGITALOCEAN_API_URL", cloud_.api_url()}},
+                                                .timeout = std::chrono::minutes(3)});
+        logs_ += run.printed;
+        const auto step = run.outputs.find("step");
+        return Run{run.exit_code, run.log, step == run.outputs.end() ? "" : step->second};
     }
 
     static std::vector<std::string> lines(const std::string& text) {
