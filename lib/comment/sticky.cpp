@@ -51,11 +51,12 @@ StickyResult result_for(StickyAction action, const Comment& comment, std::size_t
 }
 
 // After creating: when a racing job created one too, keep the oldest (with this report) and delete the rest.
+// The racing job may have settled first and deleted ours already, leaving only its own: that one is kept too.
 // Only comments by the login that just created ours are candidates, so nobody else's is ever deleted.
 StickyResult settle_race(github::Client& client, int issue, std::string_view environment, const Rendered& rendered,
                          const Comment& created, StickyAction action, std::size_t deleted_before) {
     auto mine = ece_comments(client.list_issue_comments(issue), environment, created.user.login);
-    if (mine.size() <= 1) return result_for(action, created, deleted_before);
+    if (mine.empty()) return result_for(action, created, deleted_before);
     Comment keep = mine.front();
     std::vector<Comment> extra(mine.begin() + 1, mine.end());
     // Ours was listed after a racing job's: the kept comment takes our (newest) content first, then ours goes.

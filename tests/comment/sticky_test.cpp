@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 namespace ece::comment {
@@ -60,6 +61,24 @@ std::size_t requests_with(FakeGitHub& fake, const std::string& method) {
     std::size_t n = 0;
     for (const auto& r : fake.server().requests()) n += r.method == method ? 1 : 0;
     return n;
+}
+
+std::size_t comment_lists(FakeGitHub& fake) {
+    std::size_t n = 0;
+    for (const auto& r : fake.server().requests()) {
+        n += r.method == "GET" && test::match_path(comments_pattern, r.path) ? 1 : 0;
+    }
+    return n;
+}
+
+// Waits until `count` lists of the pull request's comments have reached the fake; false when not within `limit`.
+bool wait_for_comment_lists(FakeGitHub& fake, std::size_t count, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (comment_lists(fake) < count) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
 }
 
 // 250 comments over 3 pages of 100, every third one by someone else; ece's own for pr-7 on page 3.
@@ -221,14 +240,16 @@ TEST(Sticky, OnlyTheGivenAuthorsCommentsCount) {
     EXPECT_EQ(fake.comments(pr)[0].body, rendered_for("pr-7", Status::building).markdown);
 }
 
-// Two jobs for one environment, both listing before either posts (the fake answers both first lists with no
-// comments): each creates one, then sees the other's and they settle on the oldest.
+// Two jobs for one environment, both listing before either posts: the fake holds both first lists (answering them
+// with no comments) until both have arrived, however slowly the threads start; each job creates one, then sees the
+// other's and they settle on the oldest.
 TEST(Sticky, TwoRacingJobsLeaveOneComment) {
     FakeGitHub fake;
     fake.add_comment(pr, "octocat", "unrelated");
+    std::promise<void> both_listed;
     auto empty = test::ServerResponse{200, {}, "[]"};
     empty.headers.set("Content-Type", "application/json");
-    empty.delay = 200ms;
+    empty.hold = both_listed.get_future().share();
     fake.server().enqueue("GET", comments_pattern, {empty, empty});
     auto first = rendered_for("pr-7", Status::building);
     auto second = rendered_for("pr-7", Status::ready);
@@ -241,8 +262,11 @@ TEST(Sticky, TwoRacingJobsLeaveOneComment) {
         github::Client client(config_for(fake));
         b = post_sticky(client, pr, "pr-7", second);
     });
+    bool both_arrived = wait_for_comment_lists(fake, 2, 60s);
+    both_listed.set_value();
     job_a.join();
     job_b.join();
+    ASSERT_TRUE(both_arrived) << "the two jobs' lists never both reached the fake";
     EXPECT_EQ(requests_with(fake, "POST"), 2u);
     auto mine = ece_comments(fake, "pr-7");
     ASSERT_EQ(mine.size(), 1u);

@@ -266,6 +266,11 @@ struct TestServer::Impl {
                 bool keep_alive = req.keep_alive();
 
                 ServerResponse response = respond(request);
+                while (response.hold.valid() &&
+                       response.hold.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+                    asio::steady_timer timer(stream.get_executor(), std::chrono::milliseconds(5));
+                    co_await timer.async_wait(use_awaitable);
+                }
                 if (response.delay.count() > 0) {
                     asio::steady_timer timer(stream.get_executor(), response.delay);
                     co_await timer.async_wait(use_awaitable);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,8 @@ struct ServerResponse {
     std::string body{};
     Fault fault = Fault::none;
     std::chrono::milliseconds delay{0};  // wait before answering
+    // When valid, the answer waits until it is ready: a test holds requests until the ones it races have arrived.
+    std::shared_future<void> hold{};
 
     static ServerResponse json(int status, std::string body);
     // GitHub's error shape: {"message": ..., "documentation_url": ...}
