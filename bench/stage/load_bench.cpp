@@ -1,8 +1,9 @@
 // ece-stage vs psql \copy vs server-side COPY FROM 'file', on the embedded server, same files, one run.
 // Usage: bench_stage_load DATA_DIR [TABLE ...]   (DATA_DIR from ece-demo-data; default tables patients diagnoses)
 // Environment: ECE_BENCH_PG_DIR (default /tmp/ece-bench-pg), ECE_BENCH_CONNECTIONS (default "1,1seq,2,2seq,3": a number
-// of connections, "csv" after it for CSV COPY instead of binary, "seq" for scanning the whole file before the COPY
-// starts instead of overlapping them), ECE_BENCH_ROUNDS (default 1: best of N rounds).
+// of connections, then "csv" or "bin" to force CSV or binary COPY instead of ece-stage's automatic choice, "seq" for
+// scanning the whole file before the COPY starts instead of overlapping them), ECE_BENCH_ROUNDS (default 1: best of
+// N rounds).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
+#include "stage/binary.hpp"
 #include "stage/scan.hpp"
 #include "stage/stage.hpp"
 
@@ -164,16 +166,20 @@ int main(int argc, char** argv) {
                 if (comma == std::string::npos) comma = connections_list.size();
                 std::string variant = connections_list.substr(start, comma - start);
                 unsigned n = static_cast<unsigned>(std::stoul(variant));
-                bool csv = variant.find("csv") != std::string::npos;
+                auto format = variant.find("csv") != std::string::npos   ? stage::CopyFormat::csv
+                              : variant.find("bin") != std::string::npos ? stage::CopyFormat::binary
+                                                                         : stage::CopyFormat::automatic;
+                bool binary = stage::detail::wires_for(format, scanned.columns, n).has_value();
                 bool overlap = variant.find("seq") == std::string::npos;
                 start = comma + 1;
                 // Forget earlier loads so that this one loads from scratch (scan included in the time).
                 forget_staged();
                 stage::Environment env{.name = "bench", .raw_schema = "bench_raw"};
-                stage::StageOptions options{.connections = n, .binary_copy = !csv, .overlap_scan = overlap};
+                stage::StageOptions options{.connections = n, .copy_format = format, .overlap_scan = overlap};
                 record(index++,
-                       "ece-stage, " + std::to_string(n) + " connection(s), " + (csv ? "CSV" : "binary") +
-                           " COPY, " + (overlap ? "scan overlapped" : "scan first"),
+                       "ece-stage, " + std::to_string(n) + " connection(s), " + (binary ? "binary" : "CSV") +
+                           " COPY" + (format == stage::CopyFormat::automatic ? " (chosen)" : "") + ", " +
+                           (overlap ? "scan overlapped" : "scan first"),
                        cpu.measure([&] { stage::stage_tables(url, env, {table}, options); }));
             }
             stage::Environment second{.name = "bench2", .raw_schema = "bench2_raw"};

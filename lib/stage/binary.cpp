@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "core/error.hpp"
 #include "stage/source.hpp"
@@ -93,17 +94,31 @@ std::optional<std::vector<Wire>> wire_types(const std::vector<Column>& columns) 
     return wires;
 }
 
+std::optional<std::vector<Wire>> wires_for(CopyFormat format, const std::vector<Column>& columns, unsigned connections) {
+    if (format == CopyFormat::csv) return std::nullopt;
+    auto wires = wire_types(columns);
+    if (!wires || format == CopyFormat::binary || connections <= 1) return wires;
+    auto costly_as_text = [](Wire wire) {
+        return wire == Wire::date || wire == Wire::timestamp || wire == Wire::numeric || wire == Wire::float8;
+    };
+    if (std::any_of(wires->begin(), wires->end(), costly_as_text)) return wires;
+    return std::nullopt;
+}
+
 BinaryEncoder::BinaryEncoder(const CsvOptions& csv, std::vector<Wire> wires, std::string file,
                              std::vector<std::string> names)
     : csv_(csv), wires_(std::move(wires)), file_(std::move(file)), names_(std::move(names)) {}
 
-void BinaryEncoder::start(std::uint64_t first_line, CopyBuffer& out) {
-    pending_.clear();
-    line_ = first_line;
+void BinaryEncoder::start_stream(CopyBuffer& out) {
     out.room(sizeof copy_signature + 8);
     out.append(copy_signature, sizeof copy_signature);
     out.put32(0);
     out.put32(0);
+}
+
+void BinaryEncoder::start_chunk(std::uint64_t first_line) {
+    pending_.clear();
+    line_ = first_line;
 }
 
 void BinaryEncoder::feed(const char* data, std::size_t size, CopyBuffer& out) {
@@ -114,10 +129,13 @@ void BinaryEncoder::feed(const char* data, std::size_t size, CopyBuffer& out) {
     pending_.erase(0, pos);
 }
 
-void BinaryEncoder::finish(CopyBuffer& out) {
+void BinaryEncoder::finish_chunk(CopyBuffer& out) {
     std::size_t pos = 0;
     while (pos < pending_.size()) encode_record(pos, true, out);
     pending_.clear();
+}
+
+void BinaryEncoder::finish_stream(CopyBuffer& out) {
     out.room(2);
     out.put16(0xffff);  // trailer: field count -1
 }
@@ -342,7 +360,12 @@ void BinaryEncoder::fail(std::size_t column, const std::string& message) const {
     throw Error(ErrorKind::input, message, where);
 }
 
-std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_index) {
+namespace {
+
+// Reads chunk again from the file and calls on_record(first line, last line) for its records in order until it
+// returns true; returns that record's first line, or the line after the chunk when none did.
+std::uint64_t find_record(const TableDecl& table, const Chunk& chunk,
+                          const std::function<bool(std::uint64_t, std::uint64_t)>& on_record) {
     std::unique_ptr<ByteSource> source;
     std::uint64_t skip = 0;
     if (is_gzip(table)) {
@@ -352,9 +375,8 @@ std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::ui
         source = open_file(table.source, chunk.offset);
     }
     std::vector<char> buffer(1 << 20);
-    std::uint64_t line = chunk.first_line, records = 0, left = chunk.bytes;
-    bool in_quotes = false, escaped = false;
-    if (record_index == 0) return line;
+    std::uint64_t line = chunk.first_line, first = chunk.first_line, left = chunk.bytes;
+    bool in_quotes = false, escaped = false, in_record = false;
     while (left > 0) {
         std::size_t got = source->read(buffer.data(), buffer.size());
         if (got == 0) break;
@@ -365,6 +387,7 @@ std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::ui
         }
         for (std::size_t k = start; k < got && left > 0; ++k, --left) {
             char c = buffer[k];
+            in_record = true;
             if (escaped) {
                 escaped = false;
                 if (c == '\n') ++line;
@@ -375,12 +398,28 @@ std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::ui
             } else if (c == table.csv.quote) {
                 in_quotes = !in_quotes;
             } else if (c == '\n') {
+                if (!in_quotes) {
+                    if (on_record(first, line)) return first;
+                    first = line + 1;
+                    in_record = false;
+                }
                 ++line;
-                if (!in_quotes && ++records == record_index) return line;
             }
         }
     }
+    if (in_record && on_record(first, line)) return first;  // the last record, without a final line break
     return line;
+}
+
+}  // namespace
+
+std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_index) {
+    std::uint64_t records = 0;
+    return find_record(table, chunk, [&](std::uint64_t, std::uint64_t) { return records++ == record_index; });
+}
+
+std::uint64_t first_line_of_record_ending_at(const TableDecl& table, const Chunk& chunk, std::uint64_t line) {
+    return find_record(table, chunk, [&](std::uint64_t, std::uint64_t last) { return last >= line; });
 }
 
 }  // namespace ece::stage::detail

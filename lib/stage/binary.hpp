@@ -23,6 +23,13 @@ enum class Wire : std::uint8_t { int8, int4, int2, float8, numeric, boolean, dat
 // uuid, json, ...): such a table is sent as CSV.
 std::optional<std::vector<Wire>> wire_types(const std::vector<Column>& columns);
 
+// The wire types to send a table's rows with over that many connections, or nullopt for CSV. automatic: binary
+// spares PostgreSQL its input functions, which for dates, timestamps and non-integer numbers cost it far more than
+// the client's encoding; for integers, booleans and text they cost it about what the encoding costs the client and
+// binary is twice as many bytes. So such tables go as CSV over several connections (the client and the backends
+// then share the cores; bench/stage/README.md), and as binary over one (its backend is the bottleneck).
+std::optional<std::vector<Wire>> wires_for(CopyFormat format, const std::vector<Column>& columns, unsigned connections);
+
 // Binary COPY data being built. Values are written without a capacity check each: room() makes space for a whole
 // field first (appending to a std::string four bytes at a time cost more than the conversions themselves).
 class CopyBuffer {
@@ -59,15 +66,18 @@ private:
 // Encodes the records of one chunk. Feed it the chunk's bytes in pieces of any size (a record may straddle two).
 class BinaryEncoder {
 public:
-    // file and names for error messages; first_line: the chunk's first physical line.
+    // file and names for error messages.
     BinaryEncoder(const CsvOptions& csv, std::vector<Wire> wires, std::string file, std::vector<std::string> names);
 
-    // Starts a chunk: appends the binary COPY header to out.
-    void start(std::uint64_t first_line, CopyBuffer& out);
+    // A COPY stream holds one or more chunks: start_stream, then for each chunk start_chunk, feed..., finish_chunk,
+    // then finish_stream.
+    void start_stream(CopyBuffer& out);  // appends the binary COPY header
+    void start_chunk(std::uint64_t first_line);
     // Appends every record that is complete in what was fed so far.
     void feed(const char* data, std::size_t size, CopyBuffer& out);
-    // Appends the last record (one without a final line break) and the trailer.
-    void finish(CopyBuffer& out);
+    // Appends the chunk's last record if it has no final line break.
+    void finish_chunk(CopyBuffer& out);
+    void finish_stream(CopyBuffer& out);  // appends the trailer
 
 private:
     // Encodes the record at pending_[pos...]; returns false (and encodes nothing) when it is not complete yet.
@@ -88,5 +98,7 @@ private:
 // The physical line of the record_index-th record (0-based) of chunk, found by reading the chunk again (only when
 // PostgreSQL rejected a row: binary COPY numbers rows, not lines).
 std::uint64_t line_of_record(const TableDecl& table, const Chunk& chunk, std::uint64_t record_index);
+// The first physical line of chunk's record whose last line is line (CSV COPY numbers a record by its last line).
+std::uint64_t first_line_of_record_ending_at(const TableDecl& table, const Chunk& chunk, std::uint64_t line);
 
 }  // namespace ece::stage::detail

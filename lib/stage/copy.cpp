@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <future>
 #include <optional>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,9 @@ namespace ece::stage {
 namespace {
 
 constexpr std::size_t piece_size = 1 << 20;
+// A binary COPY ends at the first chunk end after this much: a row PostgreSQL rejects is reported when its COPY
+// ends, so no later than this much data after it.
+constexpr std::uint64_t stream_bytes = 64ull << 20;
 constexpr std::size_t pieces_per_worker = 4;
 
 // A piece of one chunk, in order; the first and last piece of a chunk open and close its COPY.
@@ -72,6 +76,10 @@ std::string field(const PGresult* result, int code) {
     const char* value = result ? PQresultErrorField(result, code) : nullptr;
     return value ? value : "";
 }
+
+}  // namespace
+
+namespace detail {
 
 // One libpq connection doing COPY FROM STDIN (pqxx 6.4 has no raw COPY data path).
 class CopyConnection {
@@ -138,6 +146,12 @@ private:
     bool in_copy_ = false;
 };
 
+}  // namespace detail
+
+namespace {
+
+using detail::CopyConnection;
+
 std::string quote_literal_char(char c) {
     if (c == '\'') return "''''";
     return std::string("'") + c + "'";
@@ -199,9 +213,9 @@ public:
                  const ChunkFeed& feed, std::size_t expected_chunks, const std::string& target,
                  const CopyOptions& options)
         : url_(url), table_(table), feed_(feed), options_(options),
-          wires_(options.binary ? detail::wire_types(columns) : std::nullopt),
-          copy_sql_("COPY " + target + " FROM STDIN " + (wires_ ? "(FORMAT binary)" : copy_options_sql(table.csv))),
           workers_(std::max(1u, std::min<unsigned>(options.connections, static_cast<unsigned>(expected_chunks)))),
+          wires_(detail::wires_for(options.format, columns, workers_)),
+          copy_sql_("COPY " + target + " FROM STDIN " + (wires_ ? "(FORMAT binary)" : copy_options_sql(table.csv))),
           queues_(workers_) {
         for (const auto& c : columns) names_.push_back(c.name);
     }
@@ -312,36 +326,60 @@ private:
         }
     }
 
+    // One connection's share. A COPY runs on over several chunks (up to stream_bytes): ending a COPY after every
+    // chunk left the backend idle while the client started the next one.
     void work(const std::function<bool(Piece&)>& next_piece) {
         try {
-            CopyConnection conn(url_);
+            auto connection = options_.opened_ahead ? options_.opened_ahead->take()
+                                                    : std::make_unique<CopyConnection>(url_);
+            CopyConnection& conn = *connection;
             conn.exec("BEGIN", "starting the load transaction");
             std::optional<detail::BinaryEncoder> encoder;
             if (wires_) encoder.emplace(table_.csv, *wires_, table_.source, names_);
             detail::CopyBuffer encoded;
-            Piece piece;
-            while (next_piece(piece)) {
-                if (piece.first) conn.begin_copy(copy_sql_);
+            std::vector<Chunk> streamed;  // the chunks of the COPY in progress, in the order sent
+            std::uint64_t streamed_bytes = 0;
+            auto end_stream = [&] {
                 if (encoder) {
                     encoded.clear();
-                    if (piece.first) encoder->start(piece.chunk.first_line, encoded);
+                    encoder->finish_stream(encoded);
+                    conn.put(encoded.data(), encoded.size());
+                }
+                if (PGresult* failed = conn.end_copy()) throw copy_error(failed, streamed);
+                for (const auto& chunk : streamed)
+                    if (options_.counters) options_.counters->rows += chunk.records;
+                streamed.clear();
+                streamed_bytes = 0;
+            };
+            Piece piece;
+            while (next_piece(piece)) {
+                encoded.clear();
+                if (piece.first) {
+                    if (!conn.in_copy()) {
+                        conn.begin_copy(copy_sql_);
+                        if (encoder) encoder->start_stream(encoded);
+                    }
+                    if (encoder) encoder->start_chunk(piece.chunk.first_line);
+                    streamed.push_back(piece.chunk);
+                }
+                if (encoder) {
                     encoder->feed(piece.data.data(), piece.data.size(), encoded);
-                    if (piece.last) encoder->finish(encoded);
+                    if (piece.last) encoder->finish_chunk(encoded);
                     conn.put(encoded.data(), encoded.size());
                 } else {
                     conn.put(piece.data.data(), piece.data.size());
                 }
+                streamed_bytes += piece.data.size();
                 if (options_.counters) options_.counters->bytes += piece.data.size();
-                if (piece.last) {
-                    if (PGresult* failed = conn.end_copy()) throw copy_error(failed, piece.chunk);
-                    if (options_.counters) options_.counters->rows += piece.chunk.records;
-                }
+                if (piece.last && streamed_bytes >= stream_bytes) end_stream();
             }
             if (stopping()) {
                 if (conn.in_copy()) PQclear(conn.end_copy("another COPY stream failed or the load was abandoned"));
                 return;  // the transaction rolls back with the connection
             }
+            if (conn.in_copy()) end_stream();
             conn.exec("COMMIT", "committing loaded rows");
+            if (options_.opened_ahead) options_.opened_ahead->give_back(std::move(connection));
         } catch (...) {
             fail(std::current_exception());
         }
@@ -354,10 +392,20 @@ private:
         return error_ != nullptr;
     }
 
-    Error copy_error(PGresult* failed, const Chunk& chunk) {
+    // PostgreSQL numbers what it rejects from the start of the COPY: rows in binary, physical lines in CSV (a
+    // record is numbered by its last line); the chunks of the COPY say which line of the file that is.
+    Error copy_error(PGresult* failed, const std::vector<Chunk>& streamed) {
         auto line_in_file = [&](std::uint64_t reported) {
-            if (wires_) return detail::line_of_record(table_, chunk, reported - 1);
-            return chunk.first_line + reported - 1;
+            std::uint64_t left = reported - 1;
+            for (std::size_t k = 0; k < streamed.size(); ++k) {
+                const Chunk& chunk = streamed[k];
+                bool last = k + 1 == streamed.size();
+                if (wires_ && (left < chunk.records || last)) return detail::line_of_record(table_, chunk, left);
+                if (!wires_ && (left < chunk.lines || last))
+                    return detail::first_line_of_record_ending_at(table_, chunk, chunk.first_line + left);
+                left -= wires_ ? chunk.records : chunk.lines;
+            }
+            return std::uint64_t{0};  // nothing was sent: not reached
         };
         return copy_failure(failed, table_.source, line_in_file, options_.db_columns, names_);
     }
@@ -366,10 +414,10 @@ private:
     const TableDecl& table_;
     const ChunkFeed& feed_;
     const CopyOptions& options_;
+    unsigned workers_;
     std::optional<std::vector<detail::Wire>> wires_;  // set: the chunks go as binary COPY
     std::string copy_sql_;
     std::vector<std::string> names_;
-    unsigned workers_;
     std::vector<PieceQueue> queues_;
     std::atomic<std::size_t> next_chunk_{0};
     std::mutex error_mutex_;
@@ -377,6 +425,55 @@ private:
 };
 
 }  // namespace
+
+struct CopyConnections::Impl {
+    std::string url;
+    std::mutex mutex;
+    std::deque<std::unique_ptr<CopyConnection>> idle;
+    std::deque<std::future<std::unique_ptr<CopyConnection>>> opening;
+};
+
+CopyConnections::CopyConnections(std::string url, unsigned count) : impl_(std::make_unique<Impl>()) {
+    impl_->url = std::move(url);
+    for (unsigned k = 0; k < count; ++k) {
+        impl_->opening.push_back(std::async(std::launch::async, [url = impl_->url] {
+            return std::make_unique<CopyConnection>(url);
+        }));
+    }
+}
+
+CopyConnections::~CopyConnections() {
+    for (auto& pending : impl_->opening) {
+        try {
+            pending.get();
+        } catch (...) {
+            // Never taken: its failure concerns nobody.
+        }
+    }
+}
+
+std::unique_ptr<CopyConnection> CopyConnections::take() {
+    std::future<std::unique_ptr<CopyConnection>> pending;
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (!impl_->idle.empty()) {
+            auto connection = std::move(impl_->idle.front());
+            impl_->idle.pop_front();
+            return connection;
+        }
+        if (!impl_->opening.empty()) {
+            pending = std::move(impl_->opening.front());
+            impl_->opening.pop_front();
+        }
+    }
+    if (pending.valid()) return pending.get();
+    return std::make_unique<CopyConnection>(impl_->url);
+}
+
+void CopyConnections::give_back(std::unique_ptr<CopyConnection> connection) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->idle.push_back(std::move(connection));
+}
 
 struct CopyStream::Impl {
     CopyConnection conn;

@@ -190,6 +190,7 @@ void CsvParser::end_record(std::uint64_t end_offset, std::uint64_t record_line, 
     if (end_offset - current_.offset >= s_.chunk_bytes) {
         current_.bytes = end_offset - current_.offset;
         current_.records = records_ - current_.first_record;
+        current_.lines = next_line - current_.first_line;
         chunks_.push_back(current_);
         current_ = Chunk{.offset = end_offset, .first_line = next_line, .first_record = records_};
     }
@@ -312,6 +313,7 @@ void CsvParser::finish(ScanResult& result) {
     if (records_ > current_.first_record) {
         current_.bytes = data_end_ - current_.offset;
         current_.records = records_ - current_.first_record;
+        current_.lines = line_ - current_.first_line;
         chunks_.push_back(current_);
     }
     result.rows = records_;

@@ -25,6 +25,7 @@ struct Chunk {
     std::uint64_t first_line = 0;    // physical line (1-based) of that record in the file
     std::uint64_t first_record = 0;  // index of that record among the data records (0-based)
     std::uint64_t records = 0;
+    std::uint64_t lines = 0;         // physical lines it spans (quoted fields may hold line breaks)
 };
 
 struct ScanResult {

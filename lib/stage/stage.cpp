@@ -89,8 +89,9 @@ bool same_size_file_staged(pqxx::connection_base& conn, const TableDecl& table, 
 
 class Stager {
 public:
-    Stager(const std::string& url, pqxx::connection& conn, const StageOptions& options)
-        : url_(url), conn_(conn), options_(options) {}
+    Stager(const std::string& url, pqxx::connection& conn, const StageOptions& options,
+           CopyConnections* opened_ahead)
+        : url_(url), conn_(conn), options_(options), opened_ahead_(opened_ahead) {}
 
     // What is known about a table after reading it, before anything is loaded.
     struct Prepared {
@@ -218,12 +219,13 @@ private:
         }
     }
 
-    // Enough chunks to keep every connection busy until the end (about four each), none larger than asked. gzip
-    // is inflated by one reader that deals chunks out in turn: small chunks let every connection start at once.
+    // Small chunks (about sixteen a connection, none larger than asked) keep every connection busy until the end
+    // and let the first COPY start early; a connection's binary COPY runs on over its chunks, so they cost little.
+    // gzip is inflated by one reader that deals chunks out in turn: small chunks let every connection start at once.
     std::uint64_t chunk_bytes_for(const TableDecl& table, std::uint64_t file_bytes) const {
         std::uint64_t largest = std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20);
         if (is_gzip(table)) largest = std::min<std::uint64_t>(largest, 4ull << 20);
-        std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 4ull);
+        std::uint64_t share = file_bytes / (std::max(1u, options_.connections) * 16ull);
         return std::clamp<std::uint64_t>(share, 1ull << 20, largest);
     }
 
@@ -298,7 +300,7 @@ private:
         if (!is_gzip(table))
             connections = static_cast<unsigned>(std::min<std::uint64_t>(connections, (size + chunk_bytes - 1) / chunk_bytes));
         CopyOptions copy{.connections = connections, .counters = &counters, .db_columns = {},
-                         .binary = options_.binary_copy};
+                         .format = options_.copy_format, .opened_ahead = opened_ahead_};
         std::future<void> copying;
         bool guess_failed = false;
         auto last_report = clock::now();
@@ -494,7 +496,7 @@ private:
                             const std::vector<std::string>& db_columns) {
         CopyCounters counters;
         CopyOptions copy{.connections = options_.connections, .counters = &counters, .db_columns = db_columns,
-                         .binary = options_.binary_copy};
+                         .format = options_.copy_format, .opened_ahead = opened_ahead_};
         auto running = std::async(std::launch::async, [&] { copy_chunks(url_, table, scanned, target, copy); });
         while (running.wait_for(options_.progress_interval) != std::future_status::ready)
             report(table, Phase::loading, counters.bytes, scanned.data_bytes, counters.rows, scanned.rows);
@@ -526,6 +528,7 @@ private:
     const std::string& url_;
     pqxx::connection& conn_;
     const StageOptions& options_;
+    CopyConnections* opened_ahead_;
     clock::time_point started_{};
 };
 
@@ -671,12 +674,17 @@ std::vector<StagedTable> stage_tables(const std::string& url, const Environment&
     for (const auto& t : tables)
         if (seen[t.name]++) throw Error(ErrorKind::usage, "table \"" + t.name + "\" is given twice");
     auto conn = pg::connect(url, "stage");
+    // Opened while the catalog is read and the first block scanned (after the catalog's connection, which comes
+    // first); unused when every file is staged already.
+    std::optional<CopyConnections> opened_ahead;
+    if (std::any_of(tables.begin(), tables.end(), [](const TableDecl& t) { return !is_url(t.source); }))
+        opened_ahead.emplace(url, std::max(1u, options.connections));
     try {
         migrate_catalog(conn);
         pg::AdvisoryLock env_lock(conn, "env:" + env.name);
         GcLock no_gc_meanwhile(conn, /*exclusive=*/false);
         drop_abandoned_loading_tables(conn);
-        Stager stager(url, conn, options);
+        Stager stager(url, conn, options, opened_ahead ? &*opened_ahead : nullptr);
         auto for_table = [](const TableDecl& table, auto&& step) {
             try {
                 return step();

@@ -46,10 +46,10 @@ struct Progress {
 
 struct StageOptions {
     unsigned connections = 2;                    // parallel COPY streams for large files
-    std::uint64_t chunk_bytes = 64ull << 20;     // largest COPY unit (files are cut in ~4 chunks per connection)
+    std::uint64_t chunk_bytes = 64ull << 20;     // largest chunk (files are cut in ~16 chunks per connection)
     std::function<void(const Progress&)> on_progress{};  // called on the calling thread
     std::chrono::milliseconds progress_interval{500};
-    bool binary_copy = true;  // local files: send binary COPY when every column type allows (half the server's work)
+    CopyFormat copy_format = CopyFormat::automatic;  // local files: binary COPY where it pays (see CopyFormat)
     // Local files: COPY the chunks the scan has found while it goes on, with the types the first block suggests; a
     // later value that widens a type discards those rows and loads again. false: scan first, then load.
     bool overlap_scan = true;

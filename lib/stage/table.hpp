@@ -17,6 +17,10 @@ using CsvOptions = config::CsvOptions;
 // ece.yml that declared it (unset for --table).
 using TableDecl = config::StagedTable;
 
+// How a local file's rows travel to PostgreSQL. binary: re-encoded on the client (see binary.hpp), when every
+// column type allows; csv: as they are; automatic: binary where it pays (see detail::wires_for).
+enum class CopyFormat { automatic, binary, csv };
+
 // Parses "NAME=PATH" as given to `ece-stage load --table`; throws ece::Error(usage) when malformed.
 TableDecl parse_table_flag(const std::string& flag);
 

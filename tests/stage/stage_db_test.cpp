@@ -115,24 +115,26 @@ TEST_F(StageDb, ChangedFileLoadsOnlyThatOneAndRepointsTheView) {
     EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.patients"), 150);
 }
 
-// Many chunks over three connections, a gzip file with quoted newlines: every row arrives exactly once.
+// Many chunks over three connections, a gzip file with quoted newlines: every row arrives exactly once. About
+// 5.6 MB inflated, so six chunks of 1 MB (the smallest), two in each connection's COPY.
 TEST_F(StageDb, ParallelChunksLoadEveryRowOnce) {
     std::string csv = "id,note\n";
     long long sum = 0;
-    for (int i = 1; i <= 50000; ++i) {
+    for (int i = 1; i <= 400000; ++i) {
         csv += std::to_string(i) + (i % 10 == 0 ? ",\"two\nlines, \"\"quoted\"\"\"\n" : ",plain\n");
         sum += i;
     }
+    ASSERT_GT(csv.size(), 5u << 20);
     auto path = (dir_ / "notes.csv.gz").string();
     gzFile gz = gzopen(path.c_str(), "wb1");
     gzwrite(gz, csv.data(), static_cast<unsigned>(csv.size()));
     gzclose(gz);
     TableDecl t{.name = "notes", .source = path, .primary_key = {"id"}};
-    auto staged = stage_tables(url_, a_, {t}, StageOptions{.connections = 3, .chunk_bytes = 32 << 10});
-    EXPECT_EQ(staged[0].rows, 50000u);
-    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes"), 50000);
+    auto staged = stage_tables(url_, a_, {t}, StageOptions{.connections = 3});
+    EXPECT_EQ(staged[0].rows, 400000u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes"), 400000);
     EXPECT_EQ(scalar("SELECT sum(id) FROM ece_pr_1_raw.notes"), sum);
-    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes WHERE note = E'two\\nlines, \"quoted\"'"), 5000);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.notes WHERE note = E'two\\nlines, \"quoted\"'"), 40000);
 }
 
 // PostgreSQL rejects a value in a late chunk: the error names the file's line and the column, and the
@@ -143,19 +145,28 @@ TEST_F(StageDb, CopyErrorNamesFileLineAndChangesNothing) {
     stage_tables(url_, a_, {good});
     auto before = content_tables();
 
-    // Record r (0-based) starts on line 2 + r + the multi-line records before it (those with r % 3 != 0).
-    int record = 15000;
+    // About 3.9 MB, so four chunks of 1 MB (the smallest), all in one connection's COPY: the rejected record is in
+    // the fourth, and PostgreSQL counts rows (binary) or lines (CSV) from the first. Record r (0-based) starts on
+    // line 2 + r + the multi-line records before it (those with r % 3 != 0).
+    int records = 300000, record = 280000;
     int line = 2 + record + (record - (record + 2) / 3);
     std::string csv = "code,label\n";
-    for (int i = 0; i < 20000; ++i) {
+    for (int i = 0; i < records; ++i) {
         std::string code = i == record ? "TOOLONG" : (i % 3 ? "A01" : "B02");
         csv += code + (i % 3 ? ",\"multi\nline\"\n" : ",y\n");
     }
+    ASSERT_GT(csv.size(), 3u << 20);
     auto bad = write("codes", "codes2.csv", csv);
     bad.column_types = {{"code", "varchar(3)"}};
-    auto message = error_of([&] { stage_tables(url_, a_, {bad}, StageOptions{.connections = 2, .chunk_bytes = 16 << 10}); });
-    EXPECT_EQ(message, bad.source + ":" + std::to_string(line) +
-                           ": column code: value too long for type character varying(3)");
+    for (bool binary : {true, false}) {
+        auto message = error_of([&] {
+            stage_tables(url_, a_, {bad},
+                         StageOptions{.connections = 1, .copy_format = binary ? CopyFormat::binary : CopyFormat::csv});
+        });
+        EXPECT_EQ(message, bad.source + ":" + std::to_string(line) +
+                               ": column code: value too long for type character varying(3)")
+            << (binary ? "binary COPY" : "CSV COPY");
+    }
     EXPECT_EQ(content_tables(), before);
     EXPECT_EQ(scalar("SELECT count(*) FROM ece_pr_1_raw.codes"), 1);
 }
@@ -199,7 +210,7 @@ TEST_F(StageDb, BinaryCopyGivesTheSameValuesAsCsv) {
         for (const auto& r : tx.exec("SELECT t::text FROM ece_pr_1_raw.types t ORDER BY id")) out += r[0].as<std::string>() + "\n";
         return out;
     };
-    stage_tables(url_, a_, {t}, StageOptions{.binary_copy = true});
+    stage_tables(url_, a_, {t}, StageOptions{.copy_format = CopyFormat::binary});
     std::string binary = rows();
     {
         pqxx::work tx(*conn_);
@@ -207,7 +218,7 @@ TEST_F(StageDb, BinaryCopyGivesTheSameValuesAsCsv) {
         tx.commit();
     }
     ASSERT_EQ(gc(*conn_).size(), 1u);
-    stage_tables(url_, a_, {t}, StageOptions{.binary_copy = false});
+    stage_tables(url_, a_, {t}, StageOptions{.copy_format = CopyFormat::csv});
     EXPECT_EQ(binary, rows());
     EXPECT_THAT(binary, HasSubstr("(1,-32768,9223372036854775807,-0.0001,1e-05,0001-01-01,\"2024-02-29 23:59:59.999999\",t,\"a,b\",A00)"));
     EXPECT_THAT(binary, HasSubstr("(4,,,0,,,,,\"\",C)"));
