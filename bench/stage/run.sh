@@ -17,11 +17,11 @@ for sf in ${ECE_BENCH_SCALES:-0.1 1}; do
   echo "## SF $sf ($(uptime))"
   "$BUILD"/bench/stage/bench_stage_scan "$OUT/sf$sf/patients.csv" "$OUT/sf$sf/diagnoses.csv"
   if [ "$sf" = 1 ]; then
-    load "$sf" patients 2 1,1seq,2,2seq,3
+    load "$sf" patients 5 1,2,3,1csv,2bin
     load "$sf" diagnoses 1 1,2
   else
-    load "$sf" patients 3 1,1seq,2,2seq,3
-    load "$sf" diagnoses 3 1,1seq,2,2seq,3
+    load "$sf" patients 9 1,2,3,1csv,2bin
+    load "$sf" diagnoses 3 1,2,3,2csv
   fi
   echo "## done ($(uptime))"
 done
