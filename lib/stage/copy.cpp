@@ -21,12 +21,12 @@ namespace ece::stage {
 namespace {
 
 constexpr std::size_t piece_size = 1 << 20;
-// A binary COPY ends at the first chunk end after this much: a row PostgreSQL rejects is reported when its COPY
-// ends, so no later than this much data after it.
+// A connection's COPY ends at the first chunk end after this much: a row PostgreSQL rejects is reported when its
+// COPY ends, so no later than this much data after it.
 constexpr std::uint64_t stream_bytes = 64ull << 20;
 constexpr std::size_t pieces_per_worker = 4;
 
-// A piece of one chunk, in order; the first and last piece of a chunk open and close its COPY.
+// A piece of one chunk, in order; the first and last piece of a chunk start and end it within its COPY.
 struct Piece {
     std::vector<char> data;
     Chunk chunk{};
@@ -346,8 +346,8 @@ private:
                     conn.put(encoded.data(), encoded.size());
                 }
                 if (PGresult* failed = conn.end_copy()) throw copy_error(failed, streamed);
-                for (const auto& chunk : streamed)
-                    if (options_.counters) options_.counters->rows += chunk.records;
+                if (options_.counters)
+                    for (const auto& chunk : streamed) options_.counters->rows += chunk.records;
                 streamed.clear();
                 streamed_bytes = 0;
             };
