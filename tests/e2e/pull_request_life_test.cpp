@@ -267,7 +267,6 @@ const std::set<std::string> change_a_models = {
     "model.ece_demo.male_patients", "model.ece_demo.patients_by_sex"};
 
 TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOneCollected) {
-    const auto started = std::chrono::steady_clock::now();
     build_production();
     const auto production_content = content_tables();
     ASSERT_FALSE(production_content.empty());
@@ -413,7 +412,6 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
     for (int pr : {1, 2, 3})
         for (const auto& c : github_.comments(pr))
             EXPECT_THAT(ece::test::find_secrets(c.body, {admin_url_, github_.token()}), testing::IsEmpty());
-    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
 }
 
 // workflows/preview-fork-safe.yml's privileged half through the real binary: the artifact of a fork's pull request is

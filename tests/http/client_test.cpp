@@ -345,7 +345,7 @@ TEST(Timeouts, HangingServerGivesAClearError) {
     EXPECT_EQ(e.kind(), ErrorKind::network);
     EXPECT_EQ(std::string(e.what()),
               server.url("/hang") + ": GET failed: no response within 0.2 s (read timeout) (after 2 attempts)");
-    EXPECT_LT(elapsed, 2s);
+    EXPECT_LT(elapsed, 5s);  // bounded by the timeouts, not by the hour the server would hang
 }
 
 TEST(Timeouts, HandshakeWithAServerThatNeverAnswersTimesOut) {
@@ -370,7 +370,7 @@ TEST(Timeouts, HandshakeWithAServerThatNeverAnswersTimesOut) {
     auto e = expect_error([&] { client.send({.url = url}); });
     EXPECT_EQ(std::string(e.what()), url + ": GET failed: TLS handshake with 127.0.0.1:" +
                                          std::to_string(ntohs(address.sin_port)) + " failed: timed out");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // bounded by the timeout, not by the silent listener
     ::close(listener);
 }
 
