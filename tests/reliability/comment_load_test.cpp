@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -89,22 +90,34 @@ TEST(CommentLoad, TwoHundredUpdatesUnderRateLimitsAndFaultsLeaveOneCommentPerPul
     std::atomic<bool> done{false};
     std::atomic<int> faults{0};
     // Faults arrive on GitHub's side while the updates run: one per two requests served, on the listing (GET) or
-    // on edits (PATCH), a hang only every tenth; so a fault never waits in line behind another and the client's five
-    // attempts per request always suffice, yet nearly every update meets one.
+    // on edits (PATCH), a hang only every tenth, and for each of the two only once a request has met the last one;
+    // so faults never pile up in line (while only edits were served, listing faults did, and five met one listing
+    // in a row) and the client's five attempts per request suffice, yet many updates meet one.
     std::thread chaos([&] {
         std::mt19937 random(7);
-        std::size_t seen = 0;
+        std::size_t seen = 0;  // requests served when the last fault was scripted
+        std::map<std::string, std::size_t> pending;  // method -> requests served when its fault was scripted
+        auto met = [&](const std::vector<test::ServerRequest>& served, const std::string& method) {
+            auto it = pending.find(method);
+            if (it == pending.end()) return true;
+            const auto& pattern = method == "PATCH" ? edit_pattern : list_pattern;
+            for (std::size_t k = it->second; k < served.size(); ++k)
+                if (served[k].method == method && test::match_path(pattern, served[k].path)) return true;
+            return false;
+        };
         while (!done) {
-            std::this_thread::sleep_for(3ms);
-            const std::size_t served = fake.server().requests().size();
-            if (served < seen + 2) continue;
-            seen = served;
+            std::this_thread::sleep_for(1ms);
+            const auto served = fake.server().requests();
+            if (served.size() < seen + 2) continue;
             int kind = static_cast<int>(random() % 6);
             if (kind == 4 && faults % 10 != 0) kind = 0;
             // An edit whose answer is lost is not sent again (lib/http repeats no request that changes something
             // once it was sent): cut and hung answers go to the listing only; edits get limits and 5xx.
-            const bool on_edit = kind < 4 && random() % 2 == 0;
-            fake.server().enqueue(on_edit ? "PATCH" : "GET", on_edit ? edit_pattern : list_pattern, {faulty(kind)});
+            const std::string method = kind < 4 && random() % 2 == 0 ? "PATCH" : "GET";
+            if (!met(served, method)) continue;
+            fake.server().enqueue(method, method == "PATCH" ? edit_pattern : list_pattern, {faulty(kind)});
+            // Taken after the enqueue: only later requests can have met it.
+            seen = pending[method] = fake.server().requests().size();
             ++faults;
         }
     });
@@ -136,6 +149,7 @@ TEST(CommentLoad, TwoHundredUpdatesUnderRateLimitsAndFaultsLeaveOneCommentPerPul
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     EXPECT_THAT(errors, testing::IsEmpty());
     EXPECT_EQ(succeeded.load(), pulls * updates);
+    EXPECT_GE(faults.load(), 10) << "too few faults met the updates to prove anything";
     for (int pr = 1; pr <= pulls; ++pr) {
         const auto environment = "pr-" + std::to_string(pr);
         int ece = 0;
