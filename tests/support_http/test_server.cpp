@@ -168,6 +168,7 @@ struct TestServer::Impl {
     mutable std::mutex mutex;
     std::vector<Route> routes;
     std::vector<Script> scripts;
+    Interceptor interceptor;
     std::vector<ServerRequest> log;
     std::size_t accepted = 0;
 
@@ -217,9 +218,19 @@ struct TestServer::Impl {
 
     ServerResponse respond(ServerRequest& request) {
         Handler handler;
+        Interceptor intercept;
+        std::size_t logged = 0;
         {
             std::lock_guard lock(mutex);
             log.push_back(request);
+            logged = log.size() - 1;
+            intercept = interceptor;
+        }
+        if (intercept) {
+            if (auto answer = intercept(request)) return std::move(*answer);
+        }
+        {
+            std::lock_guard lock(mutex);
             for (auto& script : scripts) {
                 if (script.method != request.method || script.responses.empty()) continue;
                 if (match_path(script.pattern, request.path)) {
@@ -232,7 +243,7 @@ struct TestServer::Impl {
                 if (it->method != request.method) continue;
                 if (auto params = match_path(it->pattern, request.path)) {
                     request.params = std::move(*params);
-                    log.back().params = request.params;
+                    log[logged].params = request.params;
                     handler = it->handler;
                     break;
                 }
@@ -322,6 +333,11 @@ TestServer::~TestServer() = default;
 void TestServer::route(std::string method, std::string pattern, Handler handler) {
     std::lock_guard lock(impl_->mutex);
     impl_->routes.push_back({std::move(method), std::move(pattern), std::move(handler)});
+}
+
+void TestServer::intercept(Interceptor interceptor) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->interceptor = std::move(interceptor);
 }
 
 void TestServer::enqueue(std::string method, std::string pattern, std::vector<ServerResponse> responses) {

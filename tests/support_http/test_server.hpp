@@ -56,6 +56,8 @@ struct ServerResponse {
 };
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;
+// Sees every request first (on the server's thread, unlocked); an answer it returns is served instead.
+using Interceptor = std::function<std::optional<ServerResponse>(const ServerRequest&)>;
 
 // The {name} parameters of path (percent-decoded) when it matches pattern ("/repos/{owner}/{repo}/pulls"), segment
 // by segment; nullopt when it does not.
@@ -84,6 +86,8 @@ public:
     void route(std::string method, std::string pattern, Handler handler);
     // Responses served, in order, to the next requests matching method + pattern, before the route sees any.
     void enqueue(std::string method, std::string pattern, std::vector<ServerResponse> responses);
+    // Faults decided per request (see Interceptor); replaces the one set before.
+    void intercept(Interceptor interceptor);
 
     unsigned short port() const;
     std::string base_url() const;                   // https://127.0.0.1:<port> (http:// without TLS)
