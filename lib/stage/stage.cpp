@@ -220,7 +220,7 @@ private:
     }
 
     // Small chunks (about sixteen a connection, none larger than asked) keep every connection busy until the end
-    // and let the first COPY start early; a connection's binary COPY runs on over its chunks, so they cost little.
+    // and let the first COPY start early; a connection's COPY runs on over its chunks, so they cost little.
     // gzip is inflated by one reader that deals chunks out in turn: small chunks let every connection start at once.
     std::uint64_t chunk_bytes_for(const TableDecl& table, std::uint64_t file_bytes) const {
         std::uint64_t largest = std::max<std::uint64_t>(options_.chunk_bytes, 1ull << 20);

@@ -26,12 +26,7 @@ constexpr int pr = 7;
 const std::string comments_pattern = "/repos/{owner}/{repo}/issues/{issue_number}/comments";
 
 github::ClientConfig config_for(const FakeGitHub& fake) {
-    github::ClientConfig config;
-    config.api_url = fake.api_url();
-    config.token = fake.token();
-    config.repository = {fake.owner(), fake.repo()};
-    config.http.ca_file = fake.ca_file();
-    config.http.proxy_from_environment = false;
+    github::ClientConfig config = fake.client_config();
     config.http.read_timeout = 5s;
     config.http.sleep = [](std::chrono::milliseconds) {};
     return config;
@@ -57,24 +52,18 @@ std::vector<FakeGitHub::Comment> ece_comments(const FakeGitHub& fake, const std:
     return out;
 }
 
-std::size_t requests_with(FakeGitHub& fake, const std::string& method) {
+// Requests of method that reached the fake (only those on pattern, when given).
+std::size_t requests_with(FakeGitHub& fake, const std::string& method, const std::string& pattern = {}) {
     std::size_t n = 0;
-    for (const auto& r : fake.server().requests()) n += r.method == method ? 1 : 0;
-    return n;
-}
-
-std::size_t comment_lists(FakeGitHub& fake) {
-    std::size_t n = 0;
-    for (const auto& r : fake.server().requests()) {
-        n += r.method == "GET" && test::match_path(comments_pattern, r.path) ? 1 : 0;
-    }
+    for (const auto& r : fake.server().requests())
+        n += r.method == method && (pattern.empty() || test::match_path(pattern, r.path)) ? 1 : 0;
     return n;
 }
 
 // Waits until `count` lists of the pull request's comments have reached the fake; false when not within `limit`.
 bool wait_for_comment_lists(FakeGitHub& fake, std::size_t count, std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
-    while (comment_lists(fake) < count) {
+    while (requests_with(fake, "GET", comments_pattern) < count) {
         if (std::chrono::steady_clock::now() > deadline) return false;
         std::this_thread::sleep_for(5ms);
     }

@@ -11,10 +11,7 @@ namespace ece::dbt {
 namespace {
 
 github::ClientConfig config_for(test::FakeGitHub& github) {
-    github::ClientConfig config{.api_url = github.api_url(), .token = github.token(),
-                                .repository = {github.owner(), github.repo()}};
-    config.http.ca_file = github.ca_file();
-    config.http.proxy_from_environment = false;
+    github::ClientConfig config = github.client_config();
     config.http.sleep = [](auto) {};
     return config;
 }

@@ -83,12 +83,7 @@ inline std::string pull_request_json(int number, const std::string& head_sha) {
 
 // The lifecycle's GitHub pull requests on a FakeGitHub.
 inline std::unique_ptr<lifecycle::GitHubPullRequests> pull_requests_of(const FakeGitHub& github) {
-    github::ClientConfig config;
-    config.api_url = github.api_url();
-    config.token = github.token();
-    config.repository = {github.owner(), github.repo()};
-    config.http.ca_file = github.ca_file();
-    config.http.proxy_from_environment = false;
+    github::ClientConfig config = github.client_config();
     config.http.read_timeout = std::chrono::seconds(5);
     return std::make_unique<lifecycle::GitHubPullRequests>(std::make_shared<github::Client>(config));
 }

@@ -33,12 +33,7 @@ const std::string list_pattern = "/repos/{owner}/{repo}/issues/{issue_number}/co
 const std::string edit_pattern = "/repos/{owner}/{repo}/issues/comments/{comment_id}";
 
 github::ClientConfig config_for(const FakeGitHub& fake, std::atomic<long long>& slept_ms) {
-    github::ClientConfig config;
-    config.api_url = fake.api_url();
-    config.token = fake.token();
-    config.repository = {fake.owner(), fake.repo()};
-    config.http.ca_file = fake.ca_file();
-    config.http.proxy_from_environment = false;
+    github::ClientConfig config = fake.client_config();
     config.http.read_timeout = 500ms;  // a hang costs half a second of real time
     config.http.sleep = [&slept_ms](std::chrono::milliseconds ms) { slept_ms += ms.count(); };  // waits are counted
     return config;

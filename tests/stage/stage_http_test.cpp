@@ -65,15 +65,6 @@ protected:
         return r.empty() || r[0][0].is_null() ? "<null>" : r[0][0].as<std::string>();
     }
     std::vector<std::string> content_tables() { return test::content_tables(*conn_); }
-    Error error_of(const std::function<void()>& f) {
-        try {
-            f();
-        } catch (const Error& e) {
-            return e;
-        }
-        ADD_FAILURE() << "no error";
-        return Error(ErrorKind::internal, "none");
-    }
 
     test::TestServer server_;
     test::TempDir dir_;
@@ -145,7 +136,7 @@ TEST_F(StageHttp, ACutConnectionLeavesNothingBehind) {
     server_.route("GET", "/events.csv", [csv](const test::ServerRequest&) {
         return test::ServerResponse{.status = 200, .body = csv, .fault = test::Fault::cut_body};
     });
-    auto error = error_of([&] {
+    auto error = test::expect_error([&] {
         stage_tables(url_, a_, {TableDecl{.name = "events", .source = server_.url("/events.csv")}}, options_);
     });
     EXPECT_EQ(error.kind(), ErrorKind::network);
@@ -157,7 +148,7 @@ TEST_F(StageHttp, ACutConnectionLeavesNothingBehind) {
 
 TEST_F(StageHttp, HttpErrorsAndBadRowsNameTheUrl) {
     server_.route("GET", "/missing.csv", [](const test::ServerRequest&) { return test::ServerResponse::error(404, "Not Found"); });
-    auto missing = error_of([&] {
+    auto missing = test::expect_error([&] {
         stage_tables(url_, a_, {TableDecl{.name = "x", .source = server_.url("/missing.csv")}}, options_);
     });
     EXPECT_EQ(missing.where().http_status, 404);
@@ -166,12 +157,12 @@ TEST_F(StageHttp, HttpErrorsAndBadRowsNameTheUrl) {
     // A value the scan cannot see is wrong (the declared varchar(3) is left to PostgreSQL): line of the file.
     serve("/codes.csv", "code,label\nA00,\"multi\nline\"\nA01,x\nTOOLONG,y\n");
     TableDecl codes{.name = "codes", .source = server_.url("/codes.csv"), .column_types = {{"code", "varchar(3)"}}};
-    auto rejected = error_of([&] { stage_tables(url_, a_, {codes}, options_); });
+    auto rejected = test::expect_error([&] { stage_tables(url_, a_, {codes}, options_); });
     EXPECT_EQ(std::string(rejected.what()),
               server_.url("/codes.csv") + ":5: column code: value too long for type character varying(3)");
 
     serve("/bad.csv", "id,n\n1,2\n2,\"open\n");
-    auto malformed = error_of([&] {
+    auto malformed = test::expect_error([&] {
         stage_tables(url_, a_, {TableDecl{.name = "bad", .source = server_.url("/bad.csv")}}, options_);
     });
     EXPECT_THAT(malformed.what(), HasSubstr(server_.url("/bad.csv") + ":3: column n: unterminated quoted field"));
