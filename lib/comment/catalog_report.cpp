@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "cost/environment_cost.hpp"
 #include "env/environments.hpp"
+#include "pg/as_role.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 
@@ -72,16 +73,19 @@ RowCount estimate(const RelationFacts& facts) {
 
 bool stores_rows(const RelationFacts& facts) { return facts.kind == "r" || facts.kind == "m" || facts.kind == "p"; }
 
-RowCount count_rows(pqxx::connection_base& conn, const std::string& schema, const std::string& relation,
-                    const RelationFacts& facts, const DataChangeOptions& options) {
+// Counting runs the relation: a view calls whatever the pull request wrote, so it runs as the environment's role.
+RowCount count_rows(pqxx::connection_base& conn, const std::string& role, const std::string& schema,
+                    const std::string& relation, const RelationFacts& facts, const DataChangeOptions& options) {
     if (stores_rows(facts) && facts.estimated_rows >= static_cast<double>(options.exact_count_below)) {
         return estimate(facts);
     }
     try {
         pqxx::work tx(conn, "comment row count");
         tx.exec("SET LOCAL statement_timeout = " + std::to_string(options.count_timeout.count()));
-        auto row = tx.exec1("SELECT count(*) FROM " + pg::quote_ident(schema) + "." + pg::quote_ident(relation));
-        return {row[0].as<std::int64_t>(), false};
+        auto rows = pg::select_as_role(
+            tx, role, "SELECT pg_catalog.count(*) FROM " + pg::quote_ident(schema) + "." + pg::quote_ident(relation),
+            "n bigint");
+        return {rows.at(0)[0].as<std::int64_t>(), false};
     } catch (const pqxx::sql_error& e) {
         // Timed out, or a view that no longer works: the estimate (or nothing) rather than no comment at all.
         return e.sqlstate() == "57014" && stores_rows(facts) ? estimate(facts) : RowCount{};
@@ -118,19 +122,19 @@ std::vector<ColumnChange> compare_columns(const Columns& environment, const Colu
     return changes;
 }
 
-DataChange compare_relation(pqxx::connection_base& conn, const dbt::BuiltNode& node,
+DataChange compare_relation(pqxx::connection_base& conn, const std::string& role, const dbt::BuiltNode& node,
                             const std::optional<std::string>& production_schema, const DataChangeOptions& options) {
     DataChange change;
     change.model = node.unique_id;
     auto env_facts = relation_facts(conn, node.schema, node.relation);
     if (!env_facts) return change;  // built once, dropped since: nothing to compare
-    auto env_count = count_rows(conn, node.schema, node.relation, *env_facts, options);
+    auto env_count = count_rows(conn, role, node.schema, node.relation, *env_facts, options);
     change.rows_environment = env_count.rows;
     change.rows_environment_estimated = env_count.estimated;
     if (!production_schema) return change;
     auto prod_facts = relation_facts(conn, *production_schema, node.relation);
     if (!prod_facts) return change;  // new in this pull request
-    auto prod_count = count_rows(conn, *production_schema, node.relation, *prod_facts, options);
+    auto prod_count = count_rows(conn, role, *production_schema, node.relation, *prod_facts, options);
     change.rows_production = prod_count.rows;
     change.rows_production_estimated = prod_count.estimated;
     change.columns = compare_columns(columns_of(conn, node.schema, node.relation),
@@ -255,8 +259,8 @@ std::optional<std::string> production_schema_for(std::string_view schema, std::s
     return std::nullopt;
 }
 
-std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::vector<dbt::BuiltNode>& nodes,
-                                     std::string_view base_schema, std::string_view production_schema,
+std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::string& environment_role,
+                                     const std::vector<dbt::BuiltNode>& nodes, std::string_view base_schema, std::string_view production_schema,
                                      const DataChangeOptions& options) {
     return reading("comparing the environment's data with production", [&] {
         std::vector<DataChange> changes;
@@ -265,7 +269,7 @@ std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::ve
             if (node.resource_type != "model" && node.resource_type != "seed" && node.resource_type != "snapshot") {
                 continue;
             }
-            changes.push_back(compare_relation(admin, node,
+            changes.push_back(compare_relation(admin, environment_role, node,
                                                production_schema_for(node.schema, base_schema, production_schema),
                                                options));
         }
@@ -315,7 +319,7 @@ CatalogFill fill_from_catalog(Report& report, pqxx::connection_base& admin, cons
         report.warnings.push_back("dbt build " + build->status + ": " + build->message);
     }
     if (alive && options.data_changes && !config.production.schemas.empty()) {
-        report.data_changes = data_changes(admin, dbt::built_nodes(admin, record->name), record->base_schema,
+        report.data_changes = data_changes(admin, record->role_name, dbt::built_nodes(admin, record->name), record->base_schema,
                                            config.production.schemas.front(), options.counting);
     }
     return fill;

@@ -67,9 +67,10 @@ struct DataChangeOptions {
 
 // For each built model, seed and snapshot with a relation (ephemeral ones have none): rows in the environment and
 // in production, and columns added, removed or retyped (format_type of pg_attribute). Relation names reach SQL only
-// through pg::quote_ident.
-std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::vector<dbt::BuiltNode>& nodes,
-                                     std::string_view base_schema, std::string_view production_schema,
+// through pg::quote_ident. The counts run as environment_role (pg::select_as_role: a view may call the pull
+// request's functions), everything else reads the catalog only.
+std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::string& environment_role,
+                                     const std::vector<dbt::BuiltNode>& nodes, std::string_view base_schema, std::string_view production_schema,
                                      const DataChangeOptions& options = {});
 
 struct CatalogFill {

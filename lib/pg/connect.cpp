@@ -67,11 +67,12 @@ bool looks_like_rejected_credentials(std::string_view message) {
     return false;
 }
 
-// The default search_path "$user", public lets anyone who can create a schema named like the connecting role (an
-// environment role has CREATE on the database) put functions and operators in front of ece's SQL: e.g. an aggregate
-// count(oid) in a schema named after the admin ran with the admin's rights in ece-env list. pg_catalog first and no
-// "$user": ece's own SQL resolves only to built-ins and to what it names with a schema.
-constexpr const char* safe_search_path = "-c search_path=pg_catalog,public";
+// The default search_path "$user", public lets anyone who can create a schema named like the connecting role, or
+// in public, put functions and operators in front of ece's SQL: e.g. an aggregate count(oid) in a schema named after
+// the admin ran with the admin's rights in ece-env list. pg_catalog first, the session's temporary relations last
+// (unlisted, pg_temp would come first for relations) and nothing else: ece's own SQL resolves only to built-ins
+// and to what it names with a schema (pg/as_role.hpp).
+constexpr const char* search_path_option = "-c search_path=pg_catalog,pg_temp";
 
 std::string connection_string(const std::string& url, std::string_view purpose, std::chrono::seconds timeout) {
     auto options = parse_options(url);
@@ -84,12 +85,12 @@ std::string connection_string(const std::string& url, std::string_view purpose, 
         has_name |= key == "application_name";
         if (key == "options") {
             has_options = true;
-            out += conninfo_pair(key, std::string(o->val) + " " + safe_search_path) + " ";
+            out += conninfo_pair(key, std::string(o->val) + " " + search_path_option) + " ";
             continue;
         }
         out += conninfo_pair(key, o->val) + " ";
     }
-    if (!has_options) out += conninfo_pair("options", safe_search_path) + " ";
+    if (!has_options) out += conninfo_pair("options", search_path_option) + " ";
     if (!has_timeout) out += conninfo_pair("connect_timeout", std::to_string(std::max<long>(2, timeout.count()))) + " ";
     if (!has_name) out += conninfo_pair("application_name", ("ece " + std::string(purpose)).substr(0, 63));
     return out;

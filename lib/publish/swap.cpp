@@ -1,6 +1,7 @@
 #include "publish/swap.hpp"
 
 #include "core/error.hpp"
+#include "pg/as_role.hpp"
 #include "pg/ident.hpp"
 
 #include <algorithm>
@@ -68,20 +69,6 @@ RelationKind kind_of(char relkind) {
 // the swap does not deadlock against a reader holding the view while it waits for the table.
 int lock_rank(char relkind) { return relkind == 'v' ? 0 : relkind == 'm' ? 1 : 2; }
 
-// A PostgreSQL text[] literal.
-std::string text_array(const std::vector<std::string>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        out += i ? ",\"" : "\"";
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out.push_back('\\');
-            out.push_back(c);
-        }
-        out += "\"";
-    }
-    return out + "}";
-}
-
 // Looks all names up in one round trip (a publish has hundreds).
 std::vector<std::optional<Relation>> find_relations(pqxx::transaction_base& tx, const std::vector<QualifiedName>& names) {
     std::vector<std::string> schemas, relnames;
@@ -123,7 +110,26 @@ std::string archive_for(std::int64_t id, const std::vector<std::string>& schemas
     return archive_schema_name(id, static_cast<std::size_t>(at - schemas.begin()));
 }
 
+// A production schema that belongs to someone else than production's role, ece's own or a superuser (an
+// environment that created "analytics_marts" before production did, when environments could create schemas) would
+// give its owner the power to drop or replace what publish moves in: refused.
+void refuse_foreign_production_schemas(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    std::vector<std::string> schemas;
+    for (const auto& item : plan.items) schemas.push_back(item.target.schema);
+    auto rows = tx.exec_params(
+        "SELECT n.nspname, r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner "
+        "WHERE n.nspname = ANY($1::text[]) AND NOT r.rolsuper AND r.rolname <> current_user AND r.rolname <> $2 "
+        "ORDER BY 1",
+        text_array(schemas), plan.production_role);
+    if (rows.empty()) return;
+    throw Error(ErrorKind::conflict, "refusing to publish into schema " + rows[0][0].as<std::string>() +
+                                         ": it belongs to role " + rows[0][1].as<std::string>() +
+                                         ", not to production's role " + plan.production_role +
+                                         " (or ece's); give it to production's role first");
+}
+
 std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    refuse_foreign_production_schemas(tx, plan);
     std::set<QualifiedName> targets;
     std::vector<std::string> production_schemas;  // those that archive something, sorted
     std::vector<Resolved> resolved;
@@ -173,6 +179,15 @@ std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) 
     return resolved;
 }
 
+// The environment schemas the incoming relations come from.
+std::vector<std::string> incoming_schemas_of(const std::vector<Resolved>& resolved) {
+    std::set<std::string> schemas;
+    for (const auto& r : resolved) {
+        if (r.incoming) schemas.insert(r.item->incoming->schema);
+    }
+    return {schemas.begin(), schemas.end()};
+}
+
 // What depends on the relations leaving production, sorted out: views to recreate against the new relations, and
 // objects that would be left reading the archive (blockers).
 using SchemaPair = std::pair<std::string, std::string>;  // (schema a view reads now, schema to read instead)
@@ -195,6 +210,73 @@ std::vector<bool> exist_after_swap(pqxx::transaction_base& tx, const std::vector
         exists[i] = target != targets.end() ? target->second : found[i].has_value();
     }
     return exists;
+}
+
+// What the incoming relations carry with them (their rules, triggers, policies, defaults, constraints, indexes,
+// owned sequences, row types: everything that depends on them automatically or internally, recursively) must not
+// use an object that stays behind and belongs to the environment: a function, type, operator, collation or
+// relation owned by the environment's role or living in a schema it owns. Production's readers would run the pull
+// request's code, and the environment's down would take it away (or fail). pg_depend records every such use, by
+// any object class; built-ins are pinned and never appear. The relations a view reads are sorted out by analyze().
+std::vector<std::string> environment_dependencies(pqxx::transaction_base& tx, const SwapPlan& plan,
+                                                  const std::vector<Resolved>& resolved) {
+    std::vector<Oid> incoming;
+    // The environment's roles: whoever owns an incoming relation, but production's role and ece's own.
+    std::vector<std::string> owners;
+    for (const auto& r : resolved) {
+        if (!r.incoming) continue;
+        incoming.push_back(r.incoming->oid);
+        if (r.incoming->owner != plan.production_role) owners.push_back(r.incoming->owner);
+    }
+    if (incoming.empty() || owners.empty()) return {};
+    std::vector<std::string> counterparts;
+    for (const auto& [schema, _] : plan.counterpart_schemas) counterparts.push_back(schema);
+    auto rows = tx.exec_params(
+        "WITH RECURSIVE part(root, classid, objid) AS ("
+        "  SELECT c.oid, 'pg_class'::regclass::oid, c.oid FROM pg_class c WHERE c.oid = ANY($1::oid[])"
+        "  UNION SELECT p.root, d.classid, d.objid FROM part p JOIN pg_depend d"
+        "   ON d.refclassid = p.classid AND d.refobjid = p.objid AND d.deptype IN ('a', 'i')),"
+        " used AS ("
+        "  SELECT DISTINCT p.root, d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid, d.refobjsubid"
+        "  FROM part p JOIN pg_depend d ON d.classid = p.classid AND d.objid = p.objid AND d.deptype = 'n'"
+        "  WHERE d.refclassid <> 'pg_namespace'::regclass"
+        "   AND NOT EXISTS (SELECT 1 FROM part q WHERE q.classid = d.refclassid AND q.objid = d.refobjid)),"
+        " described AS ("
+        "  SELECT u.*, (pg_identify_object(u.refclassid, u.refobjid, 0)).schema AS schema,"
+        "   CASE u.refclassid"
+        "    WHEN 'pg_proc'::regclass THEN (SELECT proowner FROM pg_proc WHERE oid = u.refobjid)"
+        "    WHEN 'pg_type'::regclass THEN (SELECT typowner FROM pg_type WHERE oid = u.refobjid)"
+        "    WHEN 'pg_class'::regclass THEN (SELECT relowner FROM pg_class WHERE oid = u.refobjid)"
+        "    WHEN 'pg_operator'::regclass THEN (SELECT oprowner FROM pg_operator WHERE oid = u.refobjid)"
+        "    WHEN 'pg_collation'::regclass THEN (SELECT collowner FROM pg_collation WHERE oid = u.refobjid)"
+        "    WHEN 'pg_opclass'::regclass THEN (SELECT opcowner FROM pg_opclass WHERE oid = u.refobjid)"
+        "    WHEN 'pg_opfamily'::regclass THEN (SELECT opfowner FROM pg_opfamily WHERE oid = u.refobjid)"
+        "    WHEN 'pg_conversion'::regclass THEN (SELECT conowner FROM pg_conversion WHERE oid = u.refobjid)"
+        "    WHEN 'pg_ts_config'::regclass THEN (SELECT cfgowner FROM pg_ts_config WHERE oid = u.refobjid)"
+        "    WHEN 'pg_ts_dict'::regclass THEN (SELECT dictowner FROM pg_ts_dict WHERE oid = u.refobjid)"
+        "    WHEN 'pg_statistic_ext'::regclass THEN (SELECT stxowner FROM pg_statistic_ext WHERE oid = u.refobjid)"
+        "   END AS owner"
+        "  FROM used u),"
+        " environment AS (SELECT array_remove($2::text[], current_user::text) AS roles)"
+        " SELECT DISTINCT pg_describe_object('pg_class'::regclass, d.root, 0),"
+        "  pg_describe_object(d.classid, d.objid, d.objsubid), pg_describe_object(d.refclassid, d.refobjid, 0),"
+        "  pg_get_userbyid(coalesce(d.owner, 0)) = ANY(e.roles),"
+        "  d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass"
+        " FROM described d CROSS JOIN environment e LEFT JOIN pg_namespace n ON n.nspname = d.schema"
+        " WHERE (pg_get_userbyid(coalesce(d.owner, 0)) = ANY(e.roles)"
+        "        OR pg_get_userbyid(coalesce(n.nspowner, 0)) = ANY(e.roles))"
+        "   AND NOT (d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "            AND (d.schema = ANY($3::text[]) OR d.schema = ANY($4::text[])))"
+        " ORDER BY 1, 2, 3",
+        oid_array(incoming), text_array(owners), text_array(counterparts), text_array(incoming_schemas_of(resolved)));
+    std::vector<std::string> blockers;
+    for (const auto& row : rows) {
+        const auto relation = row[0].as<std::string>(), part = row[1].as<std::string>();
+        blockers.push_back(relation + (part == relation ? "" : " (" + part + ")") + " uses " + row[2].as<std::string>() +
+                           (row[3].as<bool>() ? ", which the environment owns" : ", which lives in the environment") +
+                           " and does not move with it");
+    }
+    return blockers;
 }
 
 Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::vector<Resolved>& resolved) {
@@ -304,6 +386,7 @@ Analysis analyze(pqxx::transaction_base& tx, const SwapPlan& plan, const std::ve
                                         ", which is not part of this publish");
         }
     }
+    for (auto& blocker : environment_dependencies(tx, plan, resolved)) analysis.blockers.push_back(std::move(blocker));
     return analysis;
 }
 
@@ -312,8 +395,8 @@ void refuse_blockers(const Analysis& analysis) {
     std::string list;
     for (const auto& b : analysis.blockers) list += "\n  " + b;
     throw Error(ErrorKind::conflict,
-                "refusing to publish: these objects would be left reading the archived relations (drop or "
-                "recreate them, or build them as dbt models):" +
+                "refusing to publish: these objects would be left reading the archived relations or the "
+                "environment (drop or recreate them, or build them as dbt models):" +
                     list);
 }
 
@@ -324,29 +407,34 @@ std::string move_statement(char relkind, const QualifiedName& from, const std::s
 
 // Recreates view `view` so that what it read in each "from" schema (an archive, or the environment's raw schema)
 // it now reads under the same name in the "to" schema (production's). pg_get_viewdef prints a relation unqualified
-// exactly when search_path finds it, so with search_path = the from schema alone its relations come out
-// unqualified and everything else qualified; replaying that text with search_path = the to schema binds those
-// names to the relations there. CREATE OR REPLACE keeps the view's OID, owner, grants and dependents.
+// exactly when search_path finds it, so with search_path = pg_catalog, the from schema, its relations there come
+// out unqualified and everything else qualified; replaying that text with search_path = pg_catalog, the to schema
+// binds those names to the relations there. CREATE OR REPLACE keeps the view's OID, owner, grants and dependents.
+// The from schema may be the pull request's: while it is on the path, the one statement that runs names every
+// function and type with its schema (a planted array_to_string(text[], text) there would beat pg_catalog's
+// polymorphic one, and run as the admin), and CREATE VIEW executes nothing.
 void rebind_view(pqxx::transaction_base& tx, Oid view, const std::set<SchemaPair>& schemas) {
     auto name = name_of(tx, view);
+    const auto oid = std::to_string(view);
+    const std::string safe_path = "SET LOCAL search_path = " + std::string(pg::safe_search_path);
     for (const auto& [from, to] : schemas) {
-        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(from));
-        auto row = tx.exec_params1(
-            "SELECT pg_get_viewdef($1::int8::oid), coalesce(array_to_string(reloptions, ', '), '') "
-            "FROM pg_class WHERE oid = $1::int8::oid",
-            static_cast<std::int64_t>(view));
-        auto definition = row[0].as<std::string>();
-        auto options = row[1].as<std::string>();
-        tx.exec_params("SELECT set_config('search_path', $1, true)", pg::quote_ident(to));
+        tx.exec0(safe_path);
+        auto options = tx.exec_params1("SELECT pg_catalog.array_to_string(c.reloptions, ', ') "
+                                       "FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid",
+                                       oid)[0];
+        const std::string with = options.is_null() ? "" : " WITH (" + options.as<std::string>() + ")";
+        tx.exec0("SET LOCAL search_path = pg_catalog, " + pg::quote_ident(from));
+        auto definition = tx.exec_params1("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", oid)[0].as<std::string>();
+        tx.exec0("SET LOCAL search_path = pg_catalog, " + pg::quote_ident(to));
         try {
-            tx.exec0("CREATE OR REPLACE VIEW " + qualified(name) + (options.empty() ? "" : " WITH (" + options + ")") +
-                     " AS " + definition);
+            tx.exec0("CREATE OR REPLACE VIEW " + qualified(name) + with + " AS " + definition);
         } catch (const pqxx::sql_error& e) {
             throw Error(ErrorKind::conflict, "cannot recreate view " + display(name) + " to read the relations of " +
                                                  pg::quote_ident(to) + " instead of " + pg::quote_ident(from) +
                                                  " (build it in the environment too, or publish the staged data "
                                                  "it reads): " + e.what());
         }
+        tx.exec0(safe_path);
     }
 }
 
@@ -442,6 +530,19 @@ SwapOutcome outcome_of(const std::vector<Resolved>& resolved) {
 
 }  // namespace
 
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+        out += "\"";
+    }
+    return out + "}";
+}
+
 std::string archive_schema_name(std::int64_t id, std::size_t index) {
     auto base = "ece_archive_" + std::to_string(id);
     return index == 0 ? base : base + "_" + std::to_string(index + 1);
@@ -461,7 +562,13 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
     refuse_blockers(analyze(tx, plan, resolved));  // before any lock on production relations
 
     auto outcome = outcome_of(resolved);
-    for (const auto& schema : outcome.archive_schemas) tx.exec0("CREATE SCHEMA " + pg::quote_ident(schema));
+    for (const auto& schema : outcome.archive_schemas) {
+        // Never one that someone made beforehand (it would be theirs, holding production's previous version).
+        if (!tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema).empty()) {
+            throw Error(ErrorKind::conflict, "archive schema " + schema + " exists already; ece did not create it");
+        }
+        tx.exec0("CREATE SCHEMA " + pg::quote_ident(schema));
+    }
 
     std::vector<const Resolved*> ordered;
     for (const auto& r : resolved) ordered.push_back(&r);
@@ -482,12 +589,12 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan) {
     auto analysis = analyze(tx, plan, resolved);
     refuse_blockers(analysis);
     // After the moves, so that the staged views this publish brings are in production's raw schema already.
-    auto saved_path = tx.exec1("SELECT current_setting('search_path')")[0].as<std::string>();
+    auto saved_path = tx.exec1("SELECT pg_catalog.current_setting('search_path')")[0].as<std::string>();
     for (const auto& [view, schemas] : analysis.rebind) {
         rebind_view(tx, view, schemas);
         outcome.rebound_views.push_back(name_of(tx, view));
     }
-    tx.exec_params("SELECT set_config('search_path', $1, true)", saved_path);
+    tx.exec_params("SELECT pg_catalog.set_config('search_path', $1, true)", saved_path);
     if (!analysis.rebind.empty()) {
         auto after = analyze(tx, plan, resolved);
         if (!after.rebind.empty() || !after.blockers.empty()) {

@@ -49,6 +49,9 @@ SwapOutcome check_swap(pqxx::transaction_base& tx, const SwapPlan& plan);
 // are bounded by the caller's lock_timeout and surface as pqxx::sql_error 55P03 (or 40P01 for a deadlock).
 SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan);
 
+// A PostgreSQL text[] literal of items (for a parameter cast to text[]).
+std::string text_array(const std::vector<std::string>& items);
+
 // ece_archive_<id> for the first production schema, ece_archive_<id>_<k> for the k-th (k >= 2, schemas sorted).
 std::string archive_schema_name(std::int64_t id, std::size_t index);
 

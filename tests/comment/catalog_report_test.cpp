@@ -150,7 +150,7 @@ TEST_F(CatalogTest, CountingIsBoundedByTheStatementTimeout) {
     DataChangeOptions options;
     options.count_timeout = std::chrono::milliseconds(200);
     auto started = std::chrono::steady_clock::now();
-    auto changes = data_changes(conn, {{"pr-5", "model.x.slow", "model", "c", up.record.base_schema, "slow", "view", 0, ""}},
+    auto changes = data_changes(conn, up.record.role_name, {{"pr-5", "model.x.slow", "model", "c", up.record.base_schema, "slow", "view", 0, ""}},
                                 up.record.base_schema, "analytics", options);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));  // the view sleeps 5 s
     ASSERT_EQ(changes.size(), 1u);
