@@ -188,6 +188,29 @@ void bound_lock_waits(pqxx::transaction_base& tx, std::chrono::milliseconds lock
     }
 }
 
+// An environment's session holding a lock on a production relation (an idle transaction that read it, a query it
+// keeps running with its own statement_timeout lifted) would queue the swap's ACCESS EXCLUSIVE and every reader
+// behind it. Such sessions are ended before each attempt: an environment role (one of ece.environments) has no
+// business in production that outweighs production's readers. Returns how many were ended.
+int end_environment_sessions_locking(pqxx::connection& conn, const detail::SwapPlan& plan) {
+    std::vector<std::string> schemas, names;
+    for (const auto& item : plan.items) {
+        schemas.push_back(item.target.schema);
+        names.push_back(item.target.name);
+    }
+    pqxx::nontransaction tx(conn, "publish: environment sessions");
+    if (tx.exec1("SELECT pg_catalog.to_regclass('ece.environments') IS NULL")[0].as<bool>() || schemas.empty()) return 0;
+    return static_cast<int>(tx.exec_params(
+        "SELECT pg_catalog.pg_terminate_backend(pid, 2000) FROM (SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l "
+        "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        "JOIN pg_catalog.pg_class c ON c.oid = l.relation JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) "
+        " AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
+        "WHERE l.locktype = 'relation' AND a.pid <> pg_catalog.pg_backend_pid() "
+        " AND a.usename IN (SELECT e.role_name FROM ece.environments e)) AS holders",
+        detail::text_array(schemas), detail::text_array(names)).size());
+}
+
 struct SwapRun {
     detail::SwapOutcome outcome;
     int attempts = 0;
@@ -202,6 +225,7 @@ void swap_with_retries(pqxx::connection& conn, const detail::SwapPlan& plan, con
     const int max_attempts = 1 + std::max(0, options.lock_retries);
     for (run.attempts = 1;; ++run.attempts) {
         try {
+            end_environment_sessions_locking(conn, plan);
             pqxx::work tx(conn, "publish swap");
             bound_lock_waits(tx, options.lock_timeout);
             run.outcome = detail::run_swap(tx, plan);

@@ -70,6 +70,12 @@ protected:
             "CREATE TABLE analytics_staging.stg_patients (patid int);"
             "INSERT INTO analytics_staging.stg_patients SELECT generate_series(1, 300);"
             "ANALYZE analytics_staging.stg_patients;");
+        // Production is readable by the environment (the comment counts its rows as the environment's role), and
+        // ece makes the environment's custom schemas.
+        const auto role = pg::quote_ident(up.record.role_name);
+        admin_exec("GRANT USAGE ON SCHEMA analytics, analytics_staging TO " + role +
+                   "; GRANT SELECT ON ALL TABLES IN SCHEMA analytics, analytics_staging TO " + role +
+                   "; CREATE SCHEMA " + staging + " AUTHORIZATION " + role);
         // The environment's tables are its role's, as dbt running as the environment makes them.
         auto as_env = pg::connect(up.credentials.url(), "test as environment");
         pqxx::nontransaction tx(as_env);
@@ -80,7 +86,6 @@ protected:
             "INSERT INTO " + b + ".patients_by_sex VALUES ('F', 4), ('M', 3);"
             "CREATE TABLE " + b + ".female_patients (patid int);"
             "INSERT INTO " + b + ".female_patients SELECT generate_series(1, 2);"
-            "CREATE SCHEMA " + staging + ";"
             "CREATE TABLE " + staging + ".stg_patients (patid int);"
             "INSERT INTO " + staging + ".stg_patients SELECT generate_series(1, 400);"
             "ANALYZE " + staging + ".stg_patients;");
