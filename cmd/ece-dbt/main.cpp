@@ -280,6 +280,7 @@ int build_command(const std::vector<std::string>& args) {
     ece::dbt::BuildTarget target;
     std::string catalog_url;
     std::optional<std::string> full_build_reason;
+    ece::pg::SessionLimits session_limits;
     if (!schema.empty()) {
         if (environment.empty()) environment = branch;
         target = target_from_url(environment, schema, production_schema, sha);
@@ -294,6 +295,7 @@ int build_command(const std::vector<std::string>& args) {
         const auto id = environments.identify(branch, pr > 0 ? std::optional(pr) : std::nullopt);
         target = ece::dbt::build_target_for(environments, id, sha);
         environment = id.name;
+        session_limits = ece::env::session_limits(environments.config());
         if (!environments.provider().supports_defer() && !force_defer) {
             full_build_reason = "environment " + id.name + " is a " + environments.provider().kind() +
                                 " cluster of its own, which cannot read production's relations (no --defer; "
@@ -313,6 +315,7 @@ int build_command(const std::vector<std::string>& args) {
     build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
     build.threads = threads;
     build.build_timeout = std::chrono::minutes(timeout_minutes);
+    build.session_limits = session_limits;
     const ece::dbt::PrivateDir artifact_dir;  // the downloaded zip lives here while the build runs
     build.artifact = artifact_source(artifact_name, build.artifact_unavailable_reason, artifact_dir.path());
 

@@ -172,6 +172,10 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
                  {"ttl", [&](const YAML::Node& v, const std::string& q) { e.ttl = std::chrono::duration_cast<std::chrono::seconds>(r.duration(v, q)); }},
                  {"connection_limit", [&](const YAML::Node& v, const std::string& q) { e.connection_limit = r.integer(v, q, 1, 10000); }},
                  {"statement_timeout", [&](const YAML::Node& v, const std::string& q) { e.statement_timeout = r.duration(v, q); }},
+                 {"idle_in_transaction_timeout", [&](const YAML::Node& v, const std::string& q) { e.idle_in_transaction_timeout = r.duration(v, q); }},
+                 {"temp_file_limit_mb", [&](const YAML::Node& v, const std::string& q) { e.temp_file_limit_mb = r.integer(v, q, -1, 1 << 30); }},
+                 {"max_environments", [&](const YAML::Node& v, const std::string& q) { e.max_environments = r.integer(v, q, 1, 100000); }},
+                 {"max_connections", [&](const YAML::Node& v, const std::string& q) { e.max_connections = r.integer(v, q, 1, 1000000); }},
              });
          }},
         {"dbt", [&](const YAML::Node& n, const std::string& p) {

@@ -45,6 +45,11 @@ struct Environments {
     std::chrono::seconds ttl = std::chrono::hours(72);
     int connection_limit = 10;
     std::chrono::milliseconds statement_timeout = std::chrono::minutes(15);
+    std::chrono::milliseconds idle_in_transaction_timeout = std::chrono::minutes(5);
+    int temp_file_limit_mb = 10240;  // per session of an environment role; -1: none
+    // Server-wide caps (postgres provider): live environments, and their connection limits summed.
+    int max_environments = 50;
+    int max_connections = 200;
 };
 
 struct Dbt {

@@ -15,6 +15,7 @@
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
 #include "dbt/select.hpp"
+#include "dbt/env_schemas.hpp"
 #include "pg/lock.hpp"
 #include "process/process.hpp"
 
@@ -253,6 +254,10 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         return report;
     }
 
+    if (target.ece_creates_schemas) {  // before dbt runs: refuses a node writing outside the environment
+        ensure_environment_schemas(catalog, environment_schemas(branch, report.planned, target.schema), target.user);
+    }
+
     report.dbt_command = {options.dbt.string(), "build"};
     const auto common = common_arguments(options, home, target_path);
     report.dbt_command.insert(report.dbt_command.end(), common.begin(), common.end());
@@ -270,7 +275,9 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     try {
         std::error_code ignored;
         fs::remove(results_file, ignored);  // never mistake an earlier run's results for this one's
+        pg::SessionWatchdog watchdog(catalog, target.user, options.session_limits);  // catalog is idle meanwhile
         const auto result = run_dbt(options, report.dbt_command, env, options.build_timeout);
+        watchdog.stop();
         report.dbt_exit_code = result.exit_code;
         outcome.dbt_exit_code = result.exit_code;
         if (fs::exists(results_file)) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dbt/manifest.hpp"
+#include "pg/watchdog.hpp"
 #include "dbt/production_state.hpp"
 #include "dbt/run_results.hpp"
 #include "dbt/state.hpp"
@@ -41,6 +42,9 @@ struct BuildTarget {
     // Keys of the user's own dbt target that are not about the connection (env_target.hpp, the dbt-target input):
     // key -> value as YAML text, written beside ece's connection in profiles.yml.
     std::map<std::string, std::string> extra_profile_keys{};
+    // The role cannot create schemas (the postgres provider): the build creates those the planned nodes write to,
+    // and refuses a node writing outside the environment (dbt/env_schemas.hpp).
+    bool ece_creates_schemas = false;
 };
 
 // Name of the profile and target ece writes into its profiles.yml.
@@ -82,6 +86,9 @@ struct BuildOptions {
     std::chrono::seconds parse_timeout{std::chrono::minutes(15)};
     std::chrono::seconds build_timeout{std::chrono::hours(2)};
     std::chrono::milliseconds lock_timeout{std::chrono::minutes(2)};
+    // What the environment's sessions may take while dbt runs (pg/watchdog.hpp: its own statement_timeout is not
+    // enough, the role may lift it); its sessions end with the build.
+    pg::SessionLimits session_limits{};
     ArtifactFetcher artifact;                  // the third production-state source, when available
     std::string artifact_unavailable_reason;   // why not, for the full-build reason
     // Called with each line dbt prints (stdout and stderr, masked) and once with the plan before dbt starts.

@@ -43,6 +43,7 @@ BuildTarget build_target_for(env::Environments& environments, const env::Identit
     target.production_schema = environments.production_facts().schema;
     target.environment = id.name;
     target.sha = sha;
+    target.ece_creates_schemas = environments.provider().kind() == "postgres";
     if (auto ssl = credentials.options.find("sslmode"); ssl != credentials.options.end()) target.sslmode = ssl->second;
     if (auto ca = credentials.options.find("sslrootcert"); ca != credentials.options.end()) target.sslrootcert = ca->second;
     return target;

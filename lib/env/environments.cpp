@@ -326,6 +326,13 @@ bool password_may_be_shown(bool asked) {
     return asked && !(actions && std::string_view(actions) == "true");
 }
 
+pg::SessionLimits session_limits(const config::Config& config) {
+    pg::SessionLimits limits;
+    limits.statement = config.environments.statement_timeout;
+    limits.idle_in_transaction = config.environments.idle_in_transaction_timeout;
+    return limits;
+}
+
 std::string format_time(Clock::time_point t) {
     std::time_t seconds = Clock::to_time_t(t);
     std::tm utc{};

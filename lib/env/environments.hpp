@@ -25,6 +25,7 @@
 #include "env/digitalocean_provider.hpp"
 #include "env/naming.hpp"
 #include "env/provider.hpp"
+#include "pg/watchdog.hpp"
 
 #include <chrono>
 #include <functional>
@@ -152,5 +153,9 @@ bool password_may_be_shown(bool asked);
 
 // "2024-05-01T12:00:00Z"
 std::string format_time(Clock::time_point t);
+
+// What an environment's sessions may take while ece runs its pull request's code (ece.yml environments:
+// statement_timeout, idle_in_transaction_timeout), for pg::SessionWatchdog.
+pg::SessionLimits session_limits(const config::Config& config);
 
 }  // namespace ece::env

@@ -4,8 +4,9 @@
 //   group: CONNECT on the database, USAGE on every production schema and SELECT on every production relation, now
 //          and later (ALTER DEFAULT PRIVILEGES FOR ROLE <production role> ... ON TABLES / ON SCHEMAS). It can
 //          create nothing, so it owns nothing: a member that SETs ROLE to it gains no shared space.
-//   role:  LOGIN, CONNECTION LIMIT, statement_timeout, CREATE on the database (dbt creates its custom schemas),
-//          owner of its base schema and whatever it creates.
+//   role:  LOGIN, CONNECTION LIMIT, statement_timeout, idle_in_transaction_session_timeout, temp_file_limit (see
+//          enforce_session_limits), no CREATE on the database (ece creates its schemas: the base schema here, the
+//          raw one in lib/stage, dbt's custom ones before each build), owner of its schemas and what it creates.
 // Nothing grants anything on an environment's schemas to anyone, and the catalog schema is closed to PUBLIC, so an
 // environment reads neither another environment nor the catalog; it writes production nowhere.
 #include "env/provider.hpp"
@@ -72,11 +73,12 @@ public:
             pqxx::work tx(need(catalog), "env up");
             // Shared objects (group role, database and production grants) are touched by every up; concurrent
             // GRANTs on one object fail with "tuple concurrently updated", so ups in a database take turns here.
-            tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(shared_setup_lock));
+            pg::take_transaction_lock(tx, shared_setup_lock);
             const Admin me = whoami(tx);
             ensure_production(tx, me);
             ensure_group(tx, me);
             ensure_production_readable(tx, me);
+            check_capacity(tx, id);
             ensure_role(tx, me, id, credentials.password);
             ensure_base_schema(tx, me, id);
             tx.commit();
@@ -103,7 +105,7 @@ public:
             pqxx::work tx(need(catalog), "env down");
             tx.exec(std::string("SET LOCAL lock_timeout = '") + drop_lock_timeout + "'");
             // DROP OWNED BY revokes the role's grants on shared objects: one down at a time, as ups (and staging).
-            tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(shared_setup_lock));
+            pg::take_transaction_lock(tx, shared_setup_lock);
             const Admin me = whoami(tx);
             const bool exists = role_exists(tx, id.role);
             if (exists) tx.exec("DROP OWNED BY " + pg::quote_ident(id.role));
@@ -132,6 +134,7 @@ public:
             credentials.password = random_password();
             tx.exec("ALTER ROLE " + pg::quote_ident(id.role) + " WITH LOGIN PASSWORD " +
                     tx.quote(scram_sha256_verifier(credentials.password)));
+            enforce_session_limits(tx, whoami(tx), id.role);
             tx.commit();
         } catch (const std::exception& e) {
             throw pg::translate(e, "issuing credentials for environment " + id.name);
@@ -306,15 +309,53 @@ private:
             tx.exec("CREATE ROLE " + role + " WITH " + attributes);
         }
         ensure_member(tx, me, id.role);
-        tx.exec("ALTER ROLE " + role + " SET statement_timeout = " +
-                tx.quote(std::to_string(config_.environments.statement_timeout.count()) + "ms"));
+        enforce_session_limits(tx, me, id.role);
         if (!tx.exec_params1("SELECT pg_has_role($1, $2, 'MEMBER')", id.role, group_)[0].as<bool>()) {
             tx.exec("GRANT " + pg::quote_ident(group_) + " TO " + role);
         }
-        // CREATE on the database goes to the role itself, not the group: a member may SET ROLE to the group, and
-        // whatever the group owned would be shared by every environment (and outlive DROP OWNED of any of them).
-        if (!tx.exec_params1("SELECT has_database_privilege($1, current_database(), 'CREATE')", id.role)[0].as<bool>()) {
-            tx.exec("GRANT CREATE ON DATABASE " + pg::quote_ident(me.database) + " TO " + role);
+        // No CREATE on the database: with it the role could squat schemas (another environment's, a production
+        // custom schema, an archive's name). ece creates the environment's schemas itself (dbt/env_schemas.hpp);
+        // an environment made by an older ece loses the privilege here.
+        tx.exec("REVOKE CREATE ON DATABASE " + pg::quote_ident(me.database) + " FROM " + role);
+    }
+
+    // The role's session settings, re-applied by every up and build. A role may change its own defaults (ALTER ROLE
+    // current_user [IN DATABASE ...] SET), so whatever it set is reset first; statement_timeout and the idle timeout
+    // it may still lift within a session, which is why builds run under pg::SessionWatchdog. temp_file_limit only a
+    // superuser may set, or change.
+    void enforce_session_limits(pqxx::transaction_base& tx, const Admin& me, const std::string& role_name) {
+        const auto& limits = config_.environments;
+        const std::string role = "ALTER ROLE " + pg::quote_ident(role_name);
+        tx.exec(role + " RESET ALL");
+        tx.exec(role + " IN DATABASE " + pg::quote_ident(me.database) + " RESET ALL");
+        tx.exec(role + " SET statement_timeout = " + tx.quote(std::to_string(limits.statement_timeout.count()) + "ms"));
+        tx.exec(role + " SET idle_in_transaction_session_timeout = " +
+                tx.quote(std::to_string(limits.idle_in_transaction_timeout.count()) + "ms"));
+        if (me.superuser && limits.temp_file_limit_mb >= 0) {
+            tx.exec(role + " SET temp_file_limit = " + tx.quote(std::to_string(limits.temp_file_limit_mb) + "MB"));
+        }
+    }
+
+    // The server-wide caps, checked for a new environment under the shared-setup lock (two ups cannot both pass).
+    void check_capacity(pqxx::transaction_base& tx, const Identity& id) {
+        if (role_exists(tx, id.role)) return;
+        const auto& limits = config_.environments;
+        const int live = tx.exec_params1("SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid"
+                                         " WHERE g.rolname = $1",
+                                         group_)[0]
+                             .as<int>();
+        if (live >= limits.max_environments) {
+            throw Error(ErrorKind::conflict, "cannot create environment " + id.name + ": the server holds " +
+                                                 std::to_string(live) + " environments, the most allowed "
+                                                 "(environments.max_environments); take some down or raise it",
+                        ErrorLocation{.field = "environments.max_environments"});
+        }
+        if (static_cast<long long>(live + 1) * limits.connection_limit > limits.max_connections) {
+            throw Error(ErrorKind::conflict,
+                        "cannot create environment " + id.name + ": " + std::to_string(live + 1) + " environments of " +
+                            std::to_string(limits.connection_limit) + " connections each would exceed " +
+                            "environments.max_connections (" + std::to_string(limits.max_connections) + ")",
+                        ErrorLocation{.field = "environments.max_connections"});
         }
     }
 

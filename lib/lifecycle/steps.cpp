@@ -70,6 +70,7 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
     auto build_target = dbt::build_target_for(environments, id, target.sha);
     auto build = build_options(options, id.name, log);
     build.threads = environments.config().dbt.threads;
+    build.session_limits = env::session_limits(environments.config());
     build.branch_manifest = options.branch_manifest;
     if (options.profile_target) {
         if (options.profile_target->threads) build.threads = *options.profile_target->threads;

@@ -249,7 +249,12 @@ private:
             if (!column_sql.empty()) column_sql += ", ";
             column_sql += pg::quote_ident(db_columns.back()) + " " + column.sql_type;
         }
-        pqxx::nontransaction(conn_).exec_params("SELECT pg_advisory_lock($1)", loading_lock_key(loading));
+        {
+            pqxx::nontransaction tx(conn_);
+            if (!pg::wait_for_advisory_lock(tx, loading_lock_key(loading), pg::LockScope::session, std::chrono::minutes(2))) {
+                throw Error(ErrorKind::conflict, "another ece job is loading " + loading + "; try again when it has finished");
+            }
+        }
         pqxx::work tx(conn_);
         tx.exec0("DROP TABLE IF EXISTS " + qualified(loading));  // a leftover of an interrupted load
         tx.exec0("CREATE TABLE " + qualified(loading) + " (" + column_sql + ")");
@@ -586,7 +591,7 @@ void point_views(pqxx::connection& conn, const Environment& env, const std::vect
     pqxx::work tx(conn);
     // GRANTs on the shared content schema and tables: environments take turns (see pg::shared_privileges_lock).
     if (!env.owner_role.empty())
-        tx.exec_params("SELECT pg_advisory_xact_lock($1)", pg::AdvisoryLock::key_for(pg::shared_privileges_lock));
+        pg::take_transaction_lock(tx, pg::shared_privileges_lock);
     ensure_raw_schema(tx, env);
     if (!env.owner_role.empty())
         tx.exec0("GRANT USAGE ON SCHEMA " + pg::quote_ident(content_schema) + " TO " + pg::quote_ident(env.owner_role));

@@ -5,14 +5,22 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "comment/catalog_report.hpp"
 #include "core/secrets.hpp"
+#include "dbt/env_schemas.hpp"
 #include "env/environments.hpp"
 #include "env_fixture.hpp"
 #include "env/naming.hpp"
 #include "harness.hpp"
+#include "pg/as_role.hpp"
 #include "pg/connect.hpp"
+#include "pg/lock.hpp"
+#include "pg/watchdog.hpp"
 #include "pg/ident.hpp"
 #include "pg_support.hpp"
+#include "publish/publish.hpp"
 #include "stage/stage.hpp"
 #include "support.hpp"
 
@@ -23,6 +31,37 @@ using testing::HasSubstr;
 using testing::IsEmpty;
 
 using env::testing_support::attempt;  // nullopt when all of sql succeeds as the role, else the error
+
+// Real dbt (dbt-core 1.9.1 + dbt-postgres 1.9.0), in one place so that the suite's shared helper can replace it.
+fs::path real_dbt() { return source_dir / "../shared/tools/dbt/bin/dbt"; }
+const fs::path hostile_project = source_dir / "tests/reliability/hostile_dbt";
+
+// A file the planted code tries to create on the server with COPY ... TO PROGRAM (as the server's OS user, hence
+// in the shared temporary directory).
+struct Marker {
+    fs::path path = fs::temp_directory_path() / test::unique_name("ece_owned");
+    ~Marker() {
+        std::error_code ignored;
+        fs::remove(path, ignored);
+    }
+};
+
+// Runs real dbt on a copy of the hostile project (tests/reliability/hostile_dbt) in work/, as the environment.
+Outcome run_hostile_dbt(const env::Credentials& as, std::vector<std::string> argv, const fs::path& work,
+                        const Marker& marker) {
+    const fs::path project = work / "project";
+    fs::copy(hostile_project, project, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    std::ofstream(work / "profiles.yml")
+        << "hostile:\n  target: env\n  outputs:\n    env:\n      type: postgres\n      host: \"" << as.host
+        << "\"\n      port: " << as.port << "\n      user: \"" << as.user
+        << "\"\n      password: \"{{ env_var('HOSTILE_PASSWORD') }}\"\n      dbname: \"" << as.dbname
+        << "\"\n      schema: \"" << as.schema << "\"\n      threads: 1\n";
+    argv.insert(argv.begin(), real_dbt().string());
+    argv.insert(argv.end(), {"--project-dir", project.string(), "--profiles-dir", work.string()});
+    return run(argv, {{"HOSTILE_PASSWORD", as.password}, {"HOSTILE_MARKER", marker.path.string()},
+                      {"DBT_SEND_ANONYMOUS_USAGE_STATS", "false"}},
+               work);
+}
 
 class Hostile : public testing::Test {
 protected:
@@ -142,15 +181,15 @@ TEST_F(Hostile, SecurityDefinerFunctionsGiveNothingAway) {
               "0");
 }
 
-// The environment role may create schemas (dbt needs it), so it can create one named like the admin role: with the
+// An environment role that owns a schema named like the admin role (older ece let it create schemas): with the
 // default search_path "$user", public, an aggregate count(oid) there would run inside ece's own admin queries (ece-env
 // list sums usage with count(c.oid)) with the admin's rights. ece's connections never search "$user".
 TEST_F(Hostile, ShadowingFunctionsInASchemaNamedLikeTheAdminNeverRunInEcesCommands) {
     const std::string trap = q(admin_user);
     const fs::path marker = fs::temp_directory_path() / test::unique_name("ece_trap");
+    admin("CREATE SCHEMA " + trap + " AUTHORIZATION " + q(a.user));  // as an older ece let the role do itself
     auto planted = attempt(
-        a, "CREATE SCHEMA " + trap + ";"
-           "CREATE FUNCTION " + trap + ".step(bigint, anyelement) RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN"
+        a, "CREATE FUNCTION " + trap + ".step(bigint, anyelement) RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN"
            "  BEGIN"
            "   INSERT INTO " + q(a.schema) + ".calls VALUES (1);"
            "   EXECUTE 'ALTER ROLE " + a.user + " SUPERUSER';"
@@ -189,6 +228,213 @@ TEST_F(Hostile, ShadowingFunctionsInASchemaNamedLikeTheAdminNeverRunInEcesComman
     EXPECT_FALSE(fs::exists(marker)) << "planted code ran a shell command on the server";
     std::error_code ignored;
     fs::remove(marker, ignored);
+}
+
+// The comment's row counts execute the environment's views. A view calling the pull request's function, counted as
+// ece's admin, ran COPY ... TO PROGRAM on the server as the database superuser. Counted as the environment's role
+// (pg::select_as_role) the same function gets nothing, even with RESET ROLE, which undoes a plain SET ROLE.
+TEST_F(Hostile, CountingTheCommentsRowsRunsThePullRequestsViewsAsTheEnvironmentOnly) {
+    test::TempDir dir;
+    Marker marker;
+    auto built = run_hostile_dbt(a, {"run", "--select", "counted"}, dir.path(), marker);
+    ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+
+    auto conn = pg::connect(url, "comment");
+    const dbt::BuiltNode counted{"pr-1", "model.hostile.counted", "model", "c", a.schema, "counted", "view", 1, ""};
+    auto changes = comment::data_changes(conn, a.user, {counted}, a.schema, "analytics");
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].rows_environment, 2) << "counted, as the environment";
+    EXPECT_EQ(admin_value("SELECT is_called FROM " + q(a.schema) + ".ran_as_environment"), "t");
+    EXPECT_EQ(admin_value("SELECT is_called FROM " + q(a.schema) + ".ran_as_someone_else"), "f");
+    EXPECT_FALSE(fs::exists(marker.path)) << "the pull request ran a shell command on the server";
+    EXPECT_FALSE(a_is_privileged()) << a.user << " became privileged";
+}
+
+// pg::select_as_role directly, against what planted code can do inside ece's own session: switch back to the
+// session user, replace the function that runs it (for ece's next call), change the session's settings.
+TEST_F(Hostile, SelectAsRoleKeepsPlantedCodeInsideTheRole) {
+    Marker marker;
+    const std::string mine = q(a.schema);
+    ASSERT_FALSE(attempt(
+        a, "CREATE SEQUENCE " + mine + ".ran_as_environment; CREATE SEQUENCE " + mine + ".ran_as_someone_else;"
+           "GRANT USAGE ON SEQUENCE " + mine + ".ran_as_environment, " + mine + ".ran_as_someone_else TO PUBLIC;"
+           "CREATE FUNCTION " + mine + ".escape(n int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN"
+           "  BEGIN RESET ROLE; EXCEPTION WHEN others THEN NULL; END;"
+           "  BEGIN SET ROLE " + q(admin_user) + "; EXCEPTION WHEN others THEN NULL; END;"
+           "  BEGIN SET SESSION AUTHORIZATION DEFAULT; EXCEPTION WHEN others THEN NULL; END;"
+           "  PERFORM nextval(CASE WHEN current_user = '" + a.user + "' THEN '" + a.schema + ".ran_as_environment'"
+           "   ELSE '" + a.schema + ".ran_as_someone_else' END::regclass);"
+           "  BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch " + marker.path.string() + "''';"
+           "  EXCEPTION WHEN others THEN NULL; END;"
+           "  PERFORM set_config('search_path', '" + a.schema + ", pg_catalog', false);"
+           "  BEGIN CREATE OR REPLACE FUNCTION pg_temp.ece_select_as_role(query text) RETURNS SETOF record"
+           "   LANGUAGE plpgsql AS $r$ BEGIN EXECUTE 'ALTER ROLE " + a.user + " SUPERUSER'; RETURN QUERY EXECUTE query;"
+           "   END $r$; EXCEPTION WHEN others THEN NULL; END;"
+           "  RETURN n; END $$;"
+           "CREATE VIEW " + mine + ".trap AS SELECT id FROM generate_series(1, 3) id WHERE " + mine + ".escape(id) = id"));
+    auto conn = pg::connect(url, "comment");
+    pqxx::work tx(conn);
+    const auto search_path = tx.exec1("SELECT pg_catalog.current_setting('search_path')")[0].as<std::string>();
+    for (int call = 0; call < 2; ++call) {  // the second call must not run what the first one planted
+        auto rows = pg::select_as_role(tx, a.user, "SELECT pg_catalog.count(*) FROM " + mine + ".trap", "n bigint");
+        EXPECT_EQ(rows.at(0)[0].as<std::string>(), "3");
+        EXPECT_EQ(tx.exec1("SELECT current_user")[0].as<std::string>(), admin_user);
+        EXPECT_EQ(tx.exec1("SELECT pg_catalog.current_setting('search_path')")[0].as<std::string>(), search_path);
+    }
+    tx.commit();
+    EXPECT_EQ(admin_value("SELECT is_called FROM " + mine + ".ran_as_environment"), "t");  // survives the rollback
+    EXPECT_EQ(admin_value("SELECT is_called FROM " + mine + ".ran_as_someone_else"), "f");
+    EXPECT_FALSE(fs::exists(marker.path));
+    EXPECT_FALSE(a_is_privileged());
+}
+
+// Advisory locks are open to every role, and pg_locks shows their keys: an environment held ece's, and every up
+// and publish waited until it let go. ece's waits end such holders (pg/lock.hpp).
+TEST_F(Hostile, EnvironmentRolesHoldingEcesLocksAreEndedNotWaitedFor) {
+    auto holder = pg::connect(a.url(), "attack: session locks");
+    pqxx::nontransaction(holder).exec(
+        "SELECT pg_advisory_lock(" + std::to_string(pg::AdvisoryLock::key_for("env:pr-1")) + "), pg_advisory_lock(" +
+        std::to_string(pg::AdvisoryLock::key_for("publish")) + ")");
+    auto in_transaction = pg::connect(a.url(), "attack: transaction lock");
+    pqxx::work open(in_transaction);
+    open.exec("SELECT pg_advisory_xact_lock(" + std::to_string(pg::AdvisoryLock::key_for(pg::shared_privileges_lock)) +
+              ")");
+
+    env::Environments envs(env::Settings{url, config, true, std::chrono::seconds(5)});
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_NO_THROW(envs.up({"feature/a", 1, "", std::nullopt}));  // takes env:pr-1, then the shared-setup lock
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
+    EXPECT_THROW(pqxx::nontransaction(holder).exec("SELECT 1"), pqxx::broken_connection);
+    EXPECT_ANY_THROW(open.exec("SELECT 1"));
+    // A lock held by ece's own role is still waited for.
+    auto admin_conn = pg::connect(url, "another ece job");
+    pg::AdvisoryLock held(admin_conn, "publish", std::chrono::seconds(1));
+    auto waiter = pg::connect(url, "ece job");
+    EXPECT_THROW(pg::AdvisoryLock(waiter, "publish", std::chrono::milliseconds(300)), Error);
+}
+
+// An environment sitting idle in a transaction that read a production relation (its statement and idle timeouts
+// lifted: any role may) made the publish's swap wait for ACCESS EXCLUSIVE, and every production reader queue
+// behind it, attempt after attempt. The publish ends such sessions first.
+TEST_F(Hostile, PublishEndsEnvironmentSessionsHoldingLocksOnProduction) {
+    ASSERT_FALSE(attempt(b, "CREATE TABLE " + q(b.schema) + ".orders AS SELECT 7 AS id, 70 AS amount"));
+    auto idle = pg::connect(a.url(), "attack: idle in transaction");
+    pqxx::work open(idle);
+    open.exec("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0");
+    open.exec("SELECT count(*) FROM analytics.orders");
+
+    publish::PublishInput in;
+    in.environment = "pr-2";
+    in.pr = 2;
+    in.production_role = config.production.role;
+    in.relations = {{b.schema, "orders", publish::RelationKind::table, "analytics", "model.shop.orders", "c"}};
+    publish::Options options;
+    options.lock_timeout = std::chrono::milliseconds(500);
+    options.lock_retries = 0;  // one attempt: it must not need to wait the environment out
+    auto conn = pg::connect(url, "publish");
+    EXPECT_EQ(publish::publish(conn, in, options).outcome, publish::Outcome::published);
+    EXPECT_EQ(admin_value("SELECT sum(amount) FROM analytics.orders"), "70");
+    EXPECT_ANY_THROW(open.exec("SELECT 1")) << "the environment's session survived";
+}
+
+// temp_file_limit is the role's and only a superuser may change it. statement_timeout and the idle timeout any
+// role may lift for itself, even for its next logins: every up and build resets the role's own defaults, and
+// while dbt runs the watchdog ends sessions over the limits, and every session left when the build is over.
+TEST_F(Hostile, SessionLimitsHoldOrAreEnforcedByTheWatchdog) {
+    using env::testing_support::value_as;
+    EXPECT_EQ(value_as(a, "SHOW temp_file_limit"), "10GB");
+    expect_refused("SET temp_file_limit = -1");
+    expect_refused("ALTER ROLE " + q(a.user) + " SET temp_file_limit = -1");
+    EXPECT_FALSE(attempt(a, "ALTER ROLE " + q(a.user) + " SET statement_timeout = 0; ALTER ROLE " + q(a.user) +
+                                " IN DATABASE " + q(pg::parse_url(url).dbname) +
+                                " SET idle_in_transaction_session_timeout = 0"));
+    env::Environments envs(env::Settings{url, config, true, std::chrono::seconds(60)});
+    a = envs.issue_credentials(envs.identify("feature/a", 1));  // what a build does first
+    EXPECT_EQ(value_as(a, "SHOW statement_timeout"), "15min");
+    EXPECT_EQ(value_as(a, "SHOW idle_in_transaction_session_timeout"), "5min");
+
+    auto watchdog_conn = pg::connect(url, "watchdog");
+    pg::SessionWatchdog watchdog(watchdog_conn, a.user,
+                                 {std::chrono::seconds(1), std::chrono::seconds(1), std::chrono::milliseconds(200)});
+    auto idle = pg::connect(a.url(), "attack: idle in transaction");
+    pqxx::work open(idle);
+    open.exec("SET idle_in_transaction_session_timeout = 0; SELECT 1");
+    auto busy = pg::connect(a.url(), "attack: endless statement");
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_ANY_THROW(pqxx::nontransaction(busy).exec("SET statement_timeout = 0; SELECT pg_sleep(30)"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    EXPECT_ANY_THROW(open.exec("SELECT 1")) << "idle in transaction past the limit, still there";
+    auto lingering = pg::connect(a.url(), "attack: outlives the build");
+    watchdog.stop();
+    EXPECT_ANY_THROW(pqxx::nontransaction(lingering).exec("SELECT 1"));
+    EXPECT_GE(watchdog.ended(), 3);
+}
+
+// A server-wide cap on environments and on their connections (ece.yml environments.max_environments,
+// max_connections): an up that would exceed either is refused; existing environments still come up.
+TEST_F(Hostile, ServerWideCapsOnEnvironmentsAndConnections) {
+    auto capped = config;
+    capped.environments.max_environments = 2;
+    env::Environments envs(env::Settings{url, capped, true, std::chrono::seconds(60)});
+    EXPECT_NO_THROW(envs.up({"feature/a", 1, "", std::nullopt}));
+    try {
+        envs.up({"feature/c", 3, "", std::nullopt});
+        ADD_FAILURE() << "a third environment came up";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::conflict);
+        EXPECT_THAT(e.what(), HasSubstr("environments.max_environments"));
+    }
+    capped.environments.max_environments = 10;
+    capped.environments.max_connections = 25;  // 3 environments x 10 connections
+    try {
+        env::Environments(env::Settings{url, capped, true, std::chrono::seconds(60)}).up({"feature/c", 3, "", std::nullopt});
+        ADD_FAILURE() << "a third environment came up";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("environments.max_connections"));
+    }
+    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_roles WHERE rolname LIKE '" + config.environments.prefix + "%pr_3'"), "0");
+}
+
+// No squatting. An environment's role used to have CREATE on the database: it could take another environment's
+// schema, a production custom schema or an archive's name before ece did. Now it creates no schema; ece makes the
+// environment's (dbt/env_schemas.hpp) and refuses one that someone else made, and a project writing outside the
+// environment (a snapshot's fixed target_schema, a generate_schema_name returning a fixed schema), parsed by real
+// dbt, fails naming the node and the schema before anything runs.
+TEST_F(Hostile, EnvironmentsCreateNoSchemaAndBuildsWriteOnlyTheirOwn) {
+    for (const std::string& schema : {std::string("ece_archive_1"), b.schema + "_marts", std::string("analytics_marts"),
+                                      a.schema + "_marts", admin_user}) {
+        expect_refused("CREATE SCHEMA " + q(schema));
+    }
+    test::TempDir dir;
+    Marker marker;
+    auto parsed = run_hostile_dbt(a, {"parse"}, dir.path(), marker);
+    ASSERT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
+    const auto branch = dbt::load_manifest(dir / "project/target/manifest.json");
+    for (const auto& [node, schema] : std::vector<std::pair<std::string, std::string>>{
+             {"model.hostile.squatter", "analytics"}, {"snapshot.hostile.outside", "ece_squatted"}}) {
+        try {
+            dbt::environment_schemas(branch, {"model.hostile.counted", node}, a.schema);
+            ADD_FAILURE() << node << " may write to " << schema;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::input);
+            EXPECT_THAT(e.what(), HasSubstr(node + " writes to schema " + schema + ", outside the environment"));
+        }
+    }
+    EXPECT_EQ(dbt::environment_schemas(branch, {"model.hostile.counted"}, a.schema), std::set<std::string>{a.schema});
+
+    auto conn = pg::connect(url, "build");
+    dbt::ensure_environment_schemas(conn, {a.schema, a.schema + "_marts"}, a.user);
+    EXPECT_EQ(admin_value("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = '" + a.schema + "_marts'"),
+              a.user);
+    admin("CREATE SCHEMA " + q(a.schema + "_taken") + " AUTHORIZATION " + q(b.user));  // made by someone else
+    try {
+        dbt::ensure_environment_schemas(conn, {a.schema + "_taken"}, a.user);
+        ADD_FAILURE() << "used a schema another role made";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("schema " + a.schema + "_taken already exists and belongs to role " + b.user));
+    }
+    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'ece_squatted'"), "0");
+    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_class WHERE relname = 'squatter'"), "0");
 }
 
 TEST_F(Hostile, SetRoleToTheGroupGainsNothingShared) {
