@@ -36,7 +36,8 @@ std::string describe_server(const ConnectionFacts& facts);
 
 // Opens a connection. Registers the URL (and its password) as secrets, sets connect_timeout (unless the URL sets
 // one), application_name "ece <purpose>" and search_path "pg_catalog, pg_temp" (never "$user" or public: a
-// schema named like the connecting role, or public, must not shadow built-ins). Failure -> ece::Error (database, or auth for rejected credentials)
+// schema named like the connecting role, or public, must not shadow built-ins). Failure -> ece::Error (database,
+// or auth for rejected credentials)
 // "cannot connect to PostgreSQL at host:port for <purpose>: <libpq's reason>", never with the password.
 pqxx::connection connect(const std::string& url, std::string_view purpose,
                          std::chrono::seconds timeout = default_connect_timeout);

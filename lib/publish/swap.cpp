@@ -272,7 +272,8 @@ std::vector<std::string> environment_dependencies(pqxx::transaction_base& tx, co
     std::vector<std::string> blockers;
     for (const auto& row : rows) {
         const auto relation = row[0].as<std::string>(), part = row[1].as<std::string>();
-        blockers.push_back(relation + (part == relation ? "" : " (" + part + ")") + " uses " + row[2].as<std::string>() +
+        blockers.push_back(relation + (part == relation ? "" : " (" + part + ")") + " uses " +
+                           row[2].as<std::string>() +
                            (row[3].as<bool>() ? ", which the environment owns" : ", which lives in the environment") +
                            " and does not move with it");
     }
@@ -424,7 +425,8 @@ void rebind_view(pqxx::transaction_base& tx, Oid view, const std::set<SchemaPair
                                        oid)[0];
         const std::string with = options.is_null() ? "" : " WITH (" + options.as<std::string>() + ")";
         tx.exec0("SET LOCAL search_path = pg_catalog, " + pg::quote_ident(from));
-        auto definition = tx.exec_params1("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", oid)[0].as<std::string>();
+        auto definition =
+            tx.exec_params1("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", oid)[0].as<std::string>();
         tx.exec0("SET LOCAL search_path = pg_catalog, " + pg::quote_ident(to));
         try {
             tx.exec0("CREATE OR REPLACE VIEW " + qualified(name) + with + " AS " + definition);

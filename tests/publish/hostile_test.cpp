@@ -105,7 +105,8 @@ TEST_F(HostilePublish, RelationsUsingTheEnvironmentsFunctionsTypesOperatorsOrSeq
               "table ece_pr_1.triggered (trigger t on table ece_pr_1.triggered) uses function ece_pr_1.touch()",
               "table ece_pr_1.defaulted (default value for column id of table ece_pr_1.defaulted) uses function "
               "ece_pr_1.double(integer)",
-              "uses sequence ece_pr_1.counter", "table ece_pr_1.typed (column m of table ece_pr_1.typed) uses type ece_pr_1.mood",
+              "uses sequence ece_pr_1.counter",
+              "table ece_pr_1.typed (column m of table ece_pr_1.typed) uses type ece_pr_1.mood",
               "(index ece_pr_1.indexed_double_idx) uses function ece_pr_1.double(integer)",
               "table ece_pr_1.policed (policy p on table ece_pr_1.policed) uses function ece_pr_1.yes(integer)"}) {
             EXPECT_THAT(message, HasSubstr(expected));

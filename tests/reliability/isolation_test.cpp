@@ -232,7 +232,8 @@ TEST_F(Hostile, ShadowingFunctionsInASchemaNamedLikeTheAdminNeverRunInEcesComman
 
 // The comment's row counts execute the environment's views. A view calling the pull request's function, counted as
 // ece's admin, ran COPY ... TO PROGRAM on the server as the database superuser. Counted as the environment's role
-// (pg::select_as_role) the same function gets nothing, even with RESET ROLE, which undoes a plain SET ROLE.
+// (pg::select_as_role) the same function gets nothing, even with RESET ROLE, which undoes a plain SET ROLE. One
+// real dbt run serves the squatting checks too (EnvironmentsCreateNoSchema... has the rest).
 TEST_F(Hostile, CountingTheCommentsRowsRunsThePullRequestsViewsAsTheEnvironmentOnly) {
     test::TempDir dir;
     Marker marker;
@@ -248,6 +249,23 @@ TEST_F(Hostile, CountingTheCommentsRowsRunsThePullRequestsViewsAsTheEnvironmentO
     EXPECT_EQ(admin_value("SELECT is_called FROM " + q(a.schema) + ".ran_as_someone_else"), "f");
     EXPECT_FALSE(fs::exists(marker.path)) << "the pull request ran a shell command on the server";
     EXPECT_FALSE(a_is_privileged()) << a.user << " became privileged";
+
+    // The same run parsed the whole project: its nodes writing outside the environment are refused before a build
+    // (dbt/env_schemas.hpp), naming the node and the schema.
+    const auto branch = dbt::load_manifest(dir / "project/target/manifest.json");
+    for (const auto& [node, schema] : std::vector<std::pair<std::string, std::string>>{
+             {"model.hostile.squatter", "analytics"}, {"snapshot.hostile.outside", "ece_squatted"}}) {
+        try {
+            dbt::environment_schemas(branch, {"model.hostile.counted", node}, a.schema);
+            ADD_FAILURE() << node << " may write to " << schema;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::input);
+            EXPECT_THAT(e.what(), HasSubstr(node + " writes to schema " + schema + ", outside the environment"));
+        }
+    }
+    EXPECT_EQ(dbt::environment_schemas(branch, {"model.hostile.counted"}, a.schema), std::set<std::string>{a.schema});
+    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'ece_squatted'"), "0");
+    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_class WHERE relname = 'squatter'"), "0");
 }
 
 // pg::select_as_role directly, against what planted code can do inside ece's own session: switch back to the
@@ -405,23 +423,6 @@ TEST_F(Hostile, EnvironmentsCreateNoSchemaAndBuildsWriteOnlyTheirOwn) {
                                       a.schema + "_marts", admin_user}) {
         expect_refused("CREATE SCHEMA " + q(schema));
     }
-    test::TempDir dir;
-    Marker marker;
-    auto parsed = run_hostile_dbt(a, {"parse"}, dir.path(), marker);
-    ASSERT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
-    const auto branch = dbt::load_manifest(dir / "project/target/manifest.json");
-    for (const auto& [node, schema] : std::vector<std::pair<std::string, std::string>>{
-             {"model.hostile.squatter", "analytics"}, {"snapshot.hostile.outside", "ece_squatted"}}) {
-        try {
-            dbt::environment_schemas(branch, {"model.hostile.counted", node}, a.schema);
-            ADD_FAILURE() << node << " may write to " << schema;
-        } catch (const Error& e) {
-            EXPECT_EQ(e.kind(), ErrorKind::input);
-            EXPECT_THAT(e.what(), HasSubstr(node + " writes to schema " + schema + ", outside the environment"));
-        }
-    }
-    EXPECT_EQ(dbt::environment_schemas(branch, {"model.hostile.counted"}, a.schema), std::set<std::string>{a.schema});
-
     auto conn = pg::connect(url, "build");
     dbt::ensure_environment_schemas(conn, {a.schema, a.schema + "_marts"}, a.user);
     EXPECT_EQ(admin_value("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = '" + a.schema + "_marts'"),
@@ -433,8 +434,6 @@ TEST_F(Hostile, EnvironmentsCreateNoSchemaAndBuildsWriteOnlyTheirOwn) {
     } catch (const Error& e) {
         EXPECT_THAT(e.what(), HasSubstr("schema " + a.schema + "_taken already exists and belongs to role " + b.user));
     }
-    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'ece_squatted'"), "0");
-    EXPECT_EQ(admin_value("SELECT count(*) FROM pg_class WHERE relname = 'squatter'"), "0");
 }
 
 TEST_F(Hostile, SetRoleToTheGroupGainsNothingShared) {
