@@ -48,8 +48,9 @@ bool wait_for_advisory_lock(pqxx::transaction_base& tx, std::int64_t key, LockSc
     while (!try_lock(tx, key, scope)) {
         end_foreign_holders(tx, key);
         if (try_lock(tx, key, scope)) return true;
-        if (std::chrono::steady_clock::now() + pause > deadline) return false;
-        std::this_thread::sleep_for(pause);
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return false;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
         pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(250));
     }
     return true;
