@@ -93,7 +93,7 @@ protected:
             if (file == "target" || file == "data" || file == "ece.yml") continue;
             fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
         }
-        fs::create_directory_symlink(ece::test::example_data(), ws / "data");
+        fs::copy(ece::test::example_data(), ws / "data", fs::copy_options::recursive);  // not a link: dbt refuses those
         write(ws / "ece.yml", "project: ece_demo\n"
                               "production: {schemas: [analytics], role: " + production_role_ + ", raw_schema: raw}\n"
                               "environments: {prefix: " + prefix_ + ", ttl: 72h}\n"
