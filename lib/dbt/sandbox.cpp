@@ -121,11 +121,12 @@ Sandbox::Sandbox(const fs::path& project_dir) : user_(dbt_user()) {
     home_ = dir_.path() / "dbt";
     project_ = home_ / "project";
     target_ = home_ / "target";
+    fs::create_directory(home_);
+    fs::permissions(home_, fs::perms::owner_all, fs::perm_options::replace);
     for (const auto& dir : {home_, project_, target_}) {
         fs::create_directory(dir);
         hand_over(dir);
     }
-    fs::permissions(home_, fs::perms::owner_all, fs::perm_options::replace);
 
     std::error_code ec;
     const auto real_root = fs::canonical(project_dir, ec);
