@@ -39,8 +39,11 @@ RUN python3 -m venv /opt/dbt \
       "dbt-core==${DBT_CORE_VERSION}" "dbt-postgres==${DBT_POSTGRES_VERSION}" \
  && /opt/dbt/bin/dbt --version
 ENV PATH=/opt/dbt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# dbt runs a pull request's code: ece (root) runs it as this unprivileged account, which owns nothing but the copy of
+# the project ece hands it (docs/security.md "Processes and secrets").
+RUN useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ece-dbt
 COPY --from=builder /opt/ece/bin/ /usr/local/bin/
 # No USER: GitHub runs container actions as root and the workspace it mounts is writable only by root. Where root
-# matters (the embedded PostgreSQL refuses to run as root) ece runs the server as the unprivileged 'postgres'
-# account the postgresql-15 package creates.
+# matters ece drops it: the embedded PostgreSQL runs as the unprivileged 'postgres' account the postgresql-15
+# package creates, dbt as 'ece-dbt'.
 ENTRYPOINT ["/usr/local/bin/ece"]

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+
+#include <unistd.h>
 
 #include <boost/process.hpp>
 #include <boost/program_options.hpp>
@@ -25,6 +28,7 @@
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
 #include "dbt/production_state.hpp"
+#include "dbt/sandbox.hpp"
 #include "dbt/select.hpp"
 #include "dbt/state.hpp"
 #include "pg/connect.hpp"
@@ -73,27 +77,33 @@ fs::path parse_project(const fs::path& project_dir, const std::string& dbt_progr
         throw ece::Error(ece::ErrorKind::usage,
                          "dbt is not on PATH, so the project in " + project_dir.string() +
                              " cannot be parsed; install dbt or pass --manifest FILE (a manifest.json from dbt parse)");
-    namespace bp = boost::process;
+    // Like every dbt run, on a copy of the project and as dbt's own user when ece is root (dbt/sandbox.hpp), with
+    // the user's own profile (the one dbt would read) handed to it.
+    const ece::dbt::Sandbox sandbox(project_dir);
+    sandbox.import_file(ece::dbt::find_profiles_file(project_dir), "profiles.yml");
     // The user's environment (their profile may read variables from it), minus ece's own credentials: dbt parse runs
     // the project's and its packages' Jinja, which must not see the admin URL or a GitHub token.
-    bp::environment environment = boost::this_process::environment();
+    std::map<std::string, std::string> environment;
+    for (char** entry = environ; *entry; ++entry) {
+        const std::string text = *entry;
+        const auto eq = text.find('=');
+        if (eq != std::string::npos) environment[text.substr(0, eq)] = text.substr(eq + 1);
+    }
     for (const char* name : {"ECE_DATABASE_URL", "ECE_DBT_TARGET_URL", "PGPASSWORD", "GITHUB_TOKEN", "GH_TOKEN",
                              "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"})
         environment.erase(name);
-    std::vector<std::string> holding_secrets;
-    for (const auto& entry : environment)
-        if (ece::mask_secrets(entry.to_string()) != entry.to_string()) holding_secrets.push_back(entry.get_name());
-    for (const auto& name : holding_secrets) environment.erase(name);
-    bp::child child(dbt, "parse", "--project-dir", project_dir.string(), bp::start_dir = project_dir.string(),
-                    environment, bp::std_out > stderr, bp::std_err > stderr);
-    if (!child.wait_for(std::chrono::minutes(30))) {
-        child.terminate();
-        throw ece::Error(ece::ErrorKind::external, "dbt parse did not finish within 30 minutes");
-    }
-    if (child.exit_code() != 0)
+    std::erase_if(environment, [](const auto& entry) { return ece::mask_secrets(entry.second) != entry.second; });
+    environment["HOME"] = sandbox.home().string();
+    environment["DBT_PROFILES_DIR"] = sandbox.home().string();
+    const auto result = sandbox.run({dbt.string(), "parse", "--project-dir", sandbox.project().string(),
+                                     "--target-path", sandbox.target().string()},
+                                    environment, std::chrono::minutes(30),
+                                    [](std::string_view line) { std::cerr << ece::mask_secrets(line) << "\n"; });
+    if (result.exit_code != 0)
         throw ece::Error(ece::ErrorKind::external,
-                         "dbt parse failed with exit code " + std::to_string(child.exit_code()) + " in " +
+                         "dbt parse failed with exit code " + std::to_string(result.exit_code) + " in " +
                              project_dir.string());
+    sandbox.copy_target_to(project_dir / "target");
     return project_dir / "target" / "manifest.json";
 }
 

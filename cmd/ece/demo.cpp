@@ -54,7 +54,8 @@ void ensure_data(const fs::path& data, double scale) {
     write_file(marker, wanted.str());
 }
 
-// A fresh copy of the project (without dbt's target/) whose data/ is the generated data.
+// A fresh copy of the project (without dbt's target/) whose data/ holds the generated data: hard links, not a link to
+// the folder, because dbt's sandbox refuses links that leave the project.
 fs::path copy_project(const fs::path& source, const fs::path& to, const fs::path& data) {
     fs::remove_all(to);
     fs::create_directories(to);
@@ -63,7 +64,7 @@ fs::path copy_project(const fs::path& source, const fs::path& to, const fs::path
         if (name == "target" || name == "logs" || name == "data") continue;
         fs::copy(entry.path(), to / name, fs::copy_options::recursive);
     }
-    fs::create_directory_symlink(fs::absolute(data), to / "data");
+    fs::copy(fs::absolute(data), to / "data", fs::copy_options::recursive | fs::copy_options::create_hard_links);
     return to;
 }
 

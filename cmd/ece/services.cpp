@@ -1,5 +1,6 @@
 // What this build of ece reaches beyond the database: GitHub (lib/github) and publishing (lib/publish).
 #include "core/error.hpp"
+#include "dbt/sandbox.hpp"
 #include "ece.hpp"
 #include "lifecycle/github.hpp"
 #include "process/process.hpp"
@@ -82,9 +83,12 @@ std::string choose_dbt(const std::string& configured, std::string& note) {
     note.clear();
     if (auto found = on_path(configured)) {
         // The stand-in put on PATH by hand is still not dbt: say so.
+        // ece.yml (a pull request's) names the program: it runs as any dbt does, as dbt's user and with no secret.
         process::Command version;
         version.argv = {found->string(), "--version"};
-        version.inherit_env = true;
+        version.cwd = "/";
+        version.run_as_user = dbt::dbt_user();
+        version.end_leftovers = true;
         version.timeout = std::chrono::seconds(60);
         try {
             const auto result = process::run(version);

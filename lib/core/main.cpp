@@ -1,5 +1,7 @@
 #include "core/main.hpp"
 
+#include <sys/prctl.h>
+
 #include <iostream>
 
 #include "core/error.hpp"
@@ -12,6 +14,9 @@
 namespace ece {
 
 int guarded_main(const std::string& program, const std::function<int()>& body) {
+    // Not dumpable: no other process of ece's user (dbt, when ece does not run as root) may read /proc/<ece>/environ
+    // or its memory (tokens, the admin URL) nor ptrace it. Children are dumpable again after exec.
+    ::prctl(PR_SET_DUMPABLE, 0);
     try {
         return body();
     } catch (const Error& e) {

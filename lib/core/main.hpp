@@ -5,7 +5,7 @@
 
 namespace ece {
 
-// Runs body; an ece::Error is printed as "<program>: error: <what>" (masked) and mapped to its exit code,
+// Makes the process non-dumpable (docs/security.md), then runs body; an ece::Error is printed as "<program>: error: <what>" (masked) and mapped to its exit code,
 // any other exception to exit_code::internal. Returns the exit code for main() to return.
 int guarded_main(const std::string& program, const std::function<int()>& body);
 

@@ -1,6 +1,7 @@
 #include "core/secrets.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <vector>
 
@@ -39,12 +40,64 @@ std::string_view url_password(std::string_view url) {
     return userinfo.substr(colon + 1);
 }
 
+std::string percent_encoded(std::string_view text, const char* hex) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xf]);
+        }
+    }
+    return out;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decoded(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+void add_forms(std::vector<std::string>& forms, std::string_view value) {
+    for (auto form : {std::string(value), percent_encoded(value, "0123456789ABCDEF"),
+                      percent_encoded(value, "0123456789abcdef")}) {
+        if (std::find(forms.begin(), forms.end(), form) == forms.end()) forms.push_back(std::move(form));
+    }
+}
+
 }  // namespace
 
+std::vector<std::string> secret_forms(std::string_view secret) {
+    std::vector<std::string> forms;
+    add_forms(forms, secret);
+    // A URL's password: as written in it (percent-encoded) and as libpq and parsers hand it on (decoded).
+    if (const auto password = url_password(secret); !password.empty()) {
+        add_forms(forms, password);
+        add_forms(forms, percent_decoded(password));
+    }
+    return forms;
+}
+
 void register_secret(std::string_view secret) {
+    const auto forms = secret_forms(secret);
     std::lock_guard lock(registry_mutex());
-    add_locked(secret);
-    add_locked(url_password(secret));
+    for (const auto& form : forms) add_locked(form);
 }
 
 std::string mask_secrets(std::string_view text) {

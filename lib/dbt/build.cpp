@@ -13,7 +13,7 @@
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/plan_output.hpp"
-#include "dbt/private_dir.hpp"
+#include "dbt/sandbox.hpp"
 #include "dbt/select.hpp"
 #include "dbt/env_schemas.hpp"
 #include "pg/lock.hpp"
@@ -23,15 +23,6 @@ namespace fs = std::filesystem;
 
 namespace ece::dbt {
 namespace {
-
-void write_private_file(const fs::path& file, const std::string& text) {
-    {
-        std::ofstream out(file, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw Error(ErrorKind::external, "cannot write", {file.string(), {}, {}, {}, {}});
-    }
-    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-}
 
 bool is_buildable_type(std::string_view type) {
     return type == "model" || type == "seed" || type == "snapshot" || type == "test";
@@ -60,39 +51,32 @@ std::string list_for_message(const std::vector<std::string>& ids) {
     return text;
 }
 
-// Runs dbt with the scrubbed environment, streaming masked lines.
-process::Result run_dbt(const BuildOptions& options, const std::vector<std::string>& argv,
+// Runs dbt in the sandbox with the scrubbed environment, streaming masked lines.
+process::Result run_dbt(const Sandbox& sandbox, const BuildOptions& options, const std::vector<std::string>& argv,
                         const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
-    process::Command command;
-    command.argv = argv;
-    command.cwd = options.project_dir;
-    command.env = env;
-    command.inherit_env = false;
-    command.timeout = timeout;
-    if (options.on_log_line) {
-        command.on_output_line = [&](std::string_view line) { options.on_log_line(mask_secrets(line)); };
-    }
-    return process::run(command);
+    std::function<void(std::string_view)> on_line;
+    if (options.on_log_line) on_line = [&](std::string_view line) { options.on_log_line(mask_secrets(line)); };
+    return sandbox.run(argv, env, timeout, on_line);
 }
 
-std::vector<std::string> common_arguments(const BuildOptions& options, const fs::path& profiles_dir,
-                                          const fs::path& target_path) {
-    return {"--project-dir", fs::absolute(options.project_dir).string(), "--profiles-dir", profiles_dir.string(),
-            "--profile", profile_name, "--target", profile_name, "--target-path", target_path.string()};
+std::vector<std::string> common_arguments(const Sandbox& sandbox) {
+    return {"--project-dir", sandbox.project().string(), "--profiles-dir", sandbox.home().string(), "--profile",
+            profile_name,    "--target",                 profile_name,      "--target-path", sandbox.target().string()};
 }
 
-fs::path parse_branch(const BuildOptions& options, const std::map<std::string, std::string>& env,
-                      const fs::path& profiles_dir, const fs::path& target_path) {
+fs::path parse_branch(const Sandbox& sandbox, const BuildOptions& options, const std::map<std::string, std::string>& env,
+                      const fs::path& target_path) {
     std::vector<std::string> argv = {options.dbt.string(), "parse"};
-    const auto common = common_arguments(options, profiles_dir, target_path);
+    const auto common = common_arguments(sandbox);
     argv.insert(argv.end(), common.begin(), common.end());
-    const auto result = run_dbt(options, argv, env, options.parse_timeout);
+    const auto result = run_dbt(sandbox, options, argv, env, options.parse_timeout);
     if (result.exit_code != 0) {
         std::string tail = result.out + result.err;
         if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);
         throw Error(ErrorKind::external, "dbt parse failed with exit code " + std::to_string(result.exit_code) +
                                              " in " + options.project_dir.string() + ": " + mask_secrets(tail));
     }
+    sandbox.copy_target_to(target_path);
     return target_path / "manifest.json";
 }
 
@@ -213,17 +197,25 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     migrate_catalog(catalog);
     pg::AdvisoryLock lock(catalog, environment_lock_name(target.environment), options.lock_timeout);
 
-    PrivateDir work;
-    const fs::path home = work.path();
-    write_private_file(home / "profiles.yml", profiles_yml(target, options.threads));
+    // dbt works on a copy of the project, as its own user when ece is root (sandbox.hpp); everything it needs is
+    // handed to it there.
+    const Sandbox sandbox(options.project_dir);
+    const fs::path home = sandbox.home();
+    BuildTarget dbt_target = target;
+    if (!target.sslrootcert.empty()) dbt_target.sslrootcert = sandbox.import_file(target.sslrootcert, "root.crt").string();
+    sandbox.write_file("profiles.yml", profiles_yml(dbt_target, options.threads));
     const auto env = dbt_environment(target, home, options.raw_schema.value_or(target.schema + "_raw"));
     const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
 
     const Selector selector = parse_selector(options.selector);
     const ProductionState state = find_production_state({options.state_dir, &catalog, options.artifact,
-                                                         options.artifact_unavailable_reason, home / "state"});
+                                                         options.artifact_unavailable_reason, sandbox.scratch() / "state"});
     std::optional<Manifest> production;
-    if (state.dir) production = load_manifest(*state.dir / "manifest.json");
+    std::optional<fs::path> state_for_dbt;  // --state: the production manifest, where dbt's user may read it
+    if (state.dir) {
+        production = load_manifest(*state.dir / "manifest.json");
+        state_for_dbt = sandbox.import_file(*state.dir / "manifest.json", "state/manifest.json").parent_path();
+    }
 
     // Parse the branch for planning the way production was parsed, except for the target: with production's raw
     // schema in ECE_RAW_SCHEMA, so that sources do not all look modified (dbt compares their rendered schema).
@@ -231,7 +223,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     auto parse_env = env;
     if (const auto raw = production ? production_raw_schema(*production) : std::nullopt) parse_env["ECE_RAW_SCHEMA"] = *raw;
     const fs::path branch_file =
-        options.branch_manifest ? *options.branch_manifest : parse_branch(options, parse_env, home, target_path);
+        options.branch_manifest ? *options.branch_manifest : parse_branch(sandbox, options, parse_env, target_path);
     const Manifest branch = load_manifest(branch_file);
 
     BuildReport report;
@@ -259,14 +251,14 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     report.dbt_command = {options.dbt.string(), "build"};
-    const auto common = common_arguments(options, home, target_path);
+    const auto common = common_arguments(sandbox);
     report.dbt_command.insert(report.dbt_command.end(), common.begin(), common.end());
     if (!report.plan.full_build) {
         // Exactly the planned nodes; everything else resolves to production's relations through --defer.
         report.dbt_command.push_back("--select");
         const auto names = selection_arguments(report.plan, branch);
         report.dbt_command.insert(report.dbt_command.end(), names.begin(), names.end());
-        report.dbt_command.insert(report.dbt_command.end(), {"--defer", "--state", state.dir->string()});
+        report.dbt_command.insert(report.dbt_command.end(), {"--defer", "--state", state_for_dbt->string()});
     }
 
     report.build_id = begin_build(catalog, start);
@@ -276,8 +268,9 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         std::error_code ignored;
         fs::remove(results_file, ignored);  // never mistake an earlier run's results for this one's
         pg::SessionWatchdog watchdog(catalog, target.user, options.session_limits);  // catalog is idle meanwhile
-        const auto result = run_dbt(options, report.dbt_command, env, options.build_timeout);
+        const auto result = run_dbt(sandbox, options, report.dbt_command, env, options.build_timeout);
         watchdog.stop();
+        sandbox.copy_target_to(target_path);  // run_results.json is read from the copy: never through dbt's links
         report.dbt_exit_code = result.exit_code;
         outcome.dbt_exit_code = result.exit_code;
         if (fs::exists(results_file)) {

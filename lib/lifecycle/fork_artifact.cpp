@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "dbt/manifest.hpp"
+#include "dbt/sandbox.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -36,21 +37,18 @@ bool within(const fs::path& root, const fs::path& p) {
     return !relative.empty() && *relative.begin() != "..";
 }
 
-// Every link below root must lead to something below root; anything but files, folders and such links is refused.
-// Links are resolved physically (fs::weakly_canonical), so chains of links are judged by where they really end.
+// Every link below root must lead to something below root (dbt::link_leads_outside, as every dbt run checks its
+// project); anything but files, folders and such links is refused.
 void check_tree(const fs::path& root, const std::string& what) {
     const auto real_root = fs::canonical(root);
     for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
         const auto status = it->symlink_status();
         const auto shown = it->path().lexically_relative(root).string();
         if (fs::is_symlink(status)) {
-            // Resolved from the link's own text, not through it: weakly_canonical stops at a dangling link and
-            // would judge the link's name instead of where it leads.
             std::error_code ec;
-            const auto link = fs::read_symlink(it->path(), ec);
-            const auto target = fs::weakly_canonical(fs::canonical(it->path().parent_path()) / link, ec);
-            if (ec || !within(real_root, target))
-                throw refused("the link " + shown + " in " + what + " leads outside it (" + link.string() + ")",
+            if (dbt::link_leads_outside(real_root, it->path()))
+                throw refused("the link " + shown + " in " + what + " leads outside it (" +
+                                  fs::read_symlink(it->path(), ec).string() + ")",
                               it->path());
         } else if (!fs::is_regular_file(status) && !fs::is_directory(status)) {
             throw refused(shown + " in " + what + " is neither a file nor a folder", it->path());

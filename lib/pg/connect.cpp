@@ -116,11 +116,10 @@ std::string privilege_hint(std::string_view message) {
 }  // namespace
 
 namespace {
-// A password reaches output in three shapes: raw, percent-encoded inside a URL, and the whole URL.
+// A password reaches output raw, percent-encoded inside a URL (register_secret covers both), and as the whole URL.
 void register_password(const std::string& url, const std::string& password) {
     if (password.empty()) return;
     register_secret(password);
-    register_secret(percent_encode(password));
     register_secret(url);
 }
 // libpqxx 6.4 leaves sqlstate() empty for some of the classes it throws; their type still says what happened.

@@ -176,6 +176,42 @@ json::value redact(const json::value& value, const json::value* sensitive) {
     return value;
 }
 
+bool contains_word(std::string_view text, std::string_view word) { return text.find(word) != std::string_view::npos; }
+
+}  // namespace
+
+bool secret_by_name(std::string_view attribute) {
+    std::string key(attribute);
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    key.erase(std::remove(key.begin(), key.end(), '-'), key.end());
+    for (std::string_view word : {"password", "passwd", "secret", "token", "privatekey", "private_key", "apikey",
+                                  "api_key", "credential", "connection_string", "connectionstring"}) {
+        if (contains_word(key, word)) return true;
+    }
+    return false;
+}
+
+namespace {
+
+// What a plan without before_/after_sensitive (Terraform before 0.15, some providers) is taken to say: every
+// attribute whose name is a secret's (secret_by_name) is sensitive, at any depth.
+json::value sensitive_by_name(const json::value& value) {
+    if (value.is_object()) {
+        json::object marks;
+        for (const auto& kv : value.get_object())
+            // A flag named after a secret (get_password_data = false) says nothing secret.
+            marks[kv.key()] = secret_by_name(kv.key()) && !kv.value().is_bool() ? json::value(true)
+                                                                                 : sensitive_by_name(kv.value());
+        return marks;
+    }
+    if (value.is_array()) {
+        json::array marks;
+        for (const auto& item : value.get_array()) marks.push_back(sensitive_by_name(item));
+        return marks;
+    }
+    return json::value(false);
+}
+
 std::string string_field(const json::object& o, std::string_view key) {
     const auto* v = o.if_contains(key);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -251,6 +287,10 @@ ResourceChange parse_resource_change(const json::value& v, const std::string& so
     const auto* after_unknown = c.if_contains("after_unknown");
     if (before && before->is_null()) before = nullptr;
     if (after && after->is_null()) after = nullptr;
+    // The plan does not say what is sensitive: secrets are judged by their names, so that no password is shown.
+    json::value before_by_name, after_by_name;
+    if (!before_sensitive && before) before_sensitive = &(before_by_name = sensitive_by_name(*before));
+    if (!after_sensitive && after) after_sensitive = &(after_by_name = sensitive_by_name(*after));
     if (r.action != Action::destroy && r.action != Action::no_op) {
         Differ differ(r.changes);
         differ.walk("", Node{before, after, before_sensitive, after_sensitive, after_unknown, false, false});

@@ -68,6 +68,11 @@ struct Plan {
 Plan parse_plan(std::string_view text, const std::string& source_name);
 Plan read_plan(const std::filesystem::path& path);
 
+// Whether an attribute's name says it holds a secret (password, secret, token, private key, API key, credential,
+// connection string; any case, '-' or '_'). A plan without before_sensitive / after_sensitive (Terraform before
+// 0.15, some providers) has such attributes shown as sensitive_text, at any depth.
+bool secret_by_name(std::string_view attribute);
+
 // The changed leaf attributes between before and after (exposed for tests).
 std::vector<AttributeChange> diff_attributes(const boost::json::value& before, const boost::json::value& after,
                                              const boost::json::value& before_sensitive,

@@ -190,6 +190,21 @@ std::optional<int> wait_until(pid_t pid, Clock::time_point deadline) {
     }
 }
 
+// Waits until the child has exited without reaping it: while it is a zombie, its process group id cannot be reused,
+// so killing the group then reaches only what it left behind.
+bool exited(pid_t pid, Clock::time_point deadline) {
+    auto pause = std::chrono::microseconds(200);
+    while (true) {
+        siginfo_t info{};
+        const int got = ::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        if (got == 0 && info.si_pid == pid) return true;
+        if (got < 0 && errno != EINTR) return false;
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(pause);
+        pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+    }
+}
+
 // A child that exits without reading its input must give us EPIPE, not kill ece with SIGPIPE.
 void ignore_sigpipe() {
     static std::once_flag once;
@@ -246,7 +261,10 @@ Result run(const Command& command) {
         io.run_one_until(deadline);
     }
     std::optional<int> status;
-    if (out_reader.done() && err_reader.done()) status = wait_until(pid, deadline);
+    if (out_reader.done() && err_reader.done()) {
+        if (command.end_leftovers && exited(pid, deadline)) ::kill(-pid, SIGKILL);
+        status = wait_until(pid, deadline);
+    }
     if (!status) {
         kill_group(pid);
         wait_until(pid, Clock::now() + std::chrono::seconds(10));

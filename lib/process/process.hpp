@@ -25,6 +25,9 @@ struct Command {
     std::chrono::milliseconds timeout{std::chrono::minutes(10)};
     // When ece runs as root: run the child as this user (setgid, initgroups, setuid before exec). Ignored otherwise.
     std::optional<std::string> run_as_user{};
+    // Kill what the child left running in its process group once it exits (dbt running a hostile project's code:
+    // nothing of it outlives the run). Not for programs that start a daemon in their group (pg_ctl).
+    bool end_leftovers = false;
     // Written to the child's standard input, which is then closed.
     std::string stdin_data{};
     // Called with every complete line of standard output or standard error (without the newline), as it arrives.

@@ -5,6 +5,7 @@
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
 #include "dbt/private_dir.hpp"
+#include "dbt/sandbox.hpp"
 #include "pg/connect.hpp"
 #include "pg/lock.hpp"
 #include "process/process.hpp"
@@ -16,15 +17,6 @@ namespace fs = std::filesystem;
 
 namespace ece::publish {
 namespace {
-
-void write_private_file(const fs::path& file, const std::string& text) {
-    {
-        std::ofstream out(file, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out.flush()) throw Error(ErrorKind::external, "cannot write", {.file = file.string()});
-    }
-    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-}
 
 MergeResult no_op(MergeResult out, const PublishRecord& previous) {
     out.already_published = true;
@@ -88,16 +80,15 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
     target.schema = production.schema;
     target.production_schema = production.schema;
     target.environment = "production";
-    dbt::PrivateDir home;
-    write_private_file(home.path() / "profiles.yml", dbt::profiles_yml(target, 1));
-    process::Command command;
-    command.argv = {dbt.string(),      "parse",         "--project-dir", fs::absolute(project_dir).string(),
-                    "--profiles-dir",  home.path().string(), "--profile", dbt::profile_name,
-                    "--target",        dbt::profile_name,    "--target-path", fs::absolute(target_path).string()};
-    command.cwd = project_dir;
-    command.env = dbt::dbt_environment(target, home.path(), environments.config().production.raw_schema);
-    command.timeout = timeout;
-    const auto result = process::run(command);
+    // Like every dbt run: a copy of the project, dbt's own user when ece is root (dbt/sandbox.hpp).
+    const dbt::Sandbox sandbox(project_dir);
+    sandbox.write_file("profiles.yml", dbt::profiles_yml(target, 1));
+    const std::vector<std::string> argv = {
+        dbt.string(),        "parse",  "--project-dir",    sandbox.project().string(), "--profiles-dir",
+        sandbox.home().string(), "--profile", dbt::profile_name, "--target", dbt::profile_name,
+        "--target-path",     sandbox.target().string()};
+    const auto result = sandbox.run(
+        argv, dbt::dbt_environment(target, sandbox.home(), environments.config().production.raw_schema), timeout);
     if (result.exit_code != 0) {
         std::string tail = result.out + result.err;
         if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);
@@ -105,6 +96,7 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
                                              std::to_string(result.exit_code) + " in " + project_dir.string() + ": " +
                                              mask_secrets(tail));
     }
+    sandbox.copy_target_to(fs::absolute(target_path));
     return fs::absolute(target_path) / "manifest.json";
 }
 

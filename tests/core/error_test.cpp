@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace ece {
 namespace {
 
@@ -32,6 +34,23 @@ TEST(Secrets, MaskedInErrorsAndText) {
     EXPECT_EQ(std::string(e.what()).find("s3cr3t"), std::string::npos);
     EXPECT_EQ(mask_secrets("url postgresql://env_pr_1:s3cr3t-pass-word@127.0.0.1:5432/app"), "url ***");
     EXPECT_EQ(mask_secrets("pw s3cr3t-pass-word."), "pw ***.");
+    clear_secrets_for_test();
+}
+
+// issue 16: a password with characters a URL encodes was masked in one shape only. Registered as a URL, its decoded
+// password is masked; registered alone, its percent-encoded shape (either hex case) and the URL holding it are.
+TEST(Secrets, MaskedPercentEncodedAndDecodedAndInAURL) {
+    clear_secrets_for_test();
+    register_secret("postgresql://admin:p%40ss%2Fw0rd%21@db.example:5432/prod");
+    EXPECT_EQ(mask_secrets("password p@ss/w0rd! rejected"), "password *** rejected");
+    EXPECT_EQ(mask_secrets("user admin password=p%40ss%2Fw0rd%21"), "user admin password=***");
+    clear_secrets_for_test();
+    register_secret("s3cr3t/+=pw word");
+    EXPECT_EQ(mask_secrets("postgresql://env:s3cr3t%2F%2B%3Dpw%20word@h/db"), "postgresql://env:***@h/db");
+    EXPECT_EQ(mask_secrets("postgresql://env:s3cr3t%2f%2b%3dpw%20word@h/db"), "postgresql://env:***@h/db");
+    EXPECT_EQ(mask_secrets("raw s3cr3t/+=pw word."), "raw ***.");
+    const auto forms = secret_forms("postgresql://u:a%2Fb-long@h");
+    EXPECT_NE(std::find(forms.begin(), forms.end(), "a/b-long"), forms.end());
     clear_secrets_for_test();
 }
 

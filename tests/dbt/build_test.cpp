@@ -370,7 +370,8 @@ TEST(DbtBuildFake, DbtGetsAScrubbedEnvironmentAndNoWrittenPassword) {
     const std::string planted_token = "ghs_planted" + ece::test::unique_name("token");
     const fs::path dump = dir / "target";
     const auto r = run_ece_dbt(
-        {"build", "--branch", "env", "--environment", "pr-env", "--dbt", fake_dbt.string(), "--manifest",
+        {"build", "--branch", "env", "--environment", "pr-env", "--project-dir", dir.path().string(), "--dbt",
+         fake_dbt.string(), "--manifest",
          fixture("dbt/scenarios/body_change/manifest.json").string(), "--state",
          fixture("dbt/scenarios/base").string(), "--schema", target.schema, "--target-path", dump.string()},
         {{"ECE_DBT_TARGET_URL", target_url(target)},
@@ -423,6 +424,7 @@ TEST(DbtBuildFake, OtherNodesThanPlannedIsAMismatch) {
     options.branch_manifest = fixture("dbt/scenarios/body_change/manifest.json");
     options.state_dir = fixture("dbt/scenarios/base");
     options.target_path = dir / "target";
+    options.project_dir = dir.path();  // the fake reads no project (dbt works on a copy of it)
     auto catalog = ece::pg::connect(production->url, "test catalog");
     const auto report = ece::dbt::run_build(catalog, target, options);
     EXPECT_EQ(report.status, "mismatch");

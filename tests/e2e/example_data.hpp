@@ -1,6 +1,6 @@
 #pragma once
 // The example project's four tables at a tiny scale, written once per test process into a temporary folder that the
-// end-to-end suites only read (each workspace links it as data/).
+// end-to-end suites only read (each workspace copies it as data/).
 #include "demo_data.hpp"
 #include "support.hpp"
 

@@ -93,7 +93,7 @@ protected:
             if (file == "target" || file == "data" || file == "ece.yml") continue;
             fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
         }
-        fs::create_directory_symlink(ece::test::example_data(), ws / "data");
+        fs::copy(ece::test::example_data(), ws / "data", fs::copy_options::recursive);  // not a link: dbt refuses those
         write(ws / "ece.yml", "project: ece_demo\n"
                               "production: {schemas: [analytics], role: " + production_role_ + ", raw_schema: raw}\n"
                               "environments: {prefix: " + prefix_ + ", ttl: 72h}\n"
@@ -180,7 +180,7 @@ protected:
         fs::create_directories(artifact);
         fs::copy_file(fork / "target/manifest.json", artifact / "manifest.json", fs::copy_options::overwrite_existing);
         fs::remove_all(fork / "target");
-        fs::remove(fork / "data");  // the test's link to the generated data; a fork's checkout has none
+        fs::remove_all(fork / "data");  // the test's copy of the generated data; a fork's checkout has none
         ece::test::write_tar_gz(artifact / "project.tar.gz", ece::test::members_of(fork));
         write(artifact / "pull-request.json", ece::test::pull_request_json(number, head_sha));
         return artifact;
@@ -419,11 +419,15 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
 // request GitHub does not confirm, or whose project climbs out of its folder, are refused with nothing created.
 TEST_F(PullRequestLife, AForksArtifactIsBuiltAsTheEnvironmentAndHostileOnesAreRefused) {
     build_production();
-    // A dbt in front of the stand-in that records its environment.
+    // A dbt in front of the stand-in that records its environment; as root, ece runs it as ece-dbt, so it and its
+    // records folder are open to other users.
     const fs::path wrapper = dir_ / "wrapper";
-    write(wrapper / "dbt", "#!/bin/sh\nenv > '" + (dir_ / "dbt-env").string() + "'\nexec '" +
+    const fs::path records = dir_ / "dbt-records";
+    fs::create_directories(records);
+    fs::permissions(records, fs::perms::all);
+    write(wrapper / "dbt", "#!/bin/sh\nenv > '" + (records / "dbt-env").string() + "'\nexec '" +
                                (source_dir / "tests/dbt_standin/dbt").string() + "' \"$@\"\n");
-    fs::permissions(wrapper / "dbt", fs::perms::owner_all);
+    fs::permissions(wrapper / "dbt", fs::perms(0755));
     const std::map<std::string, std::string> privileged = {
         {"PATH", wrapper.string() + ":" + std::getenv("PATH")}, {"GITHUB_TOKEN", github_.token()},
         {"DATABASE_URL", admin_url_}};
@@ -441,7 +445,7 @@ TEST_F(PullRequestLife, AForksArtifactIsBuiltAsTheEnvironmentAndHostileOnesAreRe
     EXPECT_THAT(columns(prefix_ + "pr_5", "stg_patients"), testing::Contains("birth_decade"));
     ASSERT_EQ(github_.comments(5).size(), 1u);
     EXPECT_THAT(github_.comments(5)[0].body, testing::HasSubstr("ready"));
-    const auto dbt_env = ece::test::read_file(dir_ / "dbt-env");
+    const auto dbt_env = ece::test::read_file(records / "dbt-env");
     EXPECT_THAT(dbt_env, testing::HasSubstr("DBT_ENV_SECRET_ECE_PASSWORD="));
     EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("GITHUB_TOKEN")));
     EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("DATABASE_URL")));

@@ -68,7 +68,7 @@ protected:
             const auto file = entry.path().filename().string();
             if (file != "target" && file != "data" && file != "ece.yml") fs::copy(entry.path(), ws / file, fs::copy_options::recursive);
         }
-        fs::create_directory_symlink(ece::test::example_data(), ws / "data");
+        fs::copy(ece::test::example_data(), ws / "data", fs::copy_options::recursive);  // not a link: dbt refuses those
         std::ofstream(ws / "ece.yml") << "project: ece_demo\n"
                                          "production: {schemas: [analytics], role: ece_production, raw_schema: raw}\n"
                                          "environments: {provider: digitalocean, prefix: ece_, ttl: 72h}\n"

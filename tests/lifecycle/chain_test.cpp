@@ -80,16 +80,20 @@ protected:
         return env::Environments(std::move(settings));
     }
 
-    // A dbt that records what it was given (working folder, arguments, environment, profiles.yml) and fails.
+    // A dbt that records what it was given (the project it works on, arguments, environment, profiles.yml) and
+    // fails. Its records folder is open to every user: as root, ece runs dbt as its own user (dbt/sandbox.hpp).
     fs::path recording_dbt() {
         const auto script = dir_ / "recording-dbt";
-        test::write_text(script, "#!/bin/sh\npwd > '" + (dir_ / "dbt-cwd").string() + "'\necho \"$@\" >> '" +
-                                     (dir_ / "dbt-args").string() + "'\nenv > '" + (dir_ / "dbt-env").string() +
-                                     "'\ncp \"$DBT_PROFILES_DIR/profiles.yml\" '" + (dir_ / "dbt-profiles.yml").string() +
-                                     "'\nexit 1\n");
-        fs::permissions(script, fs::perms::owner_all);
+        fs::create_directories(records());
+        fs::permissions(records(), fs::perms::all);
+        test::write_text(script, "#!/bin/sh\ncat dbt_project.yml > '" + (records() / "dbt-project").string() +
+                                     "'\necho \"$@\" >> '" + (records() / "dbt-args").string() + "'\nenv > '" +
+                                     (records() / "dbt-env").string() + "'\ncp \"$DBT_PROFILES_DIR/profiles.yml\" '" +
+                                     (records() / "dbt-profiles.yml").string() + "'\nexit 1\n");
+        fs::permissions(script, fs::perms(0755));
         return script;
     }
+    fs::path records() const { return dir_ / "dbt-records"; }
 
     test::TempDir dir_;
     std::string admin_url_;
@@ -295,7 +299,7 @@ TEST_F(Chains, ADbtTargetGivesItsSettingsButNeverItsConnection) {
     lifecycle::Log log(log_text, false);
     lifecycle::preview(envs, {"feature/t", 4, ""}, options_, services, log);
 
-    const auto profiles = test::read_file(dir_ / "dbt-profiles.yml");
+    const auto profiles = test::read_file(records() / "dbt-profiles.yml");
     const auto id = envs.identify("feature/t", 4);
     EXPECT_THAT(profiles, testing::HasSubstr("threads: 3"));
     EXPECT_THAT(profiles, testing::HasSubstr("keepalives_idle: 7"));
@@ -398,15 +402,15 @@ TEST_F(ForkChains, AVerifiedArtifactIsBuiltFromItsOwnProjectWithNoTokenOrAdminUr
     EXPECT_EQ(outcome.environment, "pr-21");
     EXPECT_TRUE(outcome.find("env up")->ok);
     EXPECT_EQ(envs.find(envs.identify("their-fork-branch", 21))->status, env::Status::ready);
-    // The plan came from the artifact's manifest (no dbt parse): dbt was called once, to build, in the artifact's
-    // extracted project, as the environment's own role.
-    const auto args = test::read_file(dir_ / "dbt-args");
+    // The plan came from the artifact's manifest (no dbt parse): dbt was called once, to build, in (a copy of) the
+    // artifact's extracted project, as the environment's own role.
+    const auto args = test::read_file(records() / "dbt-args");
     EXPECT_EQ(args.rfind("build ", 0), 0u) << args;
     EXPECT_EQ(std::count(args.begin(), args.end(), '\n'), 1);
-    EXPECT_EQ(test::read_file(dir_ / "dbt-cwd"), fs::canonical(options_.work_dir / "fork" / "project").string() + "\n");
-    EXPECT_THAT(test::read_file(dir_ / "dbt-profiles.yml"),
+    EXPECT_EQ(test::read_file(records() / "dbt-project"), "name: x\n");
+    EXPECT_THAT(test::read_file(records() / "dbt-profiles.yml"),
                 testing::HasSubstr("user: \"" + envs.identify("", 21).role + "\""));
-    const auto dbt_env = test::read_file(dir_ / "dbt-env");
+    const auto dbt_env = test::read_file(records() / "dbt-env");
     EXPECT_THAT(test::find_secrets(dbt_env, {admin_url_, github_.token()}), testing::IsEmpty());
     EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("GITHUB_TOKEN")));
     EXPECT_THAT(dbt_env, testing::Not(testing::HasSubstr("DATABASE_URL")));

@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -153,6 +154,39 @@ TEST(Plan, SensitiveValuesNeverShown) {
     EXPECT_EQ(attribute(r, "instance_class")->after, "\"db.t3.small\"");
     EXPECT_EQ(r.after.at("password").as_string(), sensitive_text);
     EXPECT_EQ(r.before.at("conn").at("pw").as_string(), sensitive_text);
+}
+
+// issue 16: Terraform 0.14 writes no after_sensitive, and the RDS master password of this real plan was printed into
+// the comment. Attributes named like secrets are hidden when the plan does not say what is sensitive.
+TEST(Plan, WithoutSensitivityMarksSecretsByNameAreHidden) {
+    const std::string password = "YourPwdShouldBeLongAndSecure!";
+    const auto plan = fixture_plan("infracost-aws-rds-terraform-0.14.plan.json");
+    int hidden = 0;
+    for (const auto& r : plan.resource_changes) {
+        for (const auto& c : r.changes) {
+            EXPECT_THAT(c.before + c.after, testing::Not(HasSubstr(password))) << r.address << " " << c.path;
+            if (c.path == "password" && c.after == sensitive_text) ++hidden;
+        }
+        EXPECT_THAT(boost::json::serialize(r.before) + boost::json::serialize(r.after),
+                    testing::Not(HasSubstr(password))) << r.address;
+    }
+    EXPECT_GE(hidden, 1) << "the created instance's password is listed, as sensitive";
+
+    const char* text = R"({"format_version":"0.1","resource_changes":[{"address":"x.y","type":"x","name":"y",
+      "change":{"actions":["create"],"before":null,"after":{"Master-Password":"pw-1","get_password_data":false,
+      "settings":[{"api_key":"key-1","name":"n"}],"auth":{"client_secret":"s-1","access_token":"t-1",
+      "private_key_pem":"k-1"},"size":"small"},"after_unknown":{}}}]})";
+    const auto r = parse_plan(text, "inline.json").resource_changes.at(0);
+    for (const auto& c : r.changes) {
+        for (const auto* secret : {"pw-1", "key-1", "s-1", "t-1", "k-1"}) EXPECT_THAT(c.after, testing::Not(HasSubstr(secret)));
+    }
+    EXPECT_EQ(attribute(r, "Master-Password")->after, sensitive_text);
+    EXPECT_EQ(attribute(r, "settings[0].api_key")->after, sensitive_text);
+    EXPECT_EQ(attribute(r, "auth.private_key_pem")->after, sensitive_text);
+    EXPECT_EQ(attribute(r, "settings[0].name")->after, "\"n\"");
+    EXPECT_EQ(attribute(r, "size")->after, "\"small\"");
+    EXPECT_EQ(attribute(r, "get_password_data")->after, "false") << "a flag is no secret";
+    EXPECT_TRUE(secret_by_name("db_password") && secret_by_name("SecretKey") && !secret_by_name("instance_class"));
 }
 
 TEST(Plan, WholeSensitiveBlockIsOneLine) {

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <thread>
 
 using namespace std::chrono_literals;
 using ece::process::Command;
@@ -136,4 +138,21 @@ TEST(Process, UnknownUserIsAnError) {
     auto command = shell("true");
     command.run_as_user = "ece-no-such-user";
     EXPECT_THROW(run(command), ece::Error);
+}
+
+// A hostile dbt may leave a process running in the background; with end_leftovers it dies when dbt exits.
+TEST(Process, LeftoversInTheProcessGroupAreKilledWhenAsked) {
+    auto gone = [](const std::string& pid) {
+        std::ifstream stat("/proc/" + pid + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');
+        return text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z");
+    };
+    auto command = shell("sleep 30 >/dev/null 2>&1 & echo $!");
+    command.end_leftovers = true;
+    auto result = run(command);
+    ASSERT_EQ(result.exit_code, 0);
+    const std::string pid = result.out.substr(0, result.out.find('\n'));
+    for (int i = 0; i < 100 && !gone(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(gone(pid)) << "the background sleep " << pid << " outlived the command";
 }

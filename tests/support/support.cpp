@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "core/secrets.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -45,8 +47,15 @@ TempDir::~TempDir() {
 
 std::vector<std::string> find_secrets(std::string_view text, const std::vector<std::string>& secrets) {
     std::vector<std::string> found;
+    // In every shape masking covers (core/secrets.hpp): as is, percent-encoded, a URL's password decoded.
     for (const auto& secret : secrets) {
-        if (!secret.empty() && text.find(secret) != std::string_view::npos) found.push_back(secret);
+        if (secret.empty()) continue;
+        for (const auto& form : secret_forms(secret)) {
+            if (text.find(form) != std::string_view::npos) {
+                found.push_back(secret);
+                break;
+            }
+        }
     }
     return found;
 }
