@@ -265,6 +265,20 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     report.build_id = begin_build(catalog, start);
+    // Deferring builds only: a full build has no production to start from, and production's own build is the
+    // production run itself.
+    if (production && !report.plan.full_build && target.schema != target.production_schema) {
+        try {
+            report.stateful = start_stateful_nodes(target, report.plan, branch, *production, options.full_refresh);
+        } catch (const std::exception& e) {
+            finish_build(catalog, report.build_id, {build_status::failed, std::nullopt, std::nullopt,
+                                                    mask_secrets(e.what()), {}});
+            throw;
+        }
+        if (options.on_log_line) {
+            for (const auto& s : report.stateful) options.on_log_line(describe(s));
+        }
+    }
     const fs::path results_file = target_path / "run_results.json";
     BuildOutcome outcome;
     try {
