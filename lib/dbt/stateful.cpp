@@ -39,7 +39,7 @@ pqxx::connection connect_as_environment(const BuildTarget& target) {
     return pg::connect(url, "starting stateful nodes from production");
 }
 
-// 'r' or 'p' when production holds a table there, else empty.
+// Whether production holds a table (plain or partitioned) under that name.
 bool production_table_exists(pqxx::transaction_base& tx, std::string_view schema, std::string_view name) {
     return tx.exec_params1("SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                            "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",

@@ -11,6 +11,7 @@
 // to the incremental model; every other kind moves too; a rollback restores production; destroying the
 // environment leaves nothing. A full refresh asked for in the model's config replaces the history.
 #include "core/error.hpp"
+#include "core/secrets.hpp"
 #include "dbt/build.hpp"
 #include "dbt/catalog.hpp"
 #include "env/environments.hpp"
@@ -82,6 +83,7 @@ struct Production {
     ece::config::Config config;
     std::string password = "prod-" + ece::test::unique_name("pw");
     TempDir dir;
+    bool built = false;
 
     Production() {
         config.environments.prefix = unique_prefix();
@@ -125,6 +127,7 @@ struct Production {
         // arrive.
         ece::test::execute(conn, "DELETE FROM kinds_raw.events WHERE id = 1; INSERT INTO kinds_raw.events VALUES (4, 'b');"
                                  "UPDATE kinds_raw.customers SET name = 'ada lovelace' WHERE id = 1;");
+        built = true;
     }
 };
 
@@ -140,7 +143,7 @@ protected:
     }
 
     void SetUp() override {
-        ASSERT_FALSE(testing::Test::HasFatalFailure()) << "production was not built";
+        ASSERT_TRUE(production && production->built) << "production was not built";
         conn = std::make_unique<pqxx::connection>(ece::pg::connect(production->url, "stateful test"));
         environments = std::make_unique<ece::env::Environments>(
             ece::env::Settings{production->url, production->config, /*embedded=*/true, std::chrono::seconds(60)});
