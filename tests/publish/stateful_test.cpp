@@ -14,6 +14,7 @@
 #include "core/secrets.hpp"
 #include "dbt/build.hpp"
 #include "dbt/catalog.hpp"
+#include "dbt/env_target.hpp"
 #include "env/environments.hpp"
 #include "env/naming.hpp"
 #include "pg/connect.hpp"
@@ -144,7 +145,7 @@ protected:
 
     void SetUp() override {
         ASSERT_TRUE(production && production->built) << "production was not built";
-        conn = std::make_unique<pqxx::connection>(ece::pg::connect(production->url, "stateful test"));
+        conn = ece::pg::connect_owned(production->url, "stateful test");
         environments = std::make_unique<ece::env::Environments>(
             ece::env::Settings{production->url, production->config, /*embedded=*/true, std::chrono::seconds(60)});
     }
