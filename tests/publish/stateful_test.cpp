@@ -1,8 +1,8 @@
 // Stateful nodes and every node kind, with real dbt (../shared/tools/dbt) and real PostgreSQL: ece's own project
 // tests/publish/kinds_project (incremental model, snapshot, seed in a custom schema through the project's own
 // generate_schema_name, ephemeral model, view, materialized view, a table with alias, contract, grants, persist_docs
-// and pre/post hooks, on-run-start/end hooks, data and unit tests). Production is built once per suite, as the
-// production role; its source then loses a row the incremental model keeps (a source's retention).
+// and pre/post hooks, on-run-start/end hooks, data and unit tests). Production is built once, as the production
+// role; its source then loses a row the incremental model keeps (a source's retention).
 //
 // What is proven (docs/stateful-nodes.md): a preview starts the snapshot and the incremental model from copies of
 // production's tables and runs them incrementally; publish runs them once more on production's current tables
@@ -78,7 +78,7 @@ std::string unique_prefix() {
     return prefix + "_";
 }
 
-// One production per suite: built by real dbt as the production role, its manifest production's state.
+// Production: built by real dbt as the production role, its manifest production's state.
 struct Production {
     std::string url = ece::test::fresh_database("stateful");
     ece::config::Config config;
@@ -134,17 +134,9 @@ struct Production {
 
 class StatefulPublish : public testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        production = new Production();
-        production->build();
-    }
-    static void TearDownTestSuite() {
-        delete production;
-        production = nullptr;
-    }
-
     void SetUp() override {
-        ASSERT_TRUE(production && production->built) << "production was not built";
+        production->build();
+        ASSERT_TRUE(production->built) << "production was not built";
         conn = ece::pg::connect_owned(production->url, "stateful test");
         environments = std::make_unique<ece::env::Environments>(
             ece::env::Settings{production->url, production->config, /*embedded=*/true, std::chrono::seconds(60)});
@@ -178,24 +170,26 @@ protected:
 
     std::string scalar(const std::string& sql) { return ece::test::scalar(*conn, sql); }
     int number(const std::string& sql) { return std::stoi(scalar(sql)); }
-    bool has_column(const std::string& schema, const std::string& table, const std::string& column) {
+    // Of tables, views and materialized views alike (information_schema leaves materialized views out).
+    bool has_column(const std::string& schema, const std::string& relation, const std::string& column) {
         pqxx::nontransaction tx(*conn);
-        return tx.exec_params1("SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 "
-                               "AND table_name = $2 AND column_name = $3",
-                               schema, table, column)[0]
+        return tx.exec_params1("SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+                               "AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
+                               schema, relation, column)[0]
                    .as<int>() == 1;
     }
 
-    static Production* production;
+    std::unique_ptr<Production> production = std::make_unique<Production>();
     std::unique_ptr<pqxx::connection> conn;
     std::unique_ptr<ece::env::Environments> environments;
     TempDir dir;
     std::string log;
 };
 
-Production* StatefulPublish::production = nullptr;
-
-TEST_F(StatefulPublish, PreviewAndPublishKeepProductionsHistoryEveryKindMovesRollbackRestoresDestroyLeavesNothing) {
+// One life, to build production once: a pull request changing every kind (published, rolled back, destroyed), then
+// one asking for a full refresh (published, rolled back, destroyed).
+TEST_F(StatefulPublish, HistorySurvivesPublishEveryKindMovesRollbackRestoresDestroyLeavesNothingFullRefreshReplaces) {
     const auto id = up_environment(1);
     const auto record = *environments->find(id);
     const auto& base = record.base_schema;
@@ -218,11 +212,13 @@ TEST_F(StatefulPublish, PreviewAndPublishKeepProductionsHistoryEveryKindMovesRol
     EXPECT_EQ(number("SELECT count(*) FROM " + base + ".customers_snapshot"), 4);
     EXPECT_EQ(number("SELECT count(*) FROM " + base + "__ref.countries"), 3);  // seed, the project's schema naming
     EXPECT_EQ(scalar("SELECT relkind FROM pg_class WHERE oid = '" + base + "__marts.event_counts_mv'::regclass"), "m");
-    EXPECT_EQ(scalar("SELECT obj_description('" + base + "__marts.customers_dim'::regclass)"), "built by ece_kinds")
-        << "post-hook (persist_docs wrote the description first)";
+    EXPECT_EQ(scalar("SELECT obj_description('" + base + "__marts.customers_dim'::regclass)"),
+              "customers with their country's name")
+        << "persist_docs";
     EXPECT_EQ(scalar("SELECT country FROM " + base + "__marts.customers_dim WHERE id = 2"), "FRANCE")  // ephemeral
         << "alias customers_dim, ephemeral countries_eph";
-    EXPECT_EQ(number("SELECT count(*) FROM " + base + ".run_log"), 1) << "on-run-start and on-run-end";
+    EXPECT_EQ(scalar("SELECT string_agg(phase, ',' ORDER BY phase) FROM " + base + ".run_log"), "end,post,pre")
+        << "on-run-start made the table, the model's pre and post hooks and on-run-end wrote to it";
 
     // Production moves on after the preview: its own scheduled run adds a row (event 0, from a late source).
     ece::test::execute(*conn, "INSERT INTO analytics.events_inc VALUES (0, 'late')");
@@ -248,7 +244,8 @@ TEST_F(StatefulPublish, PreviewAndPublishKeepProductionsHistoryEveryKindMovesRol
     EXPECT_EQ(number("SELECT count(*) FROM analytics__ref.countries"), 3);
     EXPECT_TRUE(has_column("analytics__marts", "event_counts_mv", "last_id"));
     EXPECT_EQ(scalar("SELECT max(last_id) FROM analytics__marts.event_counts_mv"), "4");
-    EXPECT_EQ(scalar("SELECT obj_description('analytics__marts.customers_dim'::regclass)"), "built by ece_kinds");
+    EXPECT_EQ(scalar("SELECT obj_description('analytics__marts.customers_dim'::regclass)"),
+              "customers with their country's name");
     EXPECT_EQ(scalar("SELECT has_table_privilege('ece_kinds_reader', 'analytics__marts.customers_dim', 'SELECT')"), "t")
         << "grants config";
     EXPECT_EQ(scalar("SELECT count(*) FROM analytics__marts.customers_dim"), "2");
@@ -268,31 +265,31 @@ TEST_F(StatefulPublish, PreviewAndPublishKeepProductionsHistoryEveryKindMovesRol
     environments->down(id);
     EXPECT_EQ(number("SELECT count(*) FROM pg_namespace WHERE nspname LIKE '" + base + "%'"), 0);
     EXPECT_EQ(number("SELECT count(*) FROM pg_roles WHERE rolname = '" + record.role_name + "'"), 0);
-}
 
-TEST_F(StatefulPublish, FullRefreshAskedForInTheModelsConfigReplacesTheHistory) {
-    const auto id = up_environment(2);
-    const auto record = *environments->find(id);
-    const auto& base = record.base_schema;
-    const fs::path project = copy_project(dir / "pr");
-    replace_in(project / "models/events_inc.sql", "on_schema_change='append_new_columns'",
+    // A second pull request asks for a full refresh of the incremental model in its config.
+    const auto second = up_environment(2);
+    const auto second_record = *environments->find(second);
+    const auto& second_base = second_record.base_schema;
+    const fs::path refresh = copy_project(dir / "pr2");
+    replace_in(refresh / "models/events_inc.sql", "on_schema_change='append_new_columns'",
                "on_schema_change='append_new_columns', meta={'ece': {'full_refresh': true}}");
 
-    const auto report = build_into(id, project);
-    ASSERT_TRUE(report.ok()) << report.message << log;
-    ASSERT_EQ(report.stateful.size(), 1u) << log;
-    EXPECT_EQ(report.stateful[0].how, ece::dbt::StatefulStart::How::full_refresh);
-    EXPECT_EQ(scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + base + ".events_inc"), "2,3,4");
+    const auto refresh_report = build_into(second, refresh);
+    ASSERT_TRUE(refresh_report.ok()) << refresh_report.message << log;
+    ASSERT_EQ(refresh_report.stateful.size(), 1u) << log;
+    EXPECT_EQ(refresh_report.stateful[0].how, ece::dbt::StatefulStart::How::full_refresh);
+    EXPECT_EQ(scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM " + second_base + ".events_inc"), "2,3,4");
 
-    const auto merged = publish_merged(2, project, "mergesha2");
-    ASSERT_EQ(merged.publish.outcome, publish::Outcome::published) << log;
+    const auto refreshed = publish_merged(2, refresh, "mergesha2");
+    ASSERT_EQ(refreshed.publish.outcome, publish::Outcome::published) << log;
     EXPECT_EQ(scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM analytics.events_inc"), "2,3,4")
         << "a full refresh replaces production's history with the source's rows";
 
-    publish::rollback(*conn, merged.publish.id, publish::Options{});
-    EXPECT_EQ(number("SELECT count(*) FROM analytics.events_inc WHERE id = 1"), 1) << "rollback restores the history";
-    environments->down(id);
-    EXPECT_EQ(number("SELECT count(*) FROM pg_roles WHERE rolname = '" + record.role_name + "'"), 0);
+    publish::rollback(*conn, refreshed.publish.id, publish::Options{});
+    EXPECT_EQ(scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM analytics.events_inc"), "0,1,2,3")
+        << "rollback restores the history";
+    environments->down(second);
+    EXPECT_EQ(number("SELECT count(*) FROM pg_roles WHERE rolname = '" + second_record.role_name + "'"), 0);
 }
 
 }  // namespace
