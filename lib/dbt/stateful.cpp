@@ -78,6 +78,11 @@ bool asks_full_refresh(const Node& node) {
     return full_refresh && full_refresh->is_bool() && full_refresh->as_bool();
 }
 
+bool refuses_full_refresh(const Node& node) {
+    const auto* full_refresh = node.unrendered("full_refresh");
+    return full_refresh && *full_refresh == "false";
+}
+
 std::string_view to_string(StatefulStart::How how) {
     switch (how) {
         case StatefulStart::How::from_production: return "from production";
@@ -123,7 +128,7 @@ std::vector<StatefulStart> start_stateful_nodes(const BuildTarget& target, const
             start.environment_relation = qualified(node->schema, relation_name(*node));
             doing = "starting " + start.unique_id + " (" + start.environment_relation + ") from production";
             drop_environment_relation(tx, node->schema, relation_name(*node));
-            if (full_refresh_all || asks_full_refresh(*node)) {
+            if ((full_refresh_all || asks_full_refresh(*node)) && !refuses_full_refresh(*node)) {
                 start.how = StatefulStart::How::full_refresh;
             } else if (in_production && production_table_exists(tx, in_production->schema, relation_name(*in_production))) {
                 start.how = StatefulStart::How::from_production;

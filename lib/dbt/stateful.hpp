@@ -28,6 +28,8 @@ inline constexpr const char* full_refresh_meta_key = "ece.full_refresh";
 bool is_stateful(const Node& node);
 // Whether node's config holds meta.ece.full_refresh = true.
 bool asks_full_refresh(const Node& node);
+// Whether node's config holds dbt's own full_refresh: false, which dbt honours over --full-refresh: so does ece.
+bool refuses_full_refresh(const Node& node);
 
 // What happened to one planned stateful node before dbt ran.
 struct StatefulStart {
@@ -48,7 +50,8 @@ std::string describe(const StatefulStart& start);
 
 // For every stateful node of plan (built into target's schemas, read from branch; production's relation named by
 // the production manifest): drops the environment's relation of that node and, unless a full refresh is asked
-// (full_refresh_all, or the node's meta), copies production's table into its place (CREATE TABLE ... (LIKE ...
+// (full_refresh_all, or the node's meta; not for a node
+// whose config says full_refresh: false), copies production's table into its place (CREATE TABLE ... (LIKE ...
 // INCLUDING DEFAULTS, CONSTRAINTS, INDEXES, COMMENTS) + INSERT ... SELECT), all in one transaction as the
 // environment's role. Nodes the environment does not build into its own schemas (a snapshot with a fixed
 // target_schema) are left alone. Throws ece::Error (database) naming the node.
