@@ -193,7 +193,9 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     try {
         turn.emplace(conn, "publish", publish_options.advisory_lock_timeout);
         auto input = source.load(resolved);
-        if (needs_stateful_run(input)) {
+        // Snapshots and incremental models run again on production's tables (a dry run changes nothing, the
+        // environment included).
+        if (!publish_options.dry_run && needs_stateful_run(input)) {
             const auto run = run_stateful_nodes(conn, dbt::build_target_for(environments, id, out.sha), input, options,
                                                 work.path() / "stateful");
             out.stateful_build_id = run.build_id;
