@@ -44,7 +44,7 @@ const char* const usage_text =
     "                    [--also-select DBT_SELECTOR]... [--format text|json] [--out FILE] [--ignore-config KEY]...\n"
     "                    [--database-url URL]\n"
     "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR]\n"
-    "                     [--also-select DBT_SELECTOR]... ...\n"
+    "                     [--also-select DBT_SELECTOR]... [--full-refresh] ...\n"
     "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]\n";
 
 // The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
@@ -253,7 +253,7 @@ int build_command(const std::vector<std::string>& args) {
     int pr = 0;
     std::vector<std::string> ignore_config, also_select;
     int threads = 4, timeout_minutes = 120;
-    bool force_defer = false;
+    bool force_defer = false, full_refresh = false;
     po::options_description options("build options");
     options.add_options()
         ("help,h", "this help")
@@ -267,6 +267,8 @@ int build_command(const std::vector<std::string>& args) {
         ("select", po::value(&select), "state:modified+ (default) or another state selector, as for plan")
         ("also-select", po::value(&also_select), "a dbt selector (tag:x, path:models/y, +name, ...) whose nodes "
                                                  "are built too, in addition to --select (repeatable)")
+        ("full-refresh", po::bool_switch(&full_refresh), "build snapshots and incremental models from scratch instead of from a copy of "
+                         "production's table (docs/stateful-nodes.md)")
         ("manifest", po::value(&manifest_file), "the branch's manifest.json (default: dbt parse with the "
                                                 "environment's profile)")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the "
@@ -321,6 +323,7 @@ int build_command(const std::vector<std::string>& args) {
     if (!target_path.empty()) build.target_path = fs::absolute(target_path);
     build.selector = select;
     build.also_select = also_select;
+    build.full_refresh = full_refresh;
     build.full_build_reason = full_build_reason;
     build.plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
     build.threads = threads;

@@ -35,7 +35,7 @@ namespace {
 
 const char* const usage_text =
     "usage: ece-publish (--branch B | --pr N) [--sha S] [--manifest FILE | --project-dir P] [--strict | --rebuild]\n"
-    "                   [--dry-run] [--keep-environment]\n"
+    "                   [--dry-run] [--keep-environment] [--full-refresh]\n"
     "       ece-publish (--branch B | --pr N) [--sha S] [--strict | --rebuild] [--dry-run] --relations FILE\n"
     "       ece-publish --rollback [ID]\n"
     "       ece-publish list [--limit N]\n"
@@ -53,6 +53,9 @@ const char* const usage_text =
     "default dbt.project_dir of ece.yml). A stale environment is rebuilt first (--rebuild, default; needs the\n"
     "checked-out merged main in --project-dir) or refused with the list (--strict). After publishing, the merged\n"
     "manifest becomes production's state and the environment is removed. A commit published already is a no-op.\n"
+    "Snapshots and incremental models keep production's history: the merged main runs them on a copy of\n"
+    "production's table just before the swap; --full-refresh publishes them built from scratch instead\n"
+    "(docs/stateful-nodes.md).\n"
     "--sha defaults to $GITHUB_SHA.\n"
     "\n"
     "With environments.provider digitalocean (or --provider digitalocean) there is no swap: the environment's\n"
@@ -154,6 +157,11 @@ int print_merge(const publish::MergeResult& merged, const std::string& format) {
         }
         std::cout << "; nothing to do\n";
         return ece::exit_code::ok;
+    }
+    if (merged.stateful_build_id) {
+        std::cout << "ran the snapshots and incremental models on production's history (build #"
+                  << *merged.stateful_build_id << "):\n";
+        for (const auto& s : merged.stateful) std::cout << "  " << ece::dbt::describe(s) << "\n";
     }
     if (merged.rebuild_id) {
         std::cout << "rebuilt the stale nodes into environment " << merged.environment << " (build #"
@@ -257,6 +265,7 @@ int run(int argc, char** argv) {
         ("project-dir", po::value(&project_dir), "the checked-out merged main (default: dbt.project_dir of ece.yml)")
         ("dbt", po::value(&dbt_executable), "the dbt executable (default: dbt.executable of ece.yml)")
         ("keep-environment", "do not remove the environment after publishing")
+        ("full-refresh", "publish snapshots and incremental models built from scratch, replacing production's history")
         ("dry-run", "check everything, change nothing")
         ("relations", po::value(&relations_file), "low-level input: JSON file of the built relations (see above)")
         ("rollback", po::value(&rollback_id)->implicit_value(""), "swap publish ID (default: the latest) back")
@@ -332,6 +341,7 @@ int run(int argc, char** argv) {
         merge.dbt = dbt_executable.empty() ? fs::path(config.dbt.executable) : fs::path(dbt_executable);
         merge.threads = config.dbt.threads;
         merge.remove_environment = vm.count("keep-environment") == 0;
+        merge.full_refresh = vm.count("full-refresh") > 0;
         if (common.format == "text") {
             merge.on_log_line = [](std::string_view line) { std::cout << "  dbt: " << line << "\n"; };
         }

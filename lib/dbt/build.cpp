@@ -94,13 +94,18 @@ std::vector<BuiltNode> nodes_built(const RunResults& results, const Manifest& br
     return built;
 }
 
-void compare_with_plan(BuildReport& report) {
+// Ephemeral models are compiled into what reads them: dbt runs them never, so they are never missing from its results.
+void compare_with_plan(BuildReport& report, const Manifest& branch) {
     std::set<std::string> ran;
     for (const auto& result : report.run_results->results) {
         const auto type = result.unique_id.substr(0, result.unique_id.find('.'));
         if (is_buildable_type(type)) ran.insert(result.unique_id);
     }
-    const std::set<std::string> planned(report.planned.begin(), report.planned.end());
+    std::set<std::string> planned;
+    for (const auto& id : report.planned) {
+        const Node* node = branch.find(id);
+        if (!node || node->materialized != "ephemeral") planned.insert(id);
+    }
     std::set_difference(planned.begin(), planned.end(), ran.begin(), ran.end(), std::back_inserter(report.not_run));
     std::set_difference(ran.begin(), ran.end(), planned.begin(), planned.end(), std::back_inserter(report.unplanned));
 }
@@ -262,6 +267,20 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     report.build_id = begin_build(catalog, start);
+    // Deferring builds only: a full build has no production to start from, and production's own build is the
+    // production run itself.
+    if (production && !report.plan.full_build && target.schema != target.production_schema) {
+        try {
+            report.stateful = start_stateful_nodes(target, report.plan, branch, *production, options.full_refresh);
+        } catch (const std::exception& e) {
+            finish_build(catalog, report.build_id, {build_status::failed, std::nullopt, std::nullopt,
+                                                    mask_secrets(e.what()), {}});
+            throw;
+        }
+        if (options.on_log_line) {
+            for (const auto& s : report.stateful) options.on_log_line(describe(s));
+        }
+    }
     const fs::path results_file = target_path / "run_results.json";
     BuildOutcome outcome;
     try {
@@ -285,7 +304,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     if (report.run_results) {
-        compare_with_plan(report);
+        compare_with_plan(report, branch);
         outcome.built = nodes_built(*report.run_results, branch, target);
     }
     if (report.dbt_exit_code != 0) {

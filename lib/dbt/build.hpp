@@ -23,6 +23,7 @@
 #include "dbt/production_state.hpp"
 #include "dbt/run_results.hpp"
 #include "dbt/state.hpp"
+#include "dbt/stateful.hpp"
 
 namespace ece::dbt {
 
@@ -80,6 +81,11 @@ struct BuildOptions {
     // production's relations, as on a DigitalOcean cluster of its own: env::Provider::supports_defer()).
     std::optional<std::string> full_build_reason;
     PlanOptions plan_options;
+    // Planned snapshots and incremental models start from a copy of production's table (dbt/stateful.hpp), so
+    // that dbt runs them incrementally on production's history. full_refresh: every one of them is built from
+    // scratch instead (the pull request asked for it: the ece:full-refresh label, the action's full-refresh
+    // input, `ece-publish --full-refresh`); one node asks through its config, meta: {ece: {full_refresh: true}}.
+    bool full_refresh = false;
     std::optional<std::string> raw_schema;        // default <schema>_raw
     std::optional<std::filesystem::path> target_path;  // dbt's --target-path; default <project>/target
     int threads = 4;
@@ -107,6 +113,7 @@ struct BuildReport {
     std::vector<std::string> unplanned;  // in run_results (models, seeds, snapshots, tests), not planned
     std::vector<std::string> dbt_command;  // dbt build's argv (no secrets in it)
     std::size_t built_count = 0;           // nodes recorded in ece.built_nodes
+    std::vector<StatefulStart> stateful;   // how each planned snapshot and incremental model started
     std::string message;
 
     bool ok() const;  // success or nothing to build

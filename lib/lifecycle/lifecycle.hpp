@@ -163,6 +163,10 @@ struct Options {
     std::chrono::minutes build_timeout{120};
     // The action's select input: dbt selectors an environment's build builds too (dbt::BuildOptions::also_select).
     std::vector<std::string> also_select;
+    // Snapshots and incremental models built from scratch (and published so, replacing production's history)
+    // instead of from a copy of production's table: the pull request's ece:full-refresh label or the action's
+    // full-refresh input (docs/stateful-nodes.md).
+    bool full_refresh = false;
     // Production's manifest from a GitHub Actions artifact when the catalog has none (dbt::github_artifact_fetcher).
     dbt::ArtifactFetcher artifact;
     std::string artifact_unavailable_reason;

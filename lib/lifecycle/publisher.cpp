@@ -30,6 +30,7 @@ public:
                                                                                     : config.dbt.threads;
         merge.build_timeout = std::chrono::duration_cast<std::chrono::seconds>(options.build_timeout);
         merge.remove_environment = false;
+        merge.full_refresh = options.full_refresh;
         merge.on_log_line = [&log](std::string_view line) { log.info(line); };
         publish::PublishTarget which;
         if (!target.environment_name.empty()) {

@@ -109,6 +109,7 @@ std::vector<BuiltRelation> CatalogSource::built_relations(const env::Record& rec
         r.production_schema = production_schema_for(node.schema, record.base_schema, production_schema);
         r.unique_id = node.unique_id;
         r.checksum = node.checksum;
+        r.stateful = node.resource_type == "snapshot" || node.materialized == "incremental";
         relations.push_back(std::move(r));
     }
     return relations;

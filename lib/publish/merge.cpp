@@ -10,6 +10,7 @@
 #include "pg/lock.hpp"
 #include "process/process.hpp"
 #include "publish/catalog_source.hpp"
+#include "publish/stateful.hpp"
 
 #include <fstream>
 
@@ -66,6 +67,21 @@ std::vector<std::string> unchanged_stale_selectors(const StaleReport& stale) {
 }
 
 }  // namespace
+
+dbt::BuildOptions merged_main_build(const MergeOptions& options, const fs::path& target_path) {
+    dbt::BuildOptions build;
+    build.project_dir = *options.project_dir;
+    build.dbt = options.dbt;
+    // No branch_manifest: run_build parses main with the environment as target, so that what it records in
+    // ece.built_nodes names the environment's schemas (the merged main's manifest names production's).
+    build.threads = options.threads;
+    build.parse_timeout = options.parse_timeout;
+    build.build_timeout = options.build_timeout;
+    build.target_path = target_path;
+    build.full_refresh = options.full_refresh;
+    build.on_log_line = options.on_log_line;
+    return build;
+}
 
 std::string MergeResult::rollback_command() const { return "ece-publish --rollback " + std::to_string(publish.id); }
 
@@ -142,17 +158,8 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     if (options.project_dir) {
         rebuild = [&](const StaleReport& stale, const PublishInput&) {
             const auto build_target = dbt::build_target_for(environments, id, out.sha);
-            dbt::BuildOptions build;
-            build.project_dir = *options.project_dir;
-            build.dbt = options.dbt;
-            // No branch_manifest: run_build parses main with the environment as target, so that what it records
-            // in ece.built_nodes names the environment's schemas (the manifest above names production's).
-            build.threads = options.threads;
-            build.parse_timeout = options.parse_timeout;
-            build.build_timeout = options.build_timeout;
-            build.target_path = work.path() / "rebuild";
+            auto build = merged_main_build(options, work.path() / "rebuild");
             build.also_select = unchanged_stale_selectors(stale);
-            build.on_log_line = options.on_log_line;
             const auto report = dbt::run_build(conn, build_target, build);
             out.rebuild_id = report.build_id;
             out.rebuild_status = report.status;
@@ -177,7 +184,17 @@ MergeResult publish_merged(const std::string& admin_url, env::Environments& envi
     std::optional<pg::AdvisoryLock> turn;
     try {
         turn.emplace(conn, "publish", publish_options.advisory_lock_timeout);
-        out.publish = publish(conn, source.load(resolved), publish_options, rebuild);
+        auto input = source.load(resolved);
+        // Snapshots and incremental models run again on production's tables (a dry run changes nothing, the
+        // environment included).
+        if (!publish_options.dry_run && needs_stateful_run(input)) {
+            const auto run = run_stateful_nodes(conn, dbt::build_target_for(environments, id, out.sha), input, options,
+                                                work.path() / "stateful");
+            out.stateful_build_id = run.build_id;
+            out.stateful = run.stateful;
+            input = source.load(resolved);
+        }
+        out.publish = publish(conn, input, publish_options, rebuild);
     } catch (const Error&) {
         // Another job for the same merge may have published and removed the environment meanwhile. When even that
         // cannot be looked up (the connection is gone), the publish's own error is the one that explains.

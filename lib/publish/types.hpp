@@ -38,6 +38,7 @@ struct BuiltRelation {
     std::string production_schema;   // e.g. analytics or analytics_marts (see production_schema_for)
     std::string unique_id;           // dbt node, e.g. model.shop.orders; empty for staged-data views
     std::string checksum;            // dbt's checksum of the node as the environment built it
+    bool stateful = false;           // a snapshot or an incremental model (docs/stateful-nodes.md)
 };
 
 // unique_id -> dbt checksum (sha256 of the node), for the relation-producing nodes of a manifest.

@@ -665,3 +665,33 @@ TEST(DbtGzip, RoundTripAndTruncation) {
 }
 
 }  // namespace
+
+namespace {
+
+// Which nodes start from production's table (dbt/stateful.hpp), and which config asks for a full refresh or
+// refuses one (dbt's own full_refresh: false wins, as it does over dbt's --full-refresh).
+TEST(StatefulNodes, SnapshotsAndIncrementalModelsAreStatefulMetaAsksForAFullRefreshDbtsFalseRefusesIt) {
+    const auto m = ece::dbt::parse_manifest(R"({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"},
+ "nodes": {
+  "model.p.inc": {"resource_type": "model", "name": "inc", "config": {"materialized": "incremental"},
+    "unrendered_config": {"meta": {"ece": {"full_refresh": true}}}},
+  "model.p.kept": {"resource_type": "model", "name": "kept", "config": {"materialized": "incremental"},
+    "unrendered_config": {"full_refresh": false, "meta": {"ece": {"full_refresh": true}}}},
+  "model.p.other_meta": {"resource_type": "model", "name": "other_meta", "config": {"materialized": "incremental"},
+    "unrendered_config": {"meta": {"ece": {"full_refresh": "yes"}, "owner": "x"}}},
+  "snapshot.p.snap": {"resource_type": "snapshot", "name": "snap", "config": {"materialized": "snapshot"}},
+  "model.p.table": {"resource_type": "model", "name": "table", "config": {"materialized": "table"}},
+  "seed.p.seed": {"resource_type": "seed", "name": "seed", "config": {"materialized": "seed"}}}})");
+    const auto node = [&](const char* id) { return *m.find(id); };
+    EXPECT_TRUE(ece::dbt::is_stateful(node("model.p.inc")));
+    EXPECT_TRUE(ece::dbt::is_stateful(node("snapshot.p.snap")));
+    EXPECT_FALSE(ece::dbt::is_stateful(node("model.p.table")));
+    EXPECT_FALSE(ece::dbt::is_stateful(node("seed.p.seed")));
+    EXPECT_TRUE(ece::dbt::asks_full_refresh(node("model.p.inc")));
+    EXPECT_FALSE(ece::dbt::refuses_full_refresh(node("model.p.inc")));
+    EXPECT_TRUE(ece::dbt::refuses_full_refresh(node("model.p.kept")));
+    EXPECT_FALSE(ece::dbt::asks_full_refresh(node("model.p.other_meta"))) << "only a boolean true asks";
+    EXPECT_FALSE(ece::dbt::asks_full_refresh(node("snapshot.p.snap")));
+}
+
+}  // namespace

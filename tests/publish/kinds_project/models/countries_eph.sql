@@ -1,0 +1,2 @@
+{{ config(materialized='ephemeral') }}
+select code, upper(name) as name from {{ ref('countries') }}

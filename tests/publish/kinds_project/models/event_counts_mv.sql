@@ -1,0 +1,2 @@
+{{ config(materialized='materialized_view', schema='marts') }}
+select kind, count(*) as events from {{ ref('events_inc') }} group by kind
