@@ -32,10 +32,6 @@ void write_private_file(const fs::path& file, const std::string& text) {
     fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
 }
 
-bool is_buildable_type(std::string_view type) {
-    return type == "model" || type == "seed" || type == "snapshot" || type == "test";
-}
-
 bool holds_relation(const Node& node) {
     return (node.type == ResourceType::model || node.type == ResourceType::seed ||
             node.type == ResourceType::snapshot) &&
@@ -137,6 +133,21 @@ std::string read_text(const fs::path& file) {
 
 }  // namespace
 
+std::filesystem::path parse_as_build(const BuildTarget& target, const BuildOptions& options, const fs::path& home) {
+    write_private_file(home / "profiles.yml", profiles_yml(target, options.threads));
+    const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
+    return parse_branch(options, dbt_environment(target, home, raw_schema_of(target, options)), home, target_path);
+}
+
+std::string raw_schema_of(const BuildTarget& target, const BuildOptions& options) {
+    return options.raw_schema.value_or(target.schema + "_raw");
+}
+
+void alias_raw_schema(PlanOptions& options, const Manifest& production, const std::string& raw_schema) {
+    if (const auto production_raw = production_raw_schema(production))
+        options.source_schema_aliases[raw_schema] = *production_raw;
+}
+
 bool BuildReport::ok() const { return status == build_status::success || status == build_status::nothing_to_build; }
 
 std::string environment_lock_name(const std::string& environment) { return "env:" + environment; }
@@ -215,7 +226,8 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     PrivateDir work;
     const fs::path home = work.path();
     write_private_file(home / "profiles.yml", profiles_yml(target, options.threads));
-    const auto env = dbt_environment(target, home, options.raw_schema.value_or(target.schema + "_raw"));
+    const std::string raw_schema = raw_schema_of(target, options);
+    const auto env = dbt_environment(target, home, raw_schema);
     const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
 
     const Selector selector = parse_selector(options.selector);
@@ -224,20 +236,19 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     std::optional<Manifest> production;
     if (state.dir) production = load_manifest(*state.dir / "manifest.json");
 
-    // Parse the branch for planning the way production was parsed, except for the target: with production's raw
-    // schema in ECE_RAW_SCHEMA, so that sources do not all look modified (dbt compares their rendered schema).
-    // dbt build parses again with the environment's own raw schema.
-    auto parse_env = env;
-    if (const auto raw = production ? production_raw_schema(*production) : std::nullopt) parse_env["ECE_RAW_SCHEMA"] = *raw;
+    // One parse per run: the branch is parsed as `dbt build` will parse it (the environment's raw schema), so that
+    // dbt build reuses it; its sources compare with production's as if parsed with production's raw schema.
+    PlanOptions plan_options = options.plan_options;
+    if (production) alias_raw_schema(plan_options, *production, raw_schema);
     const fs::path branch_file =
-        options.branch_manifest ? *options.branch_manifest : parse_branch(options, parse_env, home, target_path);
+        options.branch_manifest ? *options.branch_manifest : parse_branch(options, env, home, target_path);
     const Manifest branch = load_manifest(branch_file);
 
     BuildReport report;
     if (options.full_build_reason) {
         report.plan = plan_full_build(branch, selector.text, *options.full_build_reason);
     } else if (production) {
-        report.plan = plan_changes(branch, *production, selector, state.source, options.plan_options);
+        report.plan = plan_changes(branch, *production, selector, state.source, plan_options);
     } else {
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
