@@ -63,7 +63,9 @@ class Dbt:
         self.profiles_dir = str(profiles_dir)
 
     def _common(self, project_dir, target, dbt_vars):
-        args = ["--project-dir", str(project_dir), "--profiles-dir", self.profiles_dir, "--target", target]
+        # No log output and no logs/dbt.log: the answers come back as the invocation's result.
+        args = ["--project-dir", str(project_dir), "--profiles-dir", self.profiles_dir, "--target", target,
+                "--log-level", "none", "--log-level-file", "none"]
         if dbt_vars:
             args += ["--vars", dbt_vars]
         return args
@@ -75,14 +77,14 @@ class Dbt:
         return result.result
 
     def deps(self, project_dir, target, dbt_vars):
-        self.run(["deps", "--quiet"] + self._common(project_dir, target, dbt_vars))
+        self.run(["deps"] + self._common(project_dir, target, dbt_vars))
 
     def parse(self, project_dir, target, dbt_vars):
         """The parsed manifest (target/manifest.json is written too)."""
-        return self.run(["parse", "--quiet"] + self._common(project_dir, target, dbt_vars))
+        return self.run(["parse"] + self._common(project_dir, target, dbt_vars))
 
     def ls(self, manifest, project_dir, target, dbt_vars, selector, state_dir):
-        lines = self.run(["ls", "--quiet", "--select", selector, "--state", str(state_dir), "--output", "json",
+        lines = self.run(["ls", "--select", selector, "--state", str(state_dir), "--output", "json",
                           "--output-keys", "unique_id"] + self._common(project_dir, target, dbt_vars),
                          manifest=manifest)
         return sorted(json.loads(line)["unique_id"] for line in lines)
@@ -463,7 +465,7 @@ class Suite:
         # Branch parses go to another target path: dbt re-parses fully when the target changes.
         project = Project(name, top, project_dir, production)
         print(f"{name}: production parsed in {time.monotonic() - started:.1f} s")
-        for edit in self.args.edits:
+        for edit in self.args.project_edits[name]:
             self.run_edit(project, edit, dbt_vars, state_dir)
 
     def run_edit(self, project, edit, dbt_vars, state_dir):
@@ -525,18 +527,24 @@ def main():
     parser.add_argument("--dbt", required=True, help="the dbt executable; its installation runs in this process")
     parser.add_argument("--ece-dbt", required=True)
     parser.add_argument("--fixtures", required=True, type=Path, help="../shared/fixtures")
-    parser.add_argument("--projects", default=",".join(PROJECTS), help="comma-separated, or 'none'")
+    parser.add_argument("--projects", default=",".join(PROJECTS),
+                        help="comma-separated, or 'none'; NAME:EDIT+EDIT runs only those edits on that project")
     parser.add_argument("--edits", default=",".join(EDITS), help="comma-separated edit names")
     parser.add_argument("--scenarios", default=None, help="comma-separated scenario names (default all), or 'none'")
     parser.add_argument("--selectors", default=",".join(SELECTORS))
     parser.add_argument("--work", type=Path, help="keep the copies here (default: a temporary directory)")
     args = parser.parse_args()
-    args.projects = [] if args.projects == "none" else args.projects.split(",")
     args.edits = args.edits.split(",")
+    args.project_edits = {}
+    for item in ([] if args.projects == "none" else args.projects.split(",")):
+        name, _, edits = item.partition(":")
+        args.project_edits[name] = edits.split("+") if edits else args.edits
+    args.projects = list(args.project_edits)
     args.selectors = args.selectors.split(",")
     if args.scenarios is not None:
         args.scenarios = [] if args.scenarios == "none" else args.scenarios.split(",")
-    unknown = [e for e in args.edits if e not in EDITS] + [p for p in args.projects if p not in PROJECTS]
+    unknown = [e for edits in args.project_edits.values() for e in edits if e not in EDITS]
+    unknown += [e for e in args.edits if e not in EDITS] + [p for p in args.projects if p not in PROJECTS]
     if unknown:
         parser.error("unknown edit or project: " + ", ".join(unknown))
 
