@@ -25,7 +25,8 @@ ece_demo:
     prod: {type: postgres, host: 127.0.0.1, port: 1, user: u, password: p, dbname: d, schema: analytics, threads: 4}
     ci: {type: postgres, host: 127.0.0.1, port: 1, user: u, password: p, dbname: d, schema: pr_1, threads: 4}
 EOF
-# The profile ece-dbt plan writes when it has no environment to ask (placeholder target ece_plan).
+# The profile ece-dbt plan writes when it has no environment to ask (placeholder target ece_plan, production's
+# database): dbt reuses a parse only when the connection values (host, user, database, schema ...) are the same.
 cat > "$WORK/ece-home/profiles.yml" <<'EOF'
 ece:
   target: ece
@@ -36,7 +37,7 @@ ece:
       port: 5432
       user: "ece"
       password: "{{ env_var('DBT_ENV_SECRET_ECE_PASSWORD') }}"
-      dbname: "ece"
+      dbname: "d"
       schema: "ece_plan"
       threads: 4
       connect_timeout: 10
