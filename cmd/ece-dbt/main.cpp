@@ -1,5 +1,5 @@
 // ece-dbt: what a branch's dbt project needs to build, compared with production (dbt's "Slim CI"), and the build.
-//   ece-dbt plan --branch B (--manifest FILE | --project-dir P) [--state DIR] [--select SELECTOR]
+//   ece-dbt plan (--manifest FILE | --project-dir P [--branch B]) [--state DIR] [--select SELECTOR]
 //                [--format text|json] [--out FILE] [--ignore-config KEY]...
 //   ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR] ...
 //   ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT]
@@ -7,11 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 
-#include <unistd.h>
 
-#include <boost/process.hpp>
 #include <boost/program_options.hpp>
 
 #include "core/cli.hpp"
@@ -40,7 +37,7 @@ namespace po = boost::program_options;
 namespace {
 
 const char* const usage_text =
-    "usage: ece-dbt plan --branch B (--manifest FILE | --project-dir P) [--state DIR] [--select SELECTOR]\n"
+    "usage: ece-dbt plan (--manifest FILE | --project-dir P [--branch B] [--pr N]) [--state DIR] [--select SELECTOR]\n"
     "                    [--also-select DBT_SELECTOR]... [--format text|json] [--out FILE] [--ignore-config KEY]...\n"
     "                    [--database-url URL]\n"
     "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR]\n"
@@ -69,42 +66,35 @@ ece::dbt::ArtifactFetcher artifact_source(const std::string& artifact_name, std:
                                             work_dir);
 }
 
-// `dbt parse` in the project, writing target/manifest.json; dbt must be on PATH.
-fs::path parse_project(const fs::path& project_dir, const std::string& dbt_program) {
-    const fs::path dbt =
-        dbt_program.find('/') != std::string::npos ? fs::path(dbt_program) : boost::process::search_path(dbt_program);
-    if (dbt.empty())
-        throw ece::Error(ece::ErrorKind::usage,
-                         "dbt is not on PATH, so the project in " + project_dir.string() +
-                             " cannot be parsed; install dbt or pass --manifest FILE (a manifest.json from dbt parse)");
-    // Like every dbt run, on a copy of the project and as dbt's own user when ece is root (dbt/sandbox.hpp), with
-    // the user's own profile (the one dbt would read) handed to it.
-    const ece::dbt::Sandbox sandbox(project_dir);
-    sandbox.import_file(ece::dbt::find_profiles_file(project_dir), "profiles.yml");
-    // The user's environment (their profile may read variables from it), minus ece's own credentials: dbt parse runs
-    // the project's and its packages' Jinja, which must not see the admin URL or a GitHub token.
-    std::map<std::string, std::string> environment;
-    for (char** entry = environ; *entry; ++entry) {
-        const std::string text = *entry;
-        const auto eq = text.find('=');
-        if (eq != std::string::npos) environment[text.substr(0, eq)] = text.substr(eq + 1);
+// The database production's nodes live in (sources render it into their relation, which dbt compares).
+std::string production_database(const ece::dbt::Manifest& production) {
+    for (const auto& node : production.nodes)
+        if (node.type == ece::dbt::ResourceType::source && !node.database.empty()) return std::string(node.database);
+    return "ece";
+}
+
+// The target `ece-dbt plan --project-dir` parses with: the environment's, as `ece-dbt build` parses (its connection
+// facts without a password: dbt parse does not connect). Without a branch, or when the environment cannot be
+// looked up (no configuration or catalog here), a placeholder on localhost (environment "plan") that takes
+// production's database: the plan compares unrendered values, except the sources' rendered database and schema.
+ece::dbt::BuildTarget plan_parse_target(const std::string& branch, int pr, const std::string& config_file,
+                                        const std::string& database_url) {
+    ece::dbt::BuildTarget target{"localhost", "5432", "ece", "ece", "", "ece_plan", "analytics", "plan", "", {}, {}};
+    if (branch.empty()) return target;
+    try {
+        auto config = ece::config::load_for_command(config_file.empty() ? std::nullopt
+                                                                        : std::optional<fs::path>(config_file));
+        auto settings = ece::env::Settings::resolve(
+            database_url.empty() ? std::nullopt : std::optional(database_url), std::move(config));
+        ece::env::Environments environments(std::move(settings));
+        const auto id = environments.identify(branch, pr > 0 ? std::optional(pr) : std::nullopt);
+        const ece::env::Credentials facts = environments.connection_facts(id);
+        target = ece::dbt::BuildTarget{facts.host, facts.port, facts.dbname, facts.user, "", facts.schema,
+                                       environments.production_facts().schema, id.name, "", {}, {}};
+    } catch (const ece::Error& e) {
+        std::cerr << "ece-dbt plan: parsing with a placeholder target (" << ece::mask_secrets(e.what()) << ")\n";
     }
-    for (const char* name : {"ECE_DATABASE_URL", "ECE_DBT_TARGET_URL", "PGPASSWORD", "GITHUB_TOKEN", "GH_TOKEN",
-                             "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"})
-        environment.erase(name);
-    std::erase_if(environment, [](const auto& entry) { return ece::mask_secrets(entry.second) != entry.second; });
-    environment["HOME"] = sandbox.home().string();
-    environment["DBT_PROFILES_DIR"] = sandbox.home().string();
-    const auto result = sandbox.run({dbt.string(), "parse", "--project-dir", sandbox.project().string(),
-                                     "--target-path", sandbox.target().string()},
-                                    environment, std::chrono::minutes(30),
-                                    [](std::string_view line) { std::cerr << ece::mask_secrets(line) << "\n"; });
-    if (result.exit_code != 0)
-        throw ece::Error(ece::ErrorKind::external,
-                         "dbt parse failed with exit code " + std::to_string(result.exit_code) + " in " +
-                             project_dir.string());
-    sandbox.copy_target_to(project_dir / "target");
-    return project_dir / "target" / "manifest.json";
+    return target;
 }
 
 // Parses a subcommand's arguments into the variables options binds. False when --help was asked (and printed);
@@ -116,14 +106,19 @@ bool parse_arguments(const std::vector<std::string>& args, const po::options_des
 
 int plan_command(const std::vector<std::string>& args) {
     std::string branch, manifest_file, project_dir, state_dir, select = "state:modified+", format = "text", out_file;
-    std::string dbt_program = "dbt", database_url, artifact_name;
+    std::string dbt_program = "dbt", database_url, artifact_name, config_file;
+    int pr = 0;
     std::vector<std::string> ignore_config, also_select;
     po::options_description options("plan options");
     options.add_options()
         ("help,h", "this help")
-        ("branch", po::value(&branch)->required(), "the branch being planned")
+        ("branch", po::value(&branch), "the branch being planned (with --project-dir: its environment's profile "
+                                       "parses the project, as ece-dbt build does)")
+        ("pr", po::value(&pr), "the pull request number (the environment is pr-<N>)")
+        ("config", po::value(&config_file), "ece.yml (default: ./ece.yml when present)")
         ("manifest", po::value(&manifest_file), "the branch's manifest.json")
-        ("project-dir", po::value(&project_dir), "the dbt project (runs dbt parse unless --manifest is given)")
+        ("project-dir", po::value(&project_dir), "the dbt project (runs dbt parse as ece-dbt build does, unless "
+                                                 "--manifest is given)")
         ("state", po::value(&state_dir), "directory with production's manifest.json (dbt's --state); without it the "
                                          "catalog's newest production manifest is used")
         ("database-url", po::value(&database_url), "the catalog's database (else ECE_DATABASE_URL, else the embedded "
@@ -147,9 +142,6 @@ int plan_command(const std::vector<std::string>& args) {
         throw ece::Error(ece::ErrorKind::usage, std::string("give --manifest FILE or --project-dir P\n") + usage_text);
 
     const ece::dbt::Selector selector = ece::dbt::parse_selector(select);
-    const fs::path branch_manifest =
-        manifest_file.empty() ? parse_project(project_dir, dbt_program) : fs::path(manifest_file);
-
     ece::dbt::PlanOptions plan_options;
     plan_options.ignore_config_keys.insert(ignore_config.begin(), ignore_config.end());
 
@@ -165,6 +157,21 @@ int plan_command(const std::vector<std::string>& args) {
     const ece::dbt::ProductionState state = ece::dbt::find_production_state(
         {state_dir.empty() ? std::nullopt : std::optional<fs::path>(state_dir), catalog.get(), artifact,
          artifact_unavailable, scratch.path()});
+
+    fs::path branch_manifest = manifest_file;
+    if (manifest_file.empty()) {
+        ece::dbt::BuildOptions parse_options;
+        parse_options.project_dir = project_dir;
+        parse_options.dbt = dbt_program;
+        parse_options.on_log_line = [](std::string_view line) { std::cerr << line << "\n"; };
+        ece::dbt::BuildTarget parse_target = plan_parse_target(branch, pr, config_file, database_url);
+        if (state.dir) {
+            const ece::dbt::Manifest production = ece::dbt::load_manifest(*state.dir / "manifest.json");
+            if (parse_target.environment == "plan") parse_target.dbname = production_database(production);
+            ece::dbt::alias_raw_schema(plan_options, production, ece::dbt::raw_schema_of(parse_target, parse_options));
+        }
+        branch_manifest = ece::dbt::parse_as_build(parse_target, parse_options);
+    }
 
     ece::dbt::Plan plan;
     if (!state.dir) {

@@ -359,7 +359,7 @@ std::string cost_section(const Report& report, const Limits& limits, Cut& cut) {
 std::string dbt_counts_text(const DbtPlan& plan) {
     static const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> order = {
         {"model", {"model", "models"}}, {"seed", {"seed", "seeds"}}, {"snapshot", {"snapshot", "snapshots"}},
-        {"test", {"test", "tests"}}};
+        {"test", {"test", "tests"}}, {"unit_test", {"unit test", "unit tests"}}};
     std::vector<std::string> parts;
     for (const auto& [type, names] : order) {
         auto n = selected_of_type(plan, type);
@@ -371,6 +371,24 @@ std::string dbt_counts_text(const DbtPlan& plan) {
         if (!listed && count.second > 0) parts.push_back(std::to_string(count.second) + " " + type);
     }
     return parts.empty() ? "nothing" : join(parts, ", ");
+}
+
+// What reviewers want to know beyond the build: the metrics, exposures, semantic models and saved queries the
+// change reaches (dbt builds none of them).
+std::string affected_line(const DbtPlan& plan) {
+    static const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> kinds = {
+        {"metric", {"metric", "metrics"}}, {"exposure", {"exposure", "exposures"}},
+        {"semantic_model", {"semantic model", "semantic models"}}, {"saved_query", {"saved query", "saved queries"}}};
+    std::vector<std::string> parts;
+    for (const auto& [type, names] : kinds) {
+        std::vector<std::string> ids;
+        for (const auto& n : plan.selected)
+            if (n.resource_type == type) ids.push_back(md::code(n.name));
+        if (!ids.empty())
+            parts.push_back(plural(static_cast<std::int64_t>(ids.size()), names.first, names.second) + " (" +
+                            join(ids, ", ") + ")");
+    }
+    return parts.empty() ? std::string() : "\nAffected metrics and exposures: " + join(parts, "; ") + ".\n";
 }
 
 std::string dbt_plan_section(const Report& report, const Limits& limits, Cut& cut) {
@@ -396,6 +414,7 @@ std::string dbt_plan_section(const Report& report, const Limits& limits, Cut& cu
     }
     cap_rows(rows, limits.rows, cut);
     if (!p.selected.empty()) body += md::table({"Node", "Type", "Reasons"}, rows);
+    body += affected_line(p);
     if (!p.removed.empty()) {
         std::vector<std::string> removed;
         for (const auto& r : p.removed) removed.push_back(md::code(r));

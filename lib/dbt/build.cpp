@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 namespace ece::dbt {
 namespace {
 
-bool is_buildable_type(std::string_view type) {
-    return type == "model" || type == "seed" || type == "snapshot" || type == "test";
 }
 
 bool holds_relation(const Node& node) {
@@ -49,6 +47,13 @@ std::string list_for_message(const std::vector<std::string>& ids) {
     for (std::size_t i = 0; i < ids.size() && i < shown; ++i) text += (i ? ", " : "") + ids[i];
     if (ids.size() > shown) text += " and " + std::to_string(ids.size() - shown) + " more";
     return text;
+}
+
+// The environment's profiles.yml in dbt's HOME, with the CA certificate (if any) copied where dbt's user may read it.
+void write_profile(const Sandbox& sandbox, const BuildTarget& target, int threads) {
+    BuildTarget dbt_target = target;
+    if (!target.sslrootcert.empty()) dbt_target.sslrootcert = sandbox.import_file(target.sslrootcert, "root.crt").string();
+    sandbox.write_file("profiles.yml", profiles_yml(dbt_target, threads));
 }
 
 // Runs dbt in the sandbox with the scrubbed environment, streaming masked lines.
@@ -126,6 +131,23 @@ std::string read_text(const fs::path& file) {
 }
 
 }  // namespace
+
+std::filesystem::path parse_as_build(const BuildTarget& target, const BuildOptions& options) {
+    const Sandbox sandbox(options.project_dir);
+    write_profile(sandbox, target, options.threads);
+    const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
+    return parse_branch(sandbox, options, dbt_environment(target, sandbox.home(), raw_schema_of(target, options)),
+                        target_path);
+}
+
+std::string raw_schema_of(const BuildTarget& target, const BuildOptions& options) {
+    return options.raw_schema.value_or(target.schema + "_raw");
+}
+
+void alias_raw_schema(PlanOptions& options, const Manifest& production, const std::string& raw_schema) {
+    if (const auto production_raw = production_raw_schema(production))
+        options.source_schema_aliases[raw_schema] = *production_raw;
+}
 
 bool BuildReport::ok() const { return status == build_status::success || status == build_status::nothing_to_build; }
 
@@ -206,10 +228,9 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     // handed to it there.
     const Sandbox sandbox(options.project_dir);
     const fs::path home = sandbox.home();
-    BuildTarget dbt_target = target;
-    if (!target.sslrootcert.empty()) dbt_target.sslrootcert = sandbox.import_file(target.sslrootcert, "root.crt").string();
-    sandbox.write_file("profiles.yml", profiles_yml(dbt_target, options.threads));
-    const auto env = dbt_environment(target, home, options.raw_schema.value_or(target.schema + "_raw"));
+    write_profile(sandbox, target, options.threads);
+    const std::string raw_schema = raw_schema_of(target, options);
+    const auto env = dbt_environment(target, home, raw_schema);
     const fs::path target_path = options.target_path.value_or(fs::absolute(options.project_dir) / "target");
 
     const Selector selector = parse_selector(options.selector);
@@ -222,20 +243,19 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         state_for_dbt = sandbox.import_file(*state.dir / "manifest.json", "state/manifest.json").parent_path();
     }
 
-    // Parse the branch for planning the way production was parsed, except for the target: with production's raw
-    // schema in ECE_RAW_SCHEMA, so that sources do not all look modified (dbt compares their rendered schema).
-    // dbt build parses again with the environment's own raw schema.
-    auto parse_env = env;
-    if (const auto raw = production ? production_raw_schema(*production) : std::nullopt) parse_env["ECE_RAW_SCHEMA"] = *raw;
+    // One parse per run: the branch is parsed as `dbt build` will parse it (the environment's raw schema), so that
+    // dbt build reuses it; its sources compare with production's as if parsed with production's raw schema.
+    PlanOptions plan_options = options.plan_options;
+    if (production) alias_raw_schema(plan_options, *production, raw_schema);
     const fs::path branch_file =
-        options.branch_manifest ? *options.branch_manifest : parse_branch(sandbox, options, parse_env, target_path);
+        options.branch_manifest ? *options.branch_manifest : parse_branch(sandbox, options, env, target_path);
     const Manifest branch = load_manifest(branch_file);
 
     BuildReport report;
     if (options.full_build_reason) {
         report.plan = plan_full_build(branch, selector.text, *options.full_build_reason);
     } else if (production) {
-        report.plan = plan_changes(branch, *production, selector, state.source, options.plan_options);
+        report.plan = plan_changes(branch, *production, selector, state.source, plan_options);
     } else {
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }

@@ -119,6 +119,20 @@ struct BuildReport {
     bool ok() const;  // success or nothing to build
 };
 
+// The branch parse a build plans from (and `ece-dbt plan --project-dir`): `dbt parse` with the environment's profile
+// (profile and target "ece", in dbt's sandbox: dbt/sandbox.hpp) and the environment's own raw schema, which is
+// the parse `dbt build` then reuses (same profile, variables and target path: partial parsing finds nothing to do).
+// Returns the manifest file; throws ece::Error(external) with dbt's last output when the parse fails.
+std::filesystem::path parse_as_build(const BuildTarget& target, const BuildOptions& options);
+
+// The raw schema dbt sees in ECE_RAW_SCHEMA for a build of target: options.raw_schema, else <schema>_raw.
+std::string raw_schema_of(const BuildTarget& target, const BuildOptions& options);
+
+// A branch parsed with the environment's raw schema compares its sources as if parsed with production's: adds
+// raw_schema -> production's raw schema (the rendered schema of a source written with env_var('ECE_RAW_SCHEMA'))
+// to the plan options. No-op when production has no such source.
+void alias_raw_schema(PlanOptions& options, const Manifest& production, const std::string& raw_schema);
+
 // The advisory lock every mutating step takes for an environment.
 std::string environment_lock_name(const std::string& environment);
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <bitset>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -29,6 +30,9 @@ ResourceType resource_type_from(std::string_view name) {
     if (name == "source") return ResourceType::source;
     if (name == "exposure") return ResourceType::exposure;
     if (name == "unit_test") return ResourceType::unit_test;
+    if (name == "metric") return ResourceType::metric;
+    if (name == "semantic_model") return ResourceType::semantic_model;
+    if (name == "saved_query") return ResourceType::saved_query;
     return ResourceType::other;
 }
 
@@ -43,6 +47,9 @@ std::string_view to_string(ResourceType type) {
         case ResourceType::source: return "source";
         case ResourceType::exposure: return "exposure";
         case ResourceType::unit_test: return "unit_test";
+        case ResourceType::metric: return "metric";
+        case ResourceType::semantic_model: return "semantic_model";
+        case ResourceType::saved_query: return "saved_query";
         case ResourceType::other: return "other";
     }
     return "other";
@@ -152,7 +159,7 @@ enum class CaptureTarget : std::uint8_t { unrendered, extra, column_constraints 
 // checksum.name, a node's name, a macro's name).
 enum class Key : std::uint8_t {
     other,
-    metadata, nodes, sources, exposures, macros,
+    metadata, nodes, sources, exposures, macros, metrics, semantic_models, saved_queries, unit_tests,
     dbt_schema_version, dbt_version, adapter_type, project_name,
     resource_type, name, package_name, path, original_file_path, raw_code, database, schema, alias, relation_name,
     unrendered_schema, description, attached_node, column_name, source_name, checksum,
@@ -161,7 +168,9 @@ enum class Key : std::uint8_t {
     // Node fields dbt compares as whole values, kept as canonical JSON in Node::extras (keep these last).
     access, constraints, deprecation_date, latest_version, version,  // models
     identifier, quoting, freshness, loaded_at_field, external,       // sources
-    type, owner, maturity, url, label,                               // exposures
+    type, owner, maturity, url, label,                               // exposures (metrics: type, label)
+    model, defaults, entities, dimensions, measures, primary_entity, group,  // semantic models
+    query_params, exports,                                                   // saved queries
 };
 
 bool is_extra(Key key) { return key >= Key::access; }
@@ -177,6 +186,10 @@ constexpr KeyName key_names[] = {
     {"sources", Key::sources},
     {"exposures", Key::exposures},
     {"macros", Key::macros},
+    {"metrics", Key::metrics},
+    {"semantic_models", Key::semantic_models},
+    {"saved_queries", Key::saved_queries},
+    {"unit_tests", Key::unit_tests},
     {"dbt_schema_version", Key::dbt_schema_version},
     {"dbt_version", Key::dbt_version},
     {"adapter_type", Key::adapter_type},
@@ -230,6 +243,15 @@ constexpr KeyName key_names[] = {
     {"maturity", Key::maturity},
     {"url", Key::url},
     {"label", Key::label},
+    {"model", Key::model},
+    {"defaults", Key::defaults},
+    {"entities", Key::entities},
+    {"dimensions", Key::dimensions},
+    {"measures", Key::measures},
+    {"primary_entity", Key::primary_entity},
+    {"group", Key::group},
+    {"query_params", Key::query_params},
+    {"exports", Key::exports},
 };
 
 constexpr std::size_t longest_key_name = 18;
@@ -369,6 +391,21 @@ public:
     }
     const std::string& message() const { return message_; }
     bool saw_metadata() const { return saw_metadata_; }
+    // The names of the fields read that appeared in some node (and the top-level maps), sorted.
+    std::vector<std::string> fields_seen() const {
+        std::vector<std::string> names;
+        std::bitset<128> named;  // raw_sql and raw_code are one field
+        for (const KeyName& name : key_names) {
+            const auto key = static_cast<std::size_t>(name.key);
+            if (name.key != Key::other && fields_seen_.test(key) && !named.test(key)) {
+                named.set(key);
+                names.emplace_back(name.text);
+            }
+        }
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        return names;
+    }
 
     bool on_document_begin(boost::system::error_code&) { return true; }
     bool on_document_end(boost::system::error_code&) { return true; }
@@ -412,6 +449,7 @@ public:
             key_scratch_.clear();
         }
         f.key_id = reads_keys(f.ctx, f.key().size()) ? key_of(f.key()) : Key::other;
+        if (f.ctx == Ctx::node || f.ctx == Ctx::root) fields_seen_.set(static_cast<std::size_t>(f.key_id));
         return true;
     }
 
@@ -560,7 +598,11 @@ private:
                     saw_metadata_ = true;
                     return Ctx::metadata;
                 }
-                if (k == Key::nodes || k == Key::sources || k == Key::exposures) return Ctx::node_map;
+                if (k == Key::nodes || k == Key::sources || k == Key::exposures || k == Key::metrics ||
+                    k == Key::semantic_models || k == Key::saved_queries || k == Key::unit_tests) {
+                    whole_config_ = k == Key::semantic_models || k == Key::saved_queries;
+                    return Ctx::node_map;
+                }
                 if (k == Key::macros) return Ctx::macro_map;
                 return Ctx::skip;
             case Ctx::node_map:
@@ -604,7 +646,10 @@ private:
         } else {
             switch (k) {
                 case Key::checksum: return Ctx::checksum;
-                case Key::config: return Ctx::config;
+                case Key::config:
+                    // Semantic models and saved queries: dbt compares the rendered config whole.
+                    if (whole_config_) return begin_capture(CaptureTarget::extra);
+                    return Ctx::config;
                 case Key::unrendered_config: return Ctx::unrendered_config;
                 case Key::columns: return Ctx::columns;
                 case Key::contract: return Ctx::contract;
@@ -830,6 +875,8 @@ private:
     boost::json::value_stack stack_;
     std::string message_;
     bool saw_metadata_ = false;
+    bool whole_config_ = false;  // in a map whose nodes' config is kept whole, as an extra
+    std::bitset<128> fields_seen_;  // by Key
 };
 
 boost::json::parse_options manifest_parse_options() {
@@ -876,6 +923,7 @@ public:
             throw Error(ErrorKind::input, "not a dbt manifest: no metadata.dbt_schema_version",
                         {manifest_.file.string(), {}, offset_, "$.metadata.dbt_schema_version", {}});
         manifest_.schema_version = schema_version_of(manifest_.schema_version_url);
+        manifest_.fields = h.fields_seen();
         manifest_.size_bytes = offset_;
     }
 

@@ -25,6 +25,9 @@ enum class ResourceType : std::uint8_t {
     source,
     exposure,
     unit_test,
+    metric,
+    semantic_model,
+    saved_query,
     other,
 };
 
@@ -92,8 +95,10 @@ struct Node {
     std::string_view source_name;
 
     // Other fields dbt compares, as canonical JSON, sorted by key: for models access, constraints,
-    // deprecation_date, latest_version, version; for sources identifier, quoting, freshness, loaded_at_field,
-    // external; for exposures type, owner, maturity, url, label.
+    // deprecation_date, latest_version, version, group; for sources identifier, quoting, freshness,
+    // loaded_at_field, external; for exposures type, owner, maturity, url, label; for metrics type, label; for
+    // semantic models model, defaults, entities, dimensions, measures, primary_entity, group, config (the rendered
+    // config, which dbt compares whole); for saved queries query_params, exports, label, group, config.
     std::vector<KeyValue> extras;
 
     bool is_generic_test() const { return type == ResourceType::test && !test_name.empty(); }
@@ -143,6 +148,9 @@ struct Manifest {
     std::string adapter_type;
     std::string project_name;
     std::uint64_t size_bytes = 0;
+    // The fields the comparison reads that this manifest has (in some node, or as a top-level map such as
+    // unit_tests), sorted: older dbt versions lack some, which plan_changes names in a warning.
+    std::vector<std::string> fields;
 
     // How load_manifest read it: when it started and finished, and the CPU time of the thread that read it
     // (on a shared machine the CPU time is the work done; the interval shows whether two loads ran at once).
@@ -150,7 +158,8 @@ struct Manifest {
     std::chrono::steady_clock::time_point load_finished{};
     double load_cpu_seconds = 0;
 
-    // Graph members: manifest nodes, sources and exposures, in file order.
+    // Graph members, in file order: manifest nodes, sources, exposures, metrics, semantic models, saved queries and
+    // unit tests (dbt's graph links all of them through depends_on.nodes).
     std::vector<Node> nodes;
     IdIndex node_index;
     std::vector<Macro> macros;

@@ -42,24 +42,40 @@ std::string plan_to_json(const Plan& plan) {
     return boost::json::serialize(out);
 }
 
+namespace {
+
+void append_nodes(std::string& out, const std::vector<const PlannedNode*>& nodes) {
+    for (const PlannedNode* node : nodes) {
+        out += "  " + node->resource_type + " " + node->name;
+        if (!node->reasons.empty()) {
+            out += ": ";
+            for (std::size_t i = 0; i < node->reasons.size(); ++i) out += (i ? "; " : "") + node->reasons[i];
+        }
+        out += "\n";
+    }
+}
+
+}  // namespace
+
 std::string plan_to_text(const Plan& plan, const std::string& branch) {
-    std::string out = "dbt plan for branch " + branch + " (" + plan.selector + ")\n";
+    std::string out = "dbt plan" + (branch.empty() ? std::string() : " for branch " + branch) + " (" + plan.selector +
+                      ")\n";
     out += "production state: " + (plan.state_source.empty() ? std::string("none") : plan.state_source) + "\n";
     if (plan.full_build) out += "FULL BUILD: " + plan.full_build_reason + "\n";
     for (const auto& warning : plan.warnings) out += "warning: " + warning + "\n";
     out += "\n";
-    if (plan.selected.empty()) {
+    std::vector<const PlannedNode*> built, affected;
+    for (const auto& node : plan.selected) (is_buildable_type(node.resource_type) ? built : affected).push_back(&node);
+    if (built.empty()) {
         out += "Nothing to build: no node differs from production.\n";
     } else {
-        out += "To build (" + std::to_string(plan.selected.size()) + "):\n";
-        for (const auto& node : plan.selected) {
-            out += "  " + node.resource_type + " " + node.name;
-            if (!node.reasons.empty()) {
-                out += ": ";
-                for (std::size_t i = 0; i < node.reasons.size(); ++i) out += (i ? "; " : "") + node.reasons[i];
-            }
-            out += "\n";
-        }
+        out += "To build (" + std::to_string(built.size()) + "):\n";
+        append_nodes(out, built);
+    }
+    if (!affected.empty()) {
+        out += "Affected, not built (" + std::to_string(affected.size()) +
+               ": sources, exposures, metrics, semantic models, saved queries):\n";
+        append_nodes(out, affected);
     }
     out += "\nCounts:";
     bool first = true;

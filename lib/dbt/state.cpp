@@ -7,6 +7,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include "core/error.hpp"
 #include "dbt/canonical.hpp"
 
@@ -42,6 +45,10 @@ Selector parse_selector(std::string_view text) {
                     ".macros|.contract], optionally followed by +");
 }
 
+bool is_buildable_type(std::string_view type) {
+    return type == "model" || type == "seed" || type == "snapshot" || type == "test" || type == "unit_test";
+}
+
 std::vector<std::string> Plan::selected_ids() const {
     std::vector<std::string> ids;
     ids.reserve(selected.size());
@@ -51,17 +58,31 @@ std::vector<std::string> Plan::selected_ids() const {
 
 namespace {
 
-bool is_manifest_node(const Node& n) { return n.type != ResourceType::source && n.type != ResourceType::exposure; }
+// Nodes of manifest.nodes (dbt's ParsedNode): the only kinds with a body, persisted descriptions and a contract.
+bool is_manifest_node(const Node& n) {
+    switch (n.type) {
+        case ResourceType::model:
+        case ResourceType::seed:
+        case ResourceType::snapshot:
+        case ResourceType::test:
+        case ResourceType::analysis:
+        case ResourceType::operation: return true;
+        default: return false;
+    }
+}
+
+// Kinds whose same_contents(None) is True in dbt: a new one is state:new but not state:modified.
+bool new_is_unmodified(const Node& n) {
+    return n.type == ResourceType::source || n.type == ResourceType::exposure || n.type == ResourceType::metric ||
+           n.type == ResourceType::semantic_model || n.type == ResourceType::saved_query;
+}
 
 // Resource types dbt ls lists by default (no analyses, no hooks).
 bool is_listed(const Node& n) {
     return n.type != ResourceType::operation && n.type != ResourceType::analysis && n.type != ResourceType::other;
 }
 
-bool is_buildable(const Node& n) {
-    return n.type == ResourceType::model || n.type == ResourceType::seed || n.type == ResourceType::snapshot ||
-           n.type == ResourceType::test || n.type == ResourceType::unit_test;
-}
+bool is_buildable(const Node& n) { return is_buildable_type(to_string(n.type)); }
 
 std::string shown(const std::string_view* canonical_value) {
     return canonical_value ? display_value(*canonical_value) : std::string("(unset)");
@@ -103,16 +124,34 @@ public:
 
     Differences compare(const Node& n, const Node& o) const {
         Differences d;
+        switch (n.type) {
+            case ResourceType::source:
+                compare_config(n, o, d.configs);
+                compare_fqn(n, o, d.fqn);
+                compare_source(n, o, d);
+                return d;
+            case ResourceType::exposure:
+                compare_config(n, o, d.configs);
+                compare_fqn(n, o, d.fqn);
+                compare_exposure(n, o, d);
+                return d;
+            case ResourceType::metric:
+                compare_config(n, o, d.configs);
+                compare_metric(n, o, d);
+                return d;
+            case ResourceType::semantic_model:
+                compare_semantic_model(n, o, d);
+                return d;
+            case ResourceType::saved_query:
+                compare_saved_query(n, o, d);
+                return d;
+            case ResourceType::unit_test:
+                if (n.checksum != o.checksum) d.other.push_back("unit test changed (model, given, expect or overrides)");
+                return d;
+            default: break;
+        }
         compare_config(n, o, d.configs);
-        if (n.fqn != o.fqn) d.fqn.push_back("fqn changed: " + join(o.fqn) + " -> " + join(n.fqn));
-        if (n.type == ResourceType::source) {
-            compare_source(n, o, d);
-            return d;
-        }
-        if (n.type == ResourceType::exposure) {
-            compare_exposure(n, o, d);
-            return d;
-        }
+        compare_fqn(n, o, d.fqn);
         compare_body(n, o, d.body);
         compare_node_relation(n, o, d.relation);
         compare_persisted(n, o, d.persisted);
@@ -153,12 +192,17 @@ private:
         return out;
     }
 
+    static void compare_fqn(const Node& n, const Node& o, std::vector<std::string>& reasons) {
+        if (n.fqn != o.fqn) reasons.push_back("fqn changed: " + join(o.fqn) + " -> " + join(n.fqn));
+    }
+
     void compare_config(const Node& n, const Node& o, std::vector<std::string>& reasons) const {
         // Both maps are sorted by key: walk them together.
         auto counts = [&](std::string_view key) {
             if (options_.ignore_config_keys.count(key)) return false;
             if (n.type == ResourceType::test) return is_test_modifier(key);
             if (is_manifest_node(n)) return !excluded_from_node_config(key);
+            if (n.type == ResourceType::metric) return key != "group";  // MetricConfig excludes group
             return true;  // SourceConfig, ExposureConfig: every key
         };
         const auto& a = o.unrendered_config;
@@ -288,10 +332,12 @@ private:
     }
 
     // SourceDefinition.same_contents: relation, fqn, config, quoting, freshness, external.
-    static void compare_source(const Node& n, const Node& o, Differences& d) {
+    void compare_source(const Node& n, const Node& o, Differences& d) const {
         if (n.database != o.database)
             d.relation.push_back("relation database: " + std::string(o.database) + " -> " + std::string(n.database));
-        if (n.schema != o.schema)
+        const auto alias = options_.source_schema_aliases.find(n.schema);
+        const bool aliased = alias != options_.source_schema_aliases.end() && alias->second == o.schema;
+        if (n.schema != o.schema && !aliased)
             d.relation.push_back("relation schema: " + std::string(o.schema) + " -> " + std::string(n.schema));
         compare_extras(n, o, {"identifier"}, d.relation, "source");
         compare_extras(n, o, {"quoting", "freshness", "loaded_at_field", "external"}, d.other, "source");
@@ -304,6 +350,59 @@ private:
         std::set<std::string_view> a(n.depends_on_nodes.begin(), n.depends_on_nodes.end());
         std::set<std::string_view> b(o.depends_on_nodes.begin(), o.depends_on_nodes.end());
         if (a != b) d.other.push_back("exposure depends_on changed");
+    }
+
+    // Metric.same_contents: type, description, label, config (dbt leaves filter, metadata and type_params out).
+    static void compare_metric(const Node& n, const Node& o, Differences& d) {
+        compare_extras(n, o, {"type", "label"}, d.other, "metric");
+        if (n.description != o.description) d.other.push_back("metric description changed");
+    }
+
+    // SemanticModel.same_contents; same_config compares the rendered config.
+    static void compare_semantic_model(const Node& n, const Node& o, Differences& d) {
+        compare_extras(n, o, {"config"}, d.configs, "semantic model");
+        compare_extras(n, o, {"model", "defaults", "entities", "dimensions", "measures", "primary_entity", "group"},
+                       d.other, "semantic model");
+        if (n.description != o.description) d.other.push_back("semantic model description changed");
+    }
+
+    // SavedQuery.same_contents: query_params' metrics, group_by and where, description, label, the rendered config,
+    // group, and per export its name and unrendered export_as, schema and alias.
+    static void compare_saved_query(const Node& n, const Node& o, Differences& d) {
+        compare_extras(n, o, {"config"}, d.configs, "saved query");
+        compare_extras(n, o, {"label", "group"}, d.other, "saved query");
+        if (n.description != o.description) d.other.push_back("saved query description changed");
+        const boost::json::value mine = parsed_extra(n, "query_params"), theirs = parsed_extra(o, "query_params");
+        for (std::string_view key : {"metrics", "group_by", "where"})
+            if (member(mine, key) != member(theirs, key))
+                d.other.push_back("saved query " + std::string(key) + " changed");
+        if (!same_exports(parsed_extra(n, "exports"), parsed_extra(o, "exports")))
+            d.other.push_back("saved query exports changed");
+    }
+
+    static boost::json::value parsed_extra(const Node& n, std::string_view key) {
+        const std::string_view* text = n.extra(key);
+        return text ? boost::json::parse(*text) : boost::json::value();
+    }
+
+    static boost::json::value member(const boost::json::value& v, std::string_view key) {
+        const auto* object = v.if_object();
+        const auto* found = object ? object->if_contains(key) : nullptr;
+        return found ? *found : boost::json::value();
+    }
+
+    static bool same_exports(const boost::json::value& mine, const boost::json::value& theirs) {
+        const auto* a = mine.if_array();
+        const auto* b = theirs.if_array();
+        const std::size_t size = a ? a->size() : 0;
+        if (size != (b ? b->size() : 0)) return false;
+        for (std::size_t i = 0; i < size; ++i) {
+            if (member((*a)[i], "name") != member((*b)[i], "name")) return false;
+            const auto config_a = member((*a)[i], "unrendered_config"), config_b = member((*b)[i], "unrendered_config");
+            for (std::string_view key : {"export_as", "schema", "alias"})
+                if (member(config_a, key) != member(config_b, key)) return false;
+        }
+        return true;
     }
 
     // StateSelectorMethod._macros_modified: new, changed and removed macros.
@@ -364,19 +463,21 @@ std::vector<std::string> state_reasons(const Comparer& comparer, const Node& n, 
     std::vector<std::string> reasons;
     auto append = [&](const std::vector<std::string>& more) { reasons.insert(reasons.end(), more.begin(), more.end()); };
     const bool manifest_node = is_manifest_node(n);
+    const bool has_depends_on = n.type != ResourceType::source;  // dbt checks macros of whatever has depends_on
 
     if (method == StateMethod::is_new) {
         if (!old) reasons.push_back("new");
         return reasons;
     }
     if (method == StateMethod::macros) {
-        if (n.type != ResourceType::source && n.type != ResourceType::exposure) append(comparer.macro_reasons(n));
+        if (has_depends_on) append(comparer.macro_reasons(n));
         return reasons;
     }
     if (method == StateMethod::modified) {
         if (!old) {
-            // dbt's SourceDefinition/Exposure.same_contents(None) is True: new ones are state:new only.
-            if (manifest_node) reasons.push_back("new");
+            // dbt's same_contents(None) is True for sources, exposures and the semantic layer: new ones are
+            // state:new only.
+            if (!new_is_unmodified(n)) reasons.push_back("new");
         } else {
             Differences d = comparer.compare(n, *old);
             if (d.any_for_contents(n)) {
@@ -391,7 +492,7 @@ std::vector<std::string> state_reasons(const Comparer& comparer, const Node& n, 
                 append(d.fqn);
             }
         }
-        if (manifest_node) append(comparer.macro_reasons(n));
+        if (has_depends_on) append(comparer.macro_reasons(n));
         return reasons;
     }
 
@@ -402,8 +503,8 @@ std::vector<std::string> state_reasons(const Comparer& comparer, const Node& n, 
             case StateMethod::body:
             case StateMethod::persisted_descriptions:
             case StateMethod::contract: return manifest_node;
-            case StateMethod::relation: return n.type != ResourceType::exposure;
-            case StateMethod::configs: return true;
+            case StateMethod::relation: return manifest_node || n.type == ResourceType::source;
+            case StateMethod::configs: return n.type != ResourceType::unit_test;  // no same_config
             default: return false;
         }
     }();
@@ -433,6 +534,26 @@ void finish_counts(Plan& plan) {
 PlannedNode planned(const Node& n, std::vector<std::string> reasons) {
     return PlannedNode{std::string(n.unique_id), std::string(to_string(n.type)), std::string(n.name),
                        std::move(reasons)};
+}
+
+std::string missing_fields(const Manifest& has, const Manifest& lacks) {
+    std::string names;
+    for (const auto& field : has.fields)
+        if (!std::binary_search(lacks.fields.begin(), lacks.fields.end(), field))
+            names += (names.empty() ? "" : ", ") + field;
+    return names;
+}
+
+// Manifests of two dbt versions: compared where both have the field; the others are named.
+std::string version_warning(const Manifest& branch, const Manifest& production) {
+    std::string warning = "production manifest is dbt " + production.dbt_version + " (schema v" +
+                          std::to_string(production.schema_version) + "), the branch's is dbt " + branch.dbt_version +
+                          " (schema v" + std::to_string(branch.schema_version) + "): compared where the fields allow";
+    if (const auto only_branch = missing_fields(branch, production); !only_branch.empty())
+        warning += "; production's manifest has no " + only_branch + " (compared as dbt's defaults, or as new nodes)";
+    if (const auto only_production = missing_fields(production, branch); !only_production.empty())
+        warning += "; the branch's manifest has no " + only_production + " (compared as dbt's defaults)";
+    return warning;
 }
 
 }  // namespace
@@ -485,10 +606,7 @@ Plan plan_changes(const Manifest& branch, const Manifest& production, const Sele
     plan.selector = selector.text;
     plan.state_source = state_source;
     if (production.schema_version != branch.schema_version || production.dbt_version != branch.dbt_version)
-        plan.warnings.push_back("production manifest is dbt " + production.dbt_version + " (schema v" +
-                                std::to_string(production.schema_version) + "), the branch's is dbt " +
-                                branch.dbt_version + " (schema v" + std::to_string(branch.schema_version) +
-                                "): compared where the fields allow");
+        plan.warnings.push_back(version_warning(branch, production));
     if (!comparable(branch.schema_version))
         plan.warnings.push_back("the branch manifest has dbt schema '" + branch.schema_version_url +
                                 "', newer or older than ece knows: compared where the fields allow");

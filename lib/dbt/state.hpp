@@ -32,6 +32,10 @@ struct PlanOptions {
     // Stricter than dbt (off by default, so the default matches dbt): unrendered config keys whose differences
     // are ignored, for configs that differ only because production renders the target differently.
     std::set<std::string, std::less<>> ignore_config_keys;
+    // Source schemas of the branch that stand for a production schema (branch schema -> production's): the branch
+    // parsed with the environment's own raw schema (the parse `dbt build` then reuses) compares its sources as if
+    // parsed with production's. Same selection as dbt's with production's schema in ECE_RAW_SCHEMA.
+    std::map<std::string, std::string, std::less<>> source_schema_aliases;
 };
 
 struct PlannedNode {
@@ -54,6 +58,10 @@ struct Plan {
 
     std::vector<std::string> selected_ids() const;
 };
+
+// What dbt builds (models, seeds, snapshots, data and unit tests); the other kinds a plan lists (sources, exposures,
+// metrics, semantic models, saved queries) are affected but not built.
+bool is_buildable_type(std::string_view resource_type);
 
 // Compares branch with production and selects with dbt's semantics. A production manifest of another schema
 // version is compared where the fields allow, with a warning; one that cannot be compared (unknown schema) gives a

@@ -131,6 +131,19 @@ TEST(DbtPlanJson, ErrorsNameFileAndPath) {
     }
 }
 
+TEST(DbtPlanComment, NamesTheAffectedMetricsAndExposures) {
+    Report r;
+    r.dbt_plan = fixture_dbt_plan();
+    r.dbt_plan->selected.push_back({"metric.ece_demo.revenue", "metric", "revenue", {"child of orders"}});
+    r.dbt_plan->selected.push_back({"exposure.ece_demo.dashboard", "exposure", "dashboard", {"child of orders"}});
+    r.dbt_plan->selected.push_back({"unit_test.ece_demo.orders.t", "unit_test", "t", {"test of orders"}});
+    r.dbt_plan->counts["unit_test"] = 1;
+    const auto markdown = render_comment(r).markdown;
+    EXPECT_THAT(markdown, testing::HasSubstr("Affected metrics and exposures: 1 metric (`revenue`); 1 exposure "
+                                             "(`dashboard`)."));
+    EXPECT_THAT(markdown, testing::HasSubstr("1 unit test"));
+}
+
 // ---- golden renderings ----------------------------------------------------------------------------------------
 
 TEST(Golden, FullReportComment) {

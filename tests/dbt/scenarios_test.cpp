@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "dbt/manifest.hpp"
 #include "dbt/state.hpp"
@@ -47,6 +48,24 @@ TEST_P(Scenario, SelectsExactlyWhatDbtSelected) {
         for (const auto& node : plan.selected)
             EXPECT_FALSE(node.reasons.empty()) << node.unique_id << " selected without a reason";
     }
+}
+
+// One parse per run: a branch parsed with the environment's raw schema compares its sources as if parsed with
+// production's, given the alias; without it every source and everything downstream is modified.
+TEST(SourceSchemaAliases, EnvironmentRawSchemaStandsForProductions) {
+    auto doc = boost::json::parse(read_file(fixture("dbt/scenarios/base/manifest.json"))).as_object();
+    std::string production_schema;
+    for (auto& [id, source] : doc.at("sources").as_object()) {
+        production_schema = source.at("schema").as_string().c_str();
+        source.as_object()["schema"] = "ece_pr_1_raw";
+    }
+    const Manifest production = load_manifest(fixture("dbt/scenarios/base/manifest.json"));
+    const Manifest branch = parse_manifest(boost::json::serialize(doc), "branch");
+    EXPECT_FALSE(plan_changes(branch, production, parse_selector("state:modified+"), "base").selected.empty());
+    PlanOptions options;
+    options.source_schema_aliases["ece_pr_1_raw"] = production_schema;
+    EXPECT_THAT(plan_changes(branch, production, parse_selector("state:modified+"), "base", options).selected,
+                testing::IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Dbt, Scenario, testing::ValuesIn(scenario_names()),

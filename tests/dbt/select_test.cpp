@@ -192,7 +192,12 @@ TEST(SelectReal, DbtCoreStateProjectTagsExposuresSnapshotsAndAnalyses) {
     Ids expected = my_model_tests;
     expected.push_back("model.test.my_model");
     EXPECT_THAT(select_nodes(m, "my_model"), ElementsAreArray(sorted(expected)));
-    expected.push_back("exposure.test.simple_exposure");
+    // dbt's graph holds the semantic layer too: my_model's semantic model and the metrics built on it are its
+    // descendants, as dbt ls my_model+ lists them.
+    for (const char* id : {"exposure.test.simple_exposure", "semantic_model.test.semantic_people", "metric.test.customers",
+                           "metric.test.blue_customers_post_2010", "metric.test.doubled_blue_customers",
+                           "metric.test.ratio_of_blue_customers_to_red_customers"})
+        expected.push_back(id);
     EXPECT_THAT(select_nodes(m, "my_model+"), ElementsAreArray(sorted(expected)));
     EXPECT_THAT(select_nodes(m, "+snapshot_seed"),
                 ElementsAreArray(Ids{"seed.test.my_seed", "snapshot.test.snapshot_seed"}));
@@ -203,12 +208,15 @@ TEST(SelectReal, DbtCoreStateProjectTagsExposuresSnapshotsAndAnalyses) {
 TEST(SelectReal, JaffleShopAncestorsBringEveryTestOfTheirParents) {
     const Manifest m = real_manifest("jaffle_shop-dbt1.12-v12.manifest.json.xz");
     const auto ids = select_nodes(m, "+customers");
-    // 8 models (customers, orders, order_items and the 5 staging models they read), 5 sources, and the 25 tests
-    // attached to any of those models (the relationships tests of orders and order_items among them).
-    ASSERT_EQ(ids.size(), 38u);
+    // 8 models (customers, orders, order_items and the 5 staging models they read), 5 sources, the 25 data tests
+    // and 2 unit tests attached to any of those models (the relationships tests of orders and order_items among
+    // them), and the semantic model and metric also named customers (dbt's fqn method searches them too).
+    ASSERT_EQ(ids.size(), 42u);
     EXPECT_EQ(count_of(ids, "model"), 8);
     EXPECT_EQ(count_of(ids, "source"), 5);
     EXPECT_EQ(count_of(ids, "test"), 25);
+    EXPECT_EQ(count_of(ids, "unit_test"), 2);
+    EXPECT_THAT(ids, testing::Contains("metric.jaffle_shop.customers"));
     EXPECT_THAT(ids, testing::Contains(
                          "test.jaffle_shop.relationships_orders_customer_id__customer_id__ref_stg_customers_.918495ce16"));
     EXPECT_THAT(ids, testing::Not(testing::Contains("model.jaffle_shop.stg_locations")));
