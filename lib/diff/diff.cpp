@@ -17,6 +17,7 @@ using std::chrono::milliseconds;
 
 constexpr const char* query_canceled = "57014";
 constexpr int fetched_value_chars = 1000;  // compared in full up to here, shown cut to the width
+constexpr milliseconds catalog_timeout{10'000};
 
 // ---- the relations' columns ------------------------------------------------------------------------------------
 
@@ -199,8 +200,8 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
         grouped = "SELECT s.h, pg_catalog.count(*) FILTER (WHERE NOT s.e) AS np, "
                   "pg_catalog.count(*) FILTER (WHERE s.e) AS ne FROM (" + inner + ") s GROUP BY s.h";
     }
-    std::vector<std::string> out = {"pg_catalog.coalesce(pg_catalog.sum(g.np), 0)",
-                                    "pg_catalog.coalesce(pg_catalog.sum(g.ne), 0)"};
+    std::vector<std::string> out = {"COALESCE(pg_catalog.sum(g.np), 0)",
+                                    "COALESCE(pg_catalog.sum(g.ne), 0)"};
     if (keyed) {
         const std::string dup = "g.np > 1 OR g.ne > 1";
         out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 0)");
@@ -208,8 +209,8 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
         out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp <> g.he)");
         out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp = g.he)");
         out.push_back("pg_catalog.count(*) FILTER (WHERE " + dup + ")");
-        out.push_back("pg_catalog.coalesce(pg_catalog.sum(g.np) FILTER (WHERE " + dup + "), 0)");
-        out.push_back("pg_catalog.coalesce(pg_catalog.sum(g.ne) FILTER (WHERE " + dup + "), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE " + dup + "), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE " + dup + "), 0)");
         for (std::size_t i = 0; i < s.common.size(); ++i) {
             const auto at = "[" + std::to_string(i + 1) + "]";
             out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp" + at +
@@ -218,18 +219,18 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
             out.push_back("pg_catalog.count(*) FILTER (WHERE g.ne = 1 AND g.he" + at + " IS NULL)");
         }
     } else {
-        out.push_back("pg_catalog.coalesce(pg_catalog.sum(GREATEST(g.np - g.ne, 0)), 0)");
-        out.push_back("pg_catalog.coalesce(pg_catalog.sum(GREATEST(g.ne - g.np, 0)), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(GREATEST(g.np - g.ne, 0)), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(GREATEST(g.ne - g.np, 0)), 0)");
         out.push_back("0::pg_catalog.int8");
-        out.push_back("pg_catalog.coalesce(pg_catalog.sum(LEAST(g.np, g.ne)), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(LEAST(g.np, g.ne)), 0)");
         out.push_back("0::pg_catalog.int8");
         out.push_back("0::pg_catalog.int8");
         out.push_back("0::pg_catalog.int8");
         for (std::size_t i = 0; i < s.common.size(); ++i) {
             const auto at = "[" + std::to_string(i + 1) + "]";
             out.push_back("0::pg_catalog.int8");
-            out.push_back("pg_catalog.coalesce(pg_catalog.sum(g.np) FILTER (WHERE g.h" + at + " IS NULL), 0)");
-            out.push_back("pg_catalog.coalesce(pg_catalog.sum(g.ne) FILTER (WHERE g.h" + at + " IS NULL), 0)");
+            out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE g.h" + at + " IS NULL), 0)");
+            out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE g.h" + at + " IS NULL), 0)");
         }
     }
     for (auto kind : example_kinds) {
@@ -570,7 +571,8 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
         return std::move(out);
     };
     try {
-        Shape shape = as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
+        // Reading the catalog is not the comparison: it gets its own few seconds whatever the budget.
+        Shape shape = as_environment(conn, settings, catalog_timeout, [&](pqxx::transaction_base& tx) {
             if (spec.production && !relation_exists(tx, *spec.production)) return Shape{};
             return shape_of(tx, spec);
         });

@@ -6,8 +6,8 @@
 
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
-#include "support/support.hpp"
-#include "support_pg/pg_support.hpp"
+#include "support.hpp"
+#include "pg_support.hpp"
 
 #include <gmock/gmock.h>
 
@@ -22,7 +22,7 @@ protected:
     void SetUp() override {
         url = test::fresh_database("diff");
         role = test::unique_name("diffenv");
-        conn = std::make_unique<pqxx::connection>(pg::connect(url, "diff test"));
+        conn = pg::connect_owned(url, "diff test");
         // Production: owned by the admin, readable by the environment's role; the environment: owned by the role.
         test::execute(*conn, "CREATE ROLE " + role + "; CREATE SCHEMA analytics; CREATE SCHEMA env AUTHORIZATION " +
                                  role + "; GRANT USAGE ON SCHEMA analytics TO " + role +
@@ -262,7 +262,7 @@ TEST_F(DiffTest, SensitiveColumnsShowCountsNeverValues) {
 
 TEST_F(DiffTest, TheBudgetFallsBackToASampleOrSaysItCouldNot) {
     same_table("big", "CREATE TABLE big(id int PRIMARY KEY, v text); "
-                      "INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 300000) i");
+                      "INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 50000) i");
     settings.model_budget = std::chrono::milliseconds(1);
     auto d = run(spec("big", {"id"}));
     EXPECT_NE(d.method, Method::by_key);
