@@ -145,9 +145,27 @@ std::string sample_filter(const Shape& s, double percent) {
     return " WHERE " + what + " % " + std::to_string(modulus) + " = 0";
 }
 
+// Columns per bit-mask word: a mask is an int8 of one bit per column (null, or changed), so each row's or key's
+// per-column facts are counted with integer operations instead of array subscripts.
+constexpr std::size_t bits_per_word = 62;
+
+std::size_t mask_words(const Shape& s) { return (s.common.size() + bits_per_word - 1) / bits_per_word; }
+
+std::string bit_of(std::size_t i) { return std::to_string(1LL << (i % bits_per_word)) + "::pg_catalog.int8"; }
+
+// Word w of the row's null mask: bit i set when common column i is NULL.
+std::string null_mask(const Shape& s, std::size_t w) {
+    std::string out = "0::pg_catalog.int8";
+    for (std::size_t i = w * bits_per_word; i < s.common.size() && i < (w + 1) * bits_per_word; ++i) {
+        out += " + pg_catalog.num_nulls(" + column_ref(s.common[i]) + ") * " + bit_of(i);
+    }
+    return out;
+}
+
 std::string side_select(const Shape& s, const Relation& relation, bool environment, const std::string& filter) {
     std::string sql = "SELECT " + std::string(environment ? "true" : "false") + " AS e";
     for (std::size_t i = 0; i < s.key.size(); ++i) sql += ", " + key_expr(s, i) + " AS k" + std::to_string(i);
+    for (std::size_t w = 0; w < mask_words(s); ++w) sql += ", " + null_mask(s, w) + " AS n" + std::to_string(w);
     return sql + ", " + hash_array(s) + " AS h FROM " + qualified(relation) + " t" + filter;
 }
 
@@ -156,17 +174,18 @@ std::string side_select(const Shape& s, const Relation& relation, bool environme
 const ExampleRow::Kind example_kinds[] = {ExampleRow::Kind::only_production, ExampleRow::Kind::only_environment,
                                           ExampleRow::Kind::changed};
 
-struct Aggregate {
-    std::string sql;
-    std::size_t columns = 0;  // common columns: changed, nulls before, nulls after each
-};
+// A key's kind, computed once per key (one array comparison): 1 only in production, 2 only in the environment,
+// 3 changed, 0 unchanged, 4 duplicate.
+constexpr const char* kind_sql =
+    "CASE WHEN g.np = 1 AND g.ne = 0 THEN 1 WHEN g.np = 0 AND g.ne = 1 THEN 2 "
+    "WHEN g.np = 1 AND g.ne = 1 THEN CASE WHEN g.hp = g.he THEN 0 ELSE 3 END ELSE 4 END";
 
 std::string kind_condition(ExampleRow::Kind kind, bool keyed) {
     if (!keyed) return kind == ExampleRow::Kind::only_production ? "g.np > g.ne" : "g.ne > g.np";
     switch (kind) {
-        case ExampleRow::Kind::only_production: return "g.np = 1 AND g.ne = 0";
-        case ExampleRow::Kind::only_environment: return "g.np = 0 AND g.ne = 1";
-        case ExampleRow::Kind::changed: return "g.np = 1 AND g.ne = 1 AND g.hp <> g.he";
+        case ExampleRow::Kind::only_production: return "g.kind = 1";
+        case ExampleRow::Kind::only_environment: return "g.kind = 2";
+        case ExampleRow::Kind::changed: return "g.kind = 3";
     }
     return "false";
 }
@@ -184,39 +203,72 @@ std::string example_aggregate(const Shape& s, ExampleRow::Kind kind, int salt) {
            ")::pg_catalog.text" + all + "]) FILTER (WHERE " + kind_condition(kind, !s.key.empty()) + ")";
 }
 
+// Word w of a changed key's mask: bit i set when common column i differs (computed for changed keys only).
+std::string changed_mask(const Shape& s, std::size_t w) {
+    std::string out = "0::pg_catalog.int8";
+    for (std::size_t i = w * bits_per_word; i < s.common.size() && i < (w + 1) * bits_per_word; ++i) {
+        const auto at = "[" + std::to_string(i + 1) + "]";
+        out += " + CASE WHEN g.hp" + at + " IS DISTINCT FROM g.he" + at + " THEN " + bit_of(i) + " ELSE 0 END";
+    }
+    return out;
+}
+
+std::string has_bit(const std::string& word, std::size_t i) {
+    return "(" + word + " & " + bit_of(i) + ") <> 0";
+}
+
+struct Aggregate {
+    std::string sql;
+    std::size_t columns = 0;  // common columns: changed, nulls before, nulls after each
+};
+
 Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string& filter, int examples) {
     const bool keyed = !s.key.empty();
+    const std::size_t words = mask_words(s);
     std::string inner = side_select(s, *spec.production, false, filter) + " UNION ALL " +
                         side_select(s, spec.environment, true, filter);
     std::string keys;
     for (std::size_t i = 0; i < s.key.size(); ++i) keys += (i ? ", " : "") + std::string("s.k") + std::to_string(i);
-    std::string grouped;
-    if (keyed) {
-        grouped = "SELECT " + keys +
-                  ", pg_catalog.count(*) FILTER (WHERE NOT s.e) AS np, pg_catalog.count(*) FILTER (WHERE s.e) AS ne, "
-                  "pg_catalog.min(s.h) FILTER (WHERE NOT s.e) AS hp, pg_catalog.min(s.h) FILTER (WHERE s.e) AS he "
-                  "FROM (" + inner + ") s GROUP BY " + keys;
-    } else {
-        grouped = "SELECT s.h, pg_catalog.count(*) FILTER (WHERE NOT s.e) AS np, "
-                  "pg_catalog.count(*) FILTER (WHERE s.e) AS ne FROM (" + inner + ") s GROUP BY s.h";
+    std::string masks;
+    for (std::size_t w = 0; w < words; ++w) {
+        const auto n = "s.n" + std::to_string(w);
+        masks += keyed ? ", pg_catalog.min(" + n + ") FILTER (WHERE NOT s.e) AS np" + std::to_string(w) +
+                             ", pg_catalog.min(" + n + ") FILTER (WHERE s.e) AS ne" + std::to_string(w)
+                       : ", pg_catalog.min(" + n + ") AS n" + std::to_string(w);
     }
-    std::vector<std::string> out = {"COALESCE(pg_catalog.sum(g.np), 0)",
-                                    "COALESCE(pg_catalog.sum(g.ne), 0)"};
+    const std::string counts =
+        "pg_catalog.count(*) FILTER (WHERE NOT s.e) AS np, pg_catalog.count(*) FILTER (WHERE s.e) AS ne";
+    std::string from;
     if (keyed) {
-        const std::string dup = "g.np > 1 OR g.ne > 1";
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 0)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 0 AND g.ne = 1)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp <> g.he)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp = g.he)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE " + dup + ")");
-        out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE " + dup + "), 0)");
-        out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE " + dup + "), 0)");
+        std::string grouped = "SELECT " + keys + ", " + counts +
+                              ", pg_catalog.min(s.h) FILTER (WHERE NOT s.e) AS hp, "
+                              "pg_catalog.min(s.h) FILTER (WHERE s.e) AS he" + masks +
+                              " FROM (" + inner + ") s GROUP BY " + keys;
+        // Each key's kind once, then its changed-column masks once (OFFSET 0 keeps each level's projection from
+        // being folded into the aggregate's filters, where it would be computed once per filter).
+        std::string kinds = "SELECT g.*, " + std::string(kind_sql) + " AS kind FROM (" + grouped + ") g OFFSET 0";
+        std::string changed = "SELECT g.*";
+        for (std::size_t w = 0; w < words; ++w) {
+            changed += ", CASE WHEN g.kind = 3 THEN " + changed_mask(s, w) + " ELSE 0 END AS c" + std::to_string(w);
+        }
+        from = changed + " FROM (" + kinds + ") g OFFSET 0";
+    } else {
+        from = "SELECT s.h, " + counts + masks + " FROM (" + inner + ") s GROUP BY s.h";
+    }
+    std::vector<std::string> out = {"COALESCE(pg_catalog.sum(g.np), 0)", "COALESCE(pg_catalog.sum(g.ne), 0)"};
+    auto word = [](const char* prefix, std::size_t i) { return std::string("g.") + prefix + std::to_string(i / bits_per_word); };
+    if (keyed) {
+        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 1)");
+        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 2)");
+        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 3)");
+        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 0)");
+        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 4)");
+        out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE g.kind = 4), 0)");
+        out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE g.kind = 4), 0)");
         for (std::size_t i = 0; i < s.common.size(); ++i) {
-            const auto at = "[" + std::to_string(i + 1) + "]";
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.ne = 1 AND g.hp" + at +
-                          " IS DISTINCT FROM g.he" + at + ")");
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND g.hp" + at + " IS NULL)");
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.ne = 1 AND g.he" + at + " IS NULL)");
+            out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 3 AND " + has_bit(word("c", i), i) + ")");
+            out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND " + has_bit(word("np", i), i) + ")");
+            out.push_back("pg_catalog.count(*) FILTER (WHERE g.ne = 1 AND " + has_bit(word("ne", i), i) + ")");
         }
     } else {
         out.push_back("COALESCE(pg_catalog.sum(GREATEST(g.np - g.ne, 0)), 0)");
@@ -227,10 +279,9 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
         out.push_back("0::pg_catalog.int8");
         out.push_back("0::pg_catalog.int8");
         for (std::size_t i = 0; i < s.common.size(); ++i) {
-            const auto at = "[" + std::to_string(i + 1) + "]";
             out.push_back("0::pg_catalog.int8");
-            out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE g.h" + at + " IS NULL), 0)");
-            out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE g.h" + at + " IS NULL), 0)");
+            out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)");
+            out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)");
         }
     }
     for (auto kind : example_kinds) {
@@ -239,7 +290,7 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
     }
     std::string sql = "SELECT ";
     for (std::size_t i = 0; i < out.size(); ++i) sql += (i ? ", " : "") + out[i];
-    return {sql + " FROM (" + grouped + ") g", s.common.size()};
+    return {sql + " FROM (" + from + ") g", s.common.size()};
 }
 
 // ---- running with a budget ---------------------------------------------------------------------------------------
@@ -263,8 +314,10 @@ template <class F>
 auto as_environment(pqxx::connection_base& conn, const Settings& settings, milliseconds timeout, F&& body) {
     pqxx::read_transaction tx(conn, "data diff");
     act_as_environment_role(tx, settings.role);
+    // No parallel plan: with one row per key, partial aggregates in workers reduce nothing and add a sort.
     tx.exec_params("SELECT pg_catalog.set_config('statement_timeout', $1, true), "
-                   "pg_catalog.set_config('work_mem', $2, true)",
+                   "pg_catalog.set_config('work_mem', $2, true), "
+                   "pg_catalog.set_config('max_parallel_workers_per_gather', '0', true)",
                    std::to_string(std::max<long long>(1, timeout.count())), settings.work_mem);
     return body(tx);
 }
