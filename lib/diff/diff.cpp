@@ -222,7 +222,30 @@ struct Aggregate {
     std::size_t columns = 0;  // common columns: changed, nulls before, nulls after each
 };
 
-Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string& filter, int examples) {
+// The keys of both sides matched by a hash full join instead of grouped: no aggregate state per key, so about
+// three times faster, but blind to duplicate and NULL keys. The query then also returns the rows with a NULL key
+// (last column); the caller compares the rows each side contributed with its row count and falls back to the
+// grouping when either shows something the join cannot count.
+std::string joined_keys(const Shape& s, const ModelSpec& spec, const std::string& filter) {
+    std::string select = "SELECT ";
+    std::string on;
+    for (std::size_t i = 0; i < s.key.size(); ++i) {
+        const auto k = "k" + std::to_string(i);
+        select += "COALESCE(p." + k + ", e." + k + ") AS " + k + ", ";
+        on += (i ? " AND p." : "p.") + k + " = e." + k;
+    }
+    select += "CASE WHEN p.e IS NULL THEN 0 ELSE 1 END AS np, CASE WHEN e.e IS NULL THEN 0 ELSE 1 END AS ne, "
+              "p.h AS hp, e.h AS he";
+    for (std::size_t w = 0; w < mask_words(s); ++w) {
+        const auto n = std::to_string(w);
+        select += ", p.n" + n + " AS np" + n + ", e.n" + n + " AS ne" + n;
+    }
+    return select + " FROM (" + side_select(s, *spec.production, false, filter) + ") p FULL JOIN (" +
+           side_select(s, spec.environment, true, filter) + ") e ON " + on;
+}
+
+Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string& filter, int examples,
+                        bool join = false) {
     const bool keyed = !s.key.empty();
     const std::size_t words = mask_words(s);
     std::string inner = side_select(s, *spec.production, false, filter) + " UNION ALL " +
@@ -240,10 +263,11 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
         "pg_catalog.count(*) FILTER (WHERE NOT s.e) AS np, pg_catalog.count(*) FILTER (WHERE s.e) AS ne";
     std::string from;
     if (keyed) {
-        std::string grouped = "SELECT " + keys + ", " + counts +
-                              ", pg_catalog.min(s.h) FILTER (WHERE NOT s.e) AS hp, "
-                              "pg_catalog.min(s.h) FILTER (WHERE s.e) AS he" + masks +
-                              " FROM (" + inner + ") s GROUP BY " + keys;
+        std::string grouped = join ? joined_keys(s, spec, filter)
+                                   : "SELECT " + keys + ", " + counts +
+                                         ", pg_catalog.min(s.h) FILTER (WHERE NOT s.e) AS hp, "
+                                         "pg_catalog.min(s.h) FILTER (WHERE s.e) AS he" + masks + " FROM (" + inner +
+                                         ") s GROUP BY " + keys;
         // Each key's kind once, then its changed-column masks once (OFFSET 0 keeps each level's projection from
         // being folded into the aggregate's filters, where it would be computed once per filter).
         std::string kinds = "SELECT g.*, " + std::string(kind_sql) + " AS kind FROM (" + grouped + ") g OFFSET 0";
@@ -287,6 +311,11 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
     for (auto kind : example_kinds) {
         if (!keyed && kind == ExampleRow::Kind::changed) continue;
         for (int j = 1; j <= examples; ++j) out.push_back(example_aggregate(s, kind, j));
+    }
+    if (join) {
+        std::string null_key;
+        for (std::size_t i = 0; i < s.key.size(); ++i) null_key += (i ? " OR g.k" : "g.k") + std::to_string(i) + " IS NULL";
+        out.push_back("pg_catalog.count(*) FILTER (WHERE " + null_key + ")");
     }
     std::string sql = "SELECT ";
     for (std::size_t i = 0; i < out.size(); ++i) sql += (i ? ", " : "") + out[i];
@@ -367,6 +396,25 @@ void read_aggregate(const pqxx::row& row, const Shape& s, int examples, ModelDif
             if (!seen) found.push_back({kind, parts});
         }
     }
+}
+
+// The one-pass comparison: by the join when the key is a key on both sides (checked against the sides' row counts),
+// else by grouping, which also counts duplicate and NULL keys.
+void compare(pqxx::transaction_base& tx, const Shape& s, const ModelSpec& spec, const std::string& filter,
+             int examples, ModelDiff& d, std::vector<Found>& found) {
+    if (!s.key.empty()) {
+        auto row = tx.exec1(aggregate_sql(s, spec, filter, examples, true).sql);
+        read_aggregate(row, s, examples, d, found);
+        const auto null_keys = row[static_cast<pqxx::row::size_type>(row.size() - 1)].as<std::int64_t>();
+        auto counts = tx.exec1("SELECT (SELECT pg_catalog.count(*) FROM " + qualified(*spec.production) + " t" + filter +
+                               "), (SELECT pg_catalog.count(*) FROM " + qualified(spec.environment) + " t" + filter + ")");
+        if (null_keys == 0 && counts[0].as<std::int64_t>() == d.rows_production &&
+            counts[1].as<std::int64_t>() == d.rows_environment) {
+            return;
+        }
+        found.clear();
+    }
+    read_aggregate(tx.exec1(aggregate_sql(s, spec, filter, examples).sql), s, examples, d, found);
 }
 
 // ---- examples -----------------------------------------------------------------------------------------------------
@@ -647,9 +695,8 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
         std::vector<Found> found;
         bool exact = true;
         try {
-            auto agg = aggregate_sql(shape, spec, "", settings.examples);
             as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
-                read_aggregate(tx.exec1(agg.sql), shape, settings.examples, d, found);
+                compare(tx, shape, spec, "", settings.examples, d, found);
                 return 0;
             });
         } catch (const pqxx::sql_error& e) {
@@ -667,9 +714,8 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
                      std::to_string(static_cast<int>(settings.sample_percent)) + " % sample of " +
                      (shape.key.empty() ? "row hashes" : "keys") + ", the same on both sides";
             try {
-                auto agg = aggregate_sql(shape, spec, sample_filter(shape, settings.sample_percent), settings.examples);
                 as_environment(conn, settings, again.left(), [&](pqxx::transaction_base& tx) {
-                    read_aggregate(tx.exec1(agg.sql), shape, settings.examples, d, found);
+                    compare(tx, shape, spec, sample_filter(shape, settings.sample_percent), settings.examples, d, found);
                     return 0;
                 });
             } catch (const pqxx::sql_error& e) {
