@@ -463,6 +463,8 @@ std::string column_changes_text(const DataChange& d, const Limits& limits) {
     return join(parts, "; ");
 }
 
+std::string data_diff_section(const Report& report, const Limits& limits, Cut& cut);  // below
+
 std::string data_changes_section(const Report& report, const Limits& limits, Cut& cut) {
     if (report.data_diff) return data_diff_section(report, limits, cut);
     if (report.data_changes.empty()) return {};

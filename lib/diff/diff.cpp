@@ -777,7 +777,19 @@ DiffRun diff_models(pqxx::connection_base& conn, const std::vector<ModelSpec>& s
             run.models.push_back(std::move(d));
             continue;
         }
-        run.models.push_back(diff_model(conn, spec, settings, budget.left()));
+        try {
+            run.models.push_back(diff_model(conn, spec, settings, budget.left()));
+        } catch (const Error& e) {
+            // One model that cannot be read (a privilege, a broken view) does not hide the others' diffs.
+            ModelDiff d;
+            d.model = spec.model;
+            d.environment_relation = spec.environment.text();
+            if (spec.production) d.production_relation = spec.production->text();
+            d.key_source = spec.key.source;
+            d.method = Method::not_compared;
+            d.note = std::string("could not be compared: ") + e.what();
+            run.models.push_back(std::move(d));
+        }
     }
     std::stable_sort(run.models.begin(), run.models.end(),
                      [](const ModelDiff& a, const ModelDiff& b) { return a.affected() > b.affected(); });

@@ -60,7 +60,8 @@ struct Settings {
 ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const Settings& settings,
                      std::chrono::milliseconds budget);
 
-// Every model within settings.budget, most affected first; models after the budget are not compared (said so).
+// Every model within settings.budget, most affected first; models after the budget, or whose diff failed (a
+// relation the role cannot read), are not compared and say why.
 DiffRun diff_models(pqxx::connection_base& conn, const std::vector<ModelSpec>& specs, const Settings& settings);
 
 }  // namespace ece::diff

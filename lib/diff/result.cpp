@@ -22,13 +22,4 @@ std::string_view example_kind_name(ExampleRow::Kind kind) {
     return "unknown";
 }
 
-std::int64_t ModelDiff::affected() const {
-    std::int64_t n = only_production + only_environment + changed + duplicate_rows_production +
-                     duplicate_rows_environment;
-    for (const auto& c : columns) n += (c.added() || c.removed() || c.retyped()) ? 1 : 0;
-    return n;
-}
-
-bool ModelDiff::differs() const { return affected() > 0 || method == Method::not_compared; }
-
 }  // namespace ece::diff

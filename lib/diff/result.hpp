@@ -72,9 +72,15 @@ struct ModelDiff {
     std::vector<ExampleRow> examples;
     double seconds = 0;
 
-    // What the comment sorts by: rows that differ, plus columns added, removed or retyped.
-    std::int64_t affected() const;
-    bool differs() const;
+    // What the comment sorts by: rows that differ, plus columns added, removed or retyped. Inline: lib/comment
+    // renders a diff without linking ece_diff.
+    std::int64_t affected() const {
+        std::int64_t n = only_production + only_environment + changed + duplicate_rows_production +
+                         duplicate_rows_environment;
+        for (const auto& c : columns) n += (c.added() || c.removed() || c.retyped()) ? 1 : 0;
+        return n;
+    }
+    bool differs() const { return affected() > 0 || method == Method::not_compared; }
 };
 
 struct DiffRun {
