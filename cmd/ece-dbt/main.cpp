@@ -3,6 +3,7 @@
 //                [--format text|json] [--out FILE] [--ignore-config KEY]...
 //   ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR] ...
 //   ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT]
+//   ece-dbt diff --branch B [--pr N] [--manifest FILE] [--format text|json] [--out FILE]
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,8 @@
 #include "dbt/sandbox.hpp"
 #include "dbt/select.hpp"
 #include "dbt/state.hpp"
+#include "diff/environment.hpp"
+#include "diff/json.hpp"
 #include "pg/connect.hpp"
 #include "pg/embedded.hpp"
 
@@ -41,8 +44,12 @@ const char* const usage_text =
     "                    [--also-select DBT_SELECTOR]... [--format text|json] [--out FILE] [--ignore-config KEY]...\n"
     "                    [--database-url URL]\n"
     "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR]\n"
-    "                     [--also-select DBT_SELECTOR]... [--full-refresh] ...\n"
-    "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]\n";
+    "                     [--also-select DBT_SELECTOR]... [--full-refresh] ...
+"
+    "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]
+"
+    "       ece-dbt diff --branch B [--pr N] [--manifest FILE] [--format text|json] [--out FILE] [--database-url URL]
+";
 
 // The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
 // whenever a token and an artifact name would have asked for it.
@@ -378,6 +385,74 @@ int store_manifest_command(const std::vector<std::string>& args) {
     return ece::exit_code::ok;
 }
 
+// One line per model: what differs, how it was compared.
+std::string diff_as_text(const ece::diff::DiffRun& run) {
+    std::string out;
+    for (const auto& d : run.models) {
+        out += d.model + ": " + std::to_string(d.rows_production) + " -> " + std::to_string(d.rows_environment) +
+               " rows; only in production " + std::to_string(d.only_production) + ", only in the environment " +
+               std::to_string(d.only_environment) + ", changed " + std::to_string(d.changed) + ", unchanged " +
+               std::to_string(d.unchanged) + " (" + std::string(ece::diff::method_name(d.method)) +
+               (d.key.empty() ? "" : ", key " + d.key.front() + (d.key.size() > 1 ? ", ..." : "")) + ")\n";
+        for (const auto& c : d.columns) {
+            if (c.added()) out += "  added column " + c.name + " " + c.after_type + "\n";
+            else if (c.removed()) out += "  removed column " + c.name + "\n";
+            else if (c.retyped()) out += "  column " + c.name + " " + c.before_type + " -> " + c.after_type + "\n";
+            if (c.changed) out += "  column " + c.name + ": " + std::to_string(c.changed) + " rows changed\n";
+        }
+        if (!d.note.empty()) out += "  note: " + d.note + "\n";
+    }
+    if (run.budget_reached) out += "the pull request's diff budget was reached: some models were not compared\n";
+    return out;
+}
+
+// `ece-dbt diff`: the environment's built models (ece.built_nodes) and staged tables against production, as the
+// environment's role (lib/diff). Keys and sensitive columns from --manifest (the branch's manifest.json) and ece.yml.
+int diff_command(const std::vector<std::string>& args) {
+    std::string branch, manifest_file, format = "text", out_file, database_url, config_file;
+    int pr = 0;
+    po::options_description options("diff options");
+    options.add_options()
+        ("help,h", "this help")
+        ("branch", po::value(&branch)->required(), "the branch whose environment is compared")
+        ("pr", po::value(&pr), "the pull request number (the environment is pr-<N>)")
+        ("config", po::value(&config_file), "ece.yml (default: ./ece.yml when present)")
+        ("manifest", po::value(&manifest_file), "the branch's manifest.json: keys (constraints, tests, meta) and "
+                                                "sensitive columns (default: none, ece.yml's only)")
+        ("format", po::value(&format), "text (default) or json")
+        ("out", po::value(&out_file), "write there instead of standard output")
+        ("database-url", po::value(&database_url), "the server of production and the catalog (else "
+                                                   "ECE_DATABASE_URL, else the embedded server)");
+    if (!parse_arguments(args, options)) return ece::exit_code::ok;  // --help was printed
+    if (format != "text" && format != "json") {
+        throw ece::Error(ece::ErrorKind::usage, "--format must be text or json, not " + format);
+    }
+    auto config = ece::config::load_for_command(config_file.empty() ? std::nullopt : std::optional<fs::path>(config_file));
+    auto settings = ece::env::Settings::resolve(database_url.empty() ? std::nullopt : std::optional(database_url),
+                                                std::move(config));
+    const auto admin_url = settings.admin_url.empty() ? ece::pg::resolve_admin_url(std::nullopt) : settings.admin_url;
+    ece::env::Environments environments(std::move(settings));
+    const auto id = environments.identify(branch, pr > 0 ? std::optional(pr) : std::nullopt);
+    const auto record = environments.find(id);
+    if (!record || record->status == ece::env::Status::destroyed) {
+        throw ece::Error(ece::ErrorKind::conflict, "environment " + id.name + " is not up: nothing to compare");
+    }
+    std::optional<ece::dbt::Manifest> manifest;
+    if (!manifest_file.empty()) manifest = ece::dbt::load_manifest(manifest_file);
+    auto admin = ece::pg::connect_owned(admin_url, "ece-dbt diff");
+    const auto run = ece::diff::diff_environment(*admin, *record, ece::dbt::built_nodes(*admin, record->name),
+                                                 manifest ? &*manifest : nullptr, environments.config());
+    const auto text = format == "json" ? ece::diff::to_json_text(run) : diff_as_text(run);
+    if (out_file.empty()) {
+        std::cout << text;
+    } else {
+        std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out.flush()) throw ece::Error(ece::ErrorKind::usage, "cannot write " + out_file);
+    }
+    return ece::exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -393,7 +468,7 @@ int main(int argc, char** argv) {
         }
         return ece::cli::dispatch(args[0], {args.begin() + 1, args.end()},
                                   {{"plan", plan_command}, {"build", build_command},
-                                   {"store-manifest", store_manifest_command}},
+                                   {"store-manifest", store_manifest_command}, {"diff", diff_command}},
                                   std::string("\n") + usage_text);
     });
 }

@@ -105,6 +105,7 @@ void write_outputs(const lifecycle::Outcome& outcome, const std::string& step, a
     if (!outcome.database_url.empty()) outputs.set_secret("database-url", outcome.database_url, commands);
     if (outcome.selected_count) outputs.set("selected-count", std::to_string(*outcome.selected_count));
     if (!outcome.comment_url.empty()) outputs.set("comment-url", outcome.comment_url);
+    if (!outcome.data_diff_file.empty()) outputs.set("data-diff", outcome.data_diff_file);
 }
 
 }  // namespace
@@ -152,6 +153,7 @@ int run_in_github_actions() {
     options.dbt = choose_dbt(config.dbt.executable, note);
     if (!note.empty()) log.notice(note);
     options.work_dir = workspace / ".ece" / "work";
+    options.data_diff_file = workspace / ".ece" / "data-diff.json";
     if (auto ttl = inputs.get("ttl")) options.ttl = config::parse_duration(*ttl);
     if (auto prices = inputs.get("prices")) options.prices_file = (workspace / *prices).string();
     if (!context.run_id.empty()) options.run_url = context.run_url();

@@ -68,7 +68,8 @@ fs::path copy_project(const fs::path& source, const fs::path& to, const fs::path
     return to;
 }
 
-// The demo branch's change: stg_patients gets a column, so it and everything downstream are rebuilt.
+// The demo branch's change: stg_patients gets a column and reads the unknown sex "U" as NULL, so it and everything
+// downstream are rebuilt and the comment's data diff has rows to show (changed values, nulls, an added column).
 void change_stg_patients(const fs::path& project) {
     const auto file = project / "models" / "staging" / "stg_patients.sql";
     auto text = read_file(file);
@@ -78,6 +79,12 @@ void change_stg_patients(const fs::path& project) {
         throw Error(ErrorKind::input, "the demo's change does not apply: no 'birth_year' column line",
                     ErrorLocation{.file = file.string()});
     text.replace(at, before.size(), "    birth_year,\n    (birth_year / 10) * 10 as birth_decade\n");
+    const std::string sex = "upper(sex) as sex";
+    const auto sex_at = text.find(sex);
+    if (sex_at == std::string::npos)
+        throw Error(ErrorKind::input, "the demo's change does not apply: no 'upper(sex) as sex' line",
+                    ErrorLocation{.file = file.string()});
+    text.replace(sex_at, sex.size(), "nullif(upper(sex), 'U') as sex");
     write_file(file, text);
 }
 

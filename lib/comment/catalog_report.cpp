@@ -2,6 +2,8 @@
 
 #include "core/error.hpp"
 #include "cost/environment_cost.hpp"
+#include "dbt/manifest.hpp"
+#include "diff/environment.hpp"
 #include "env/environments.hpp"
 #include "pg/as_role.hpp"
 #include "pg/connect.hpp"
@@ -252,11 +254,7 @@ std::vector<DbtResult> dbt_results_from(const dbt::RunResults& results) {
 
 std::optional<std::string> production_schema_for(std::string_view schema, std::string_view base_schema,
                                                  std::string_view production_schema) {
-    if (schema == base_schema) return std::string(production_schema);
-    if (schema.size() > base_schema.size() + 1 && schema.starts_with(base_schema) && schema[base_schema.size()] == '_') {
-        return std::string(production_schema) + std::string(schema.substr(base_schema.size()));
-    }
-    return std::nullopt;
+    return diff::production_schema_for(schema, base_schema, production_schema);
 }
 
 std::vector<DataChange> data_changes(pqxx::connection_base& admin, const std::string& environment_role,
@@ -319,8 +317,18 @@ CatalogFill fill_from_catalog(Report& report, pqxx::connection_base& admin, cons
         report.warnings.push_back("dbt build " + build->status + ": " + build->message);
     }
     if (alive && options.data_changes && !config.production.schemas.empty()) {
-        report.data_changes = data_changes(admin, record->role_name, dbt::built_nodes(admin, record->name), record->base_schema,
-                                           config.production.schemas.front(), options.counting);
+        auto nodes = dbt::built_nodes(admin, record->name);
+        report.data_changes = data_changes(admin, record->role_name, nodes, record->base_schema, config.production.schemas.front(),
+                                           options.counting);
+        if (options.data_diff && config.diff.enabled) {
+            try {
+                std::optional<dbt::Manifest> manifest;
+                if (options.manifest) manifest = dbt::load_manifest(*options.manifest);
+                report.data_diff = diff::diff_environment(admin, *record, nodes, manifest ? &*manifest : nullptr, config);
+            } catch (const Error& e) {
+                report.warnings.push_back(std::string("the data diff could not be made: ") + e.what());
+            }
+        }
     }
     return fill;
 }

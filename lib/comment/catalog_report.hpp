@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,8 +53,7 @@ std::int64_t schemas_bytes(pqxx::connection_base& admin, const std::vector<std::
 // first part ("model.shop.orders" -> "model").
 std::vector<DbtResult> dbt_results_from(const dbt::RunResults& results);
 
-// The production schema that publish maps an environment schema to: base -> production, base_x -> production_x.
-// nullopt for a schema that is neither.
+// The production schema that publish maps an environment schema to (diff::production_schema_for).
 std::optional<std::string> production_schema_for(std::string_view schema, std::string_view base_schema,
                                                  std::string_view production_schema);
 
@@ -83,11 +83,16 @@ struct FillOptions {
     bool dbt_results = true;  // false: the caller gave --run-results
     bool data_changes = true;
     DataChangeOptions counting{};
+    // The data diff (lib/diff) as the environment's role, when ece.yml's diff.enabled: report.data_diff. Keys and
+    // sensitive columns come from the branch's manifest when given (else ece.yml's alone).
+    bool data_diff = true;
+    std::optional<std::filesystem::path> manifest{};
     std::optional<env::Clock::time_point> now{};  // default: the system clock
 };
 
 // Fills what the catalog knows into report: header, environment cost (into report.cost, created when missing),
-// dbt plan and results of the latest build, data changes. Parts the caller already set (a plan from a file) are
+// dbt plan and results of the latest build, data changes and the data diff (a diff that fails becomes a warning).
+// Parts the caller already set (a plan from a file) are
 // kept. A stored plan or run_results that cannot be parsed becomes a report warning, not an error.
 CatalogFill fill_from_catalog(Report& report, pqxx::connection_base& admin, const env::Identity& id,
                               const config::Config& config, const cost::PriceCatalogue& prices,

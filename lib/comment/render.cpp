@@ -482,7 +482,10 @@ std::string column_changes_text(const DataChange& d, const Limits& limits) {
     return join(parts, "; ");
 }
 
+std::string data_diff_section(const Report& report, const Limits& limits, Cut& cut);  // below
+
 std::string data_changes_section(const Report& report, const Limits& limits, Cut& cut) {
+    if (report.data_diff) return data_diff_section(report, limits, cut);
     if (report.data_changes.empty()) return {};
     std::vector<std::vector<std::string>> rows;
     std::size_t changed_schema = 0;
@@ -506,6 +509,125 @@ std::string data_changes_section(const Report& report, const Limits& limits, Cut
                         " compared with production, " + std::to_string(changed_schema) + " with column changes";
     return md::details(md::text(title), md::table({"Model", "Rows (env)", "Rows (prod)", "Difference", "Columns"}, rows,
                                                   {'l', 'r', 'r', 'r', 'l'}));
+}
+
+// ---- the data diff ---------------------------------------------------------------------------------------------
+
+std::string signed_count(std::int64_t n) { return (n > 0 ? "+" : "") + thousands(n); }
+
+std::string diff_rows_text(const diff::ModelDiff& d) {
+    if (d.method == diff::Method::not_compared) return "not compared";
+    if (d.production_relation.empty()) return "new: " + thousands(d.rows_environment) + " rows";
+    std::vector<std::string> parts;
+    if (d.only_environment) parts.push_back("+" + thousands(d.only_environment) + " added");
+    if (d.only_production) parts.push_back("−" + thousands(d.only_production) + " removed");
+    if (d.changed) parts.push_back(thousands(d.changed) + " changed");
+    if (d.duplicate_keys) parts.push_back(thousands(d.duplicate_keys) + " duplicate keys");
+    if (parts.empty()) parts.push_back("no row differs");
+    return join(parts, ", ");
+}
+
+std::string diff_columns_text(const diff::ModelDiff& d, const Limits& limits) {
+    std::vector<std::string> parts;
+    for (const auto& c : d.columns) {
+        if (c.added()) parts.push_back("added " + md::code(c.name));
+        else if (c.removed()) parts.push_back("removed " + md::code(c.name));
+        else if (c.retyped()) parts.push_back(md::code(c.name) + " " + md::cell(c.before_type) + " → " + md::cell(c.after_type));
+        else if (c.changed) parts.push_back(md::code(c.name) + " " + thousands(c.changed));
+    }
+    auto cap = std::max<std::size_t>(limits.attributes, 3);
+    if (parts.size() > cap) {
+        auto more = parts.size() - cap;
+        parts.resize(cap);
+        parts.push_back("and " + std::to_string(more) + " more");
+    }
+    return join(parts, "; ");
+}
+
+std::string diff_value(const std::optional<std::string>& v, bool sensitive, const Limits& limits) {
+    if (sensitive) return "*sensitive*";
+    return v ? md::code(md::clip(*v, limits.cell)) : "NULL";
+}
+
+// One changed model, folded: how it was compared, each column that moved, a few example rows.
+std::string diff_model_details(const diff::ModelDiff& d, const Limits& limits, Cut& cut) {
+    std::string body;
+    std::string how = d.key.empty() ? "rows compared whole (no key)" : "key " + md::code(join(d.key, ", ")) + " (" +
+                                                                       md::text(d.key_source) + ")";
+    body += md::text(d.production_relation) + " → " + md::text(d.environment_relation) + ": " +
+            thousands(d.rows_production) + " → " + thousands(d.rows_environment) + " rows; " + how + "; " +
+            thousands(d.unchanged) + " unchanged.\n";
+    if (!d.note.empty()) body += "\n> " + md::text(d.note) + "\n";
+    std::vector<std::vector<std::string>> columns;
+    for (const auto& c : d.columns) {
+        bool moved = c.added() || c.removed() || c.retyped() || c.changed || c.nulls_before != c.nulls_after ||
+                     c.distinct_before != c.distinct_after;
+        if (!moved) continue;
+        std::string what = c.added() ? "added " + md::cell(c.after_type)
+                         : c.removed() ? "removed"
+                         : c.retyped() ? md::cell(c.before_type) + " → " + md::cell(c.after_type) : "";
+        auto pair = [](const std::optional<std::int64_t>& a, const std::optional<std::int64_t>& b) -> std::string {
+            if (!a || !b || *a == *b) return "";
+            return thousands(*a) + " → " + thousands(*b);
+        };
+        columns.push_back({md::code(c.name) + (c.sensitive ? " (sensitive)" : ""), what,
+                           c.changed ? thousands(c.changed) : "", pair(c.nulls_before, c.nulls_after),
+                           pair(c.distinct_before, c.distinct_after)});
+    }
+    if (!columns.empty()) {
+        cap_rows(columns, limits.rows, cut);
+        body += "\n" + md::table({"Column", "Type", "Rows changed", "Nulls", "Distinct"}, columns, {'l', 'l', 'r', 'r', 'r'});
+    }
+    std::vector<std::vector<std::string>> examples;
+    for (const auto& e : d.examples) {
+        std::vector<std::string> key;
+        for (const auto& [column, value] : e.key) key.push_back(md::code(column) + " = " + diff_value(value, false, limits));
+        std::vector<std::string> values;
+        for (const auto& v : e.values) {
+            if (e.kind == diff::ExampleRow::Kind::changed) {
+                values.push_back(md::code(v.column) + ": " + diff_value(v.before, v.sensitive, limits) + " → " +
+                                 diff_value(v.after, v.sensitive, limits));
+            } else {
+                const auto& value = e.kind == diff::ExampleRow::Kind::only_production ? v.before : v.after;
+                values.push_back(md::code(v.column) + " = " + diff_value(value, v.sensitive, limits));
+            }
+        }
+        std::string kind = e.kind == diff::ExampleRow::Kind::changed ? "changed"
+                         : e.kind == diff::ExampleRow::Kind::only_production ? "only in production"
+                                                                              : "only in the environment";
+        examples.push_back({kind, join(key, ", "), join(values, "; ")});
+    }
+    if (!examples.empty()) {
+        cap_rows(examples, limits.rows, cut);
+        body += "\n" + md::table({"Example", "Key", "Values"}, examples, {'l', 'l', 'l'});
+    }
+    std::string title = md::code(d.model) + ": " + md::text(diff_rows_text(d));
+    if (d.method != diff::Method::by_key && d.method != diff::Method::full_row && d.method != diff::Method::not_compared)
+        title += " (sample)";
+    return md::details(title, body);
+}
+
+std::string data_diff_section(const Report& report, const Limits& limits, Cut& cut) {
+    const auto& run = *report.data_diff;
+    if (run.models.empty()) return {};
+    std::vector<std::vector<std::string>> rows;
+    std::string folded;
+    std::size_t differing = 0, shown = 0;
+    for (const auto& d : run.models) {  // most affected first (lib/diff sorts them)
+        if (!d.differs()) continue;
+        ++differing;
+        rows.push_back({md::code(d.model), thousands(d.rows_production), thousands(d.rows_environment),
+                        md::text(diff_rows_text(d)), diff_columns_text(d, limits)});
+        if (shown++ < limits.rows) folded += diff_model_details(d, limits, cut);
+    }
+    std::string title = "Data diff: " + plural(static_cast<std::int64_t>(run.models.size()), "model", "models") +
+                        " compared with production, " + std::to_string(differing) + " changed";
+    if (run.budget_reached) title += " (budget reached)";
+    if (rows.empty()) return md::details(md::text(title), "No model's data differs from production.\n");
+    cap_rows(rows, limits.rows, cut);
+    if (differing > shown) cut.any = true;
+    auto table = md::table({"Model", "Rows (prod)", "Rows (env)", "Rows", "Columns"}, rows, {'l', 'r', 'r', 'l', 'l'});
+    return md::details(md::text(title), table + "\n" + folded, true);
 }
 
 std::string hints_section(const Report& report) {
@@ -633,6 +755,23 @@ Report masked_copy(const Report& original) {
             mask(c.column);
             mask(c.before_type);
             mask(c.after_type);
+        }
+    }
+    if (r.data_diff) {
+        for (auto& d : r.data_diff->models) {
+            mask(d.model);
+            mask(d.note);
+            for (auto& c : d.columns) mask(c.name);
+            for (auto& e : d.examples) {
+                for (auto& [column, value] : e.key) {
+                    mask(column);
+                    if (value) mask(*value);
+                }
+                for (auto& v : e.values) {
+                    if (v.before) mask(*v.before);
+                    if (v.after) mask(*v.after);
+                }
+            }
         }
     }
     mask(r.warnings);

@@ -4,6 +4,7 @@
 #include "cost/catalogue.hpp"
 #include "cost/environment_cost.hpp"
 #include "cost/estimate.hpp"
+#include "diff/result.hpp"
 #include "plan/plan.hpp"
 
 #include <cstdint>
@@ -105,6 +106,8 @@ struct Report {
     std::optional<DbtPlan> dbt_plan;
     std::optional<std::vector<DbtResult>> dbt_results;  // empty optional: not built yet
     std::vector<DataChange> data_changes;
+    // The data diff (lib/diff): when present it replaces the data_changes table (row counts and columns).
+    std::optional<diff::DiffRun> data_diff;
     std::vector<std::string> warnings;
 };
 

@@ -207,6 +207,23 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
                  {"prices", [&](const YAML::Node& v, const std::string& q) { c.comment.prices = r.text(v, q); }},
              });
          }},
+        {"diff", [&](const YAML::Node& n, const std::string& p) {
+             auto& d = c.diff;
+             r.mapping(n, p, {
+                 {"enabled", [&](const YAML::Node& v, const std::string& q) { d.enabled = r.boolean(v, q); }},
+                 {"model_budget", [&](const YAML::Node& v, const std::string& q) { d.model_budget = r.duration(v, q); }},
+                 {"budget", [&](const YAML::Node& v, const std::string& q) { d.budget = r.duration(v, q); }},
+                 {"examples", [&](const YAML::Node& v, const std::string& q) { d.examples = r.integer(v, q, 0, 20); }},
+                 {"value_width", [&](const YAML::Node& v, const std::string& q) { d.value_width = r.integer(v, q, 4, 1000); }},
+                 {"work_mem", [&](const YAML::Node& v, const std::string& q) {
+                      d.work_mem = r.text(v, q);
+                      if (d.work_mem.empty() || d.work_mem.find_first_not_of("0123456789kMGB") != std::string::npos) {
+                          r.error(v, q, "expected a size such as 256MB, got \"" + d.work_mem + "\"");
+                      }
+                  }},
+                 {"sensitive_columns", [&](const YAML::Node& v, const std::string& q) { d.sensitive_columns = r.list(v, q); }},
+             });
+         }},
         {"publish", [&](const YAML::Node& n, const std::string& p) {
              r.mapping(n, p, {
                  {"keep_archives", [&](const YAML::Node& v, const std::string& q) { c.publish.keep_archives = r.integer(v, q, 0, 1000); }},

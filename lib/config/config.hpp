@@ -72,6 +72,18 @@ struct Comment {
     std::filesystem::path prices;     // empty: the catalogue shipped with ece
 };
 
+// The data diff of every changed model against production (lib/diff, docs/data-diff.md).
+struct Diff {
+    bool enabled = true;
+    std::chrono::milliseconds model_budget = std::chrono::seconds(60);     // one model's diff
+    std::chrono::milliseconds budget = std::chrono::minutes(5);           // all models of a pull request
+    int examples = 3;              // example rows per kind of difference
+    int value_width = 40;          // characters of a value shown in an example
+    std::string work_mem = "256MB";  // for the diff's hash aggregate (SET LOCAL work_mem)
+    // Columns shown as counts only, never values: "column" (every model) or "model.column" (a model's name).
+    std::vector<std::string> sensitive_columns{};
+};
+
 struct Publish {
     int keep_archives = 3;
     std::chrono::milliseconds lock_timeout = std::chrono::seconds(2);
@@ -102,6 +114,7 @@ struct Config {
     Dbt dbt;
     Stage stage;
     Comment comment;
+    Diff diff;
     Publish publish;
     DigitalOcean digitalocean;
     Cost cost;

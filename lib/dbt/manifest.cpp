@@ -152,7 +152,7 @@ enum class Ctx : std::uint8_t {
 };
 
 // What a captured (canonicalized) value becomes.
-enum class CaptureTarget : std::uint8_t { unrendered, extra, column_constraints };
+enum class CaptureTarget : std::uint8_t { unrendered, extra, column_constraints, node_meta, column_meta };
 
 // The keys the reader acts on. A key is recognised once, when the parser reports it, so the value callbacks
 // switch on this instead of comparing strings (the same key means different things in different places:
@@ -164,7 +164,7 @@ enum class Key : std::uint8_t {
     resource_type, name, package_name, path, original_file_path, raw_code, database, schema, alias, relation_name,
     unrendered_schema, description, attached_node, column_name, source_name, checksum,
     fqn, tags, patch_path, config, unrendered_config, columns, contract, depends_on, test_metadata,
-    materialized, enabled, persist_docs, relation, enforced, namespace_, data_type, macro_sql,
+    materialized, enabled, persist_docs, relation, enforced, namespace_, data_type, macro_sql, meta,
     // Node fields dbt compares as whole values, kept as canonical JSON in Node::extras (keep these last).
     access, constraints, deprecation_date, latest_version, version,  // models
     identifier, quoting, freshness, loaded_at_field, external,       // sources
@@ -228,6 +228,7 @@ constexpr KeyName key_names[] = {
     {"namespace", Key::namespace_},
     {"data_type", Key::data_type},
     {"macro_sql", Key::macro_sql},
+    {"meta", Key::meta},
     {"access", Key::access},
     {"constraints", Key::constraints},
     {"deprecation_date", Key::deprecation_date},
@@ -620,10 +621,11 @@ private:
             case Ctx::unrendered_config: return begin_capture(CaptureTarget::unrendered);
             case Ctx::columns:
                 if (array) return Ctx::skip;
-                lists_.columns.push_back(Column{m_.arena.store(key()), {}, {}, {}});
+                lists_.columns.push_back(Column{m_.arena.store(key()), {}, {}, {}, {}});
                 return Ctx::column;
             case Ctx::column:
                 if (k == Key::constraints) return begin_capture(CaptureTarget::column_constraints);
+                if (k == Key::meta && !array) return begin_capture(CaptureTarget::column_meta);
                 return Ctx::skip;
             case Ctx::depends_on:
                 if (k == Key::nodes && array) return Ctx::depends_on_nodes;
@@ -655,6 +657,7 @@ private:
                 case Key::contract: return Ctx::contract;
                 case Key::depends_on: return Ctx::depends_on;
                 case Key::test_metadata: return Ctx::test_metadata;
+                case Key::meta: return begin_capture(CaptureTarget::node_meta);
                 default: break;
             }
         }
@@ -723,6 +726,8 @@ private:
             case CaptureTarget::unrendered: keep_unrendered(text); break;
             case CaptureTarget::extra: keep_extra(text); break;
             case CaptureTarget::column_constraints: lists_.columns.back().constraints = store(text); break;
+            case CaptureTarget::node_meta: node().meta = store(text); break;
+            case CaptureTarget::column_meta: lists_.columns.back().meta = store(text); break;
         }
     }
 

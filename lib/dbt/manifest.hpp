@@ -49,6 +49,7 @@ struct Column {
     std::string_view description;
     std::string_view data_type;
     std::string_view constraints;  // canonical JSON, empty when absent
+    std::string_view meta;         // canonical JSON, empty when absent (e.g. {"sensitive":true})
 };
 
 struct Node {
@@ -81,6 +82,7 @@ struct Node {
     std::string_view unrendered_schema;  // sources (dbt 1.9+): the schema as written, e.g. "{{ env_var(...) }}"
     std::string_view description;
     std::vector<Column> columns;  // in manifest order
+    std::string_view meta;        // the node's meta, canonical JSON, empty when absent (e.g. {"ece":{"key":["id"]}})
 
     bool contract_enforced = false;
     std::string_view contract_checksum;

@@ -9,6 +9,7 @@
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
 #include "dbt/plan_output.hpp"
+#include "diff/json.hpp"
 #include "comment/catalog_report.hpp"
 #include "env/hints.hpp"
 #include "lifecycle/fork_artifact.hpp"
@@ -125,6 +126,9 @@ comment::Report catalog_report(env::Environments& environments, const env::Ident
         const auto prices = prices_of(options, note);
         comment::FillOptions fill;
         fill.dbt_plan = fill.dbt_results = fill.data_changes = with_build;
+        // The branch's manifest as the build left it: keys (constraints, tests, meta) and sensitive columns.
+        const auto manifest = options.branch_manifest.value_or(options.work_dir / id.name / "target" / "manifest.json");
+        if (fs::exists(manifest)) fill.manifest = manifest;
         comment::fill_from_catalog(report, *admin, id, environments.config(), prices, fill);
         if (report.cost) report.cost->prices_note = note;
     } catch (const std::exception& e) {
@@ -141,9 +145,23 @@ comment::Report catalog_report(env::Environments& environments, const env::Ident
 }
 
 // Renders, posts to every sink and the job summary, as the step "comment".
+void write_data_diff(Outcome& outcome, Log& log, const comment::Report& report, const Options& options) {
+    if (!report.data_diff || !options.data_diff_file) return;
+    try {
+        fs::create_directories(options.data_diff_file->parent_path());
+        std::ofstream out(*options.data_diff_file, std::ios::binary | std::ios::trunc);
+        out << diff::to_json_text(*report.data_diff);
+        if (!out.flush()) throw Error(ErrorKind::internal, "cannot write " + options.data_diff_file->string());
+        outcome.data_diff_file = options.data_diff_file->string();
+    } catch (const std::exception& e) {
+        log.warning(std::string("the data diff file was not written: ") + e.what());
+    }
+}
+
 void post_comment(Outcome& outcome, Log& log, const comment::Report& report, const Target& target,
-                  Services& services) {
+                  Services& services, const Options& options) {
     outcome.report = report;
+    write_data_diff(outcome, log, report, options);
     const auto rendered = comment::render_comment(report);
     outcome.comment_markdown = rendered.markdown;
     std::vector<CommentSink*> sinks;
@@ -345,7 +363,7 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
             log.warning(std::string("no hints: ") + e.what());
         }
     }
-    post_comment(outcome, log, report, target, services);
+    post_comment(outcome, log, report, target, services, options);
 
     deployment.status(outcome.ok() ? "success" : "failure",
                       outcome.ok() ? id.name + " is ready" : "ece preview failed; see the pull request comment");
@@ -393,7 +411,7 @@ Outcome destroy(env::Environments& environments, const Target& target, const Opt
     auto report = catalog_report(environments, id, target, options,
                                  outcome.ok() ? comment::Status::destroyed : comment::Status::failed, false, log);
     add_steps(report, outcome);
-    post_comment(outcome, log, report, target, services);
+    post_comment(outcome, log, report, target, services, options);
 
     DeploymentRecord deployment(services.deployments, log);
     deployment.create(target.sha.empty() ? target.branch : target.sha, id.name, "ece: " + id.name + " removed");
@@ -480,7 +498,7 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
     add_steps(report, outcome);
     if (published)
         for (const auto& w : published->warnings) report.warnings.push_back(w);
-    post_comment(outcome, log, report, target, services);
+    post_comment(outcome, log, report, target, services, options);
 
     DeploymentRecord deployment(services.deployments, log);
     deployment.create(target.sha, id.name, "ece: publish of " + id.name);

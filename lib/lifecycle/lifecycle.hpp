@@ -174,6 +174,8 @@ struct Options {
     std::optional<std::filesystem::path> branch_manifest;
     // The dbt-target input: threads and the non-connection keys of the user's own target.
     std::optional<dbt::ProfileTargetSettings> profile_target;
+    // Where the comment's data diff is also written as JSON (lib/diff/json.hpp), for the action's data-diff output.
+    std::optional<std::filesystem::path> data_diff_file;
 };
 
 // The GitHub side of a run; any may be null (no token, not in Actions): the step is then skipped, saying so.
@@ -202,6 +204,7 @@ struct Outcome {
     int exit_code = 0;  // the first failing sub-step's
     // For the action's outputs.
     std::string environment, schema, host, port, user, database_url, comment_url;
+    std::string data_diff_file;  // written when the comment carried a data diff
     std::optional<std::size_t> selected_count;
     std::string comment_markdown;  // what was posted (empty when no comment was made)
     std::optional<comment::Report> report;

@@ -13,6 +13,7 @@ namespace {
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
+using testing::Not;
 using testing_support::CatalogTest;
 
 const cost::PriceCatalogue& prices() {
@@ -78,6 +79,16 @@ TEST_F(CatalogTest, FillsHeaderDbtAndDataChanges) {
     EXPECT_EQ(patients->columns[2].kind, ColumnChange::Kind::removed);
     EXPECT_EQ(patients->columns[2].column, "city");
 
+    // The data diff, as the environment's role: this fixture's production tables are the admin's and not granted
+    // to environments, so the role cannot read them: said per model, the other models' diffs still shown.
+    ASSERT_TRUE(report.data_diff) << testing::PrintToString(report.warnings);
+    const diff::ModelDiff* patients_diff = nullptr;
+    for (const auto& m : report.data_diff->models)
+        if (m.model == "model.ece_demo.distinct_patients") patients_diff = &m;
+    ASSERT_TRUE(patients_diff);
+    EXPECT_EQ(patients_diff->method, diff::Method::not_compared);
+    EXPECT_THAT(patients_diff->note, HasSubstr("permission denied"));
+
     auto* by_sex = change_of(report, "model.ece_demo.patients_by_sex");
     ASSERT_TRUE(by_sex);
     EXPECT_EQ(by_sex->rows_environment, 2);
@@ -96,6 +107,8 @@ TEST_F(CatalogTest, FillsHeaderDbtAndDataChanges) {
     EXPECT_EQ(staging->rows_production, 300);
     EXPECT_FALSE(staging->rows_production_estimated);
 
+    EXPECT_THAT(render_comment(report).markdown, HasSubstr("Data diff: 4 models compared with production"));
+    report.data_diff.reset();  // the row-count table, shown when the diff is off (diff.enabled: false)
     auto markdown = render_comment(report).markdown;
     EXPECT_THAT(markdown, HasSubstr("~400"));
     EXPECT_THAT(markdown, HasSubstr("ece-env hints --branch feature/data"));

@@ -74,6 +74,40 @@ std::vector<DataChange> data_changes() {
     };
 }
 
+// A data diff of two models: one changed (rows, a column, examples with a sensitive value), one unchanged.
+diff::DiffRun data_diff() {
+    diff::ModelDiff orders;
+    orders.model = "model.ece_demo.orders";
+    orders.environment_relation = "ece_pr_12.orders";
+    orders.production_relation = "analytics.orders";
+    orders.key = {"order_id"};
+    orders.key_source = "primary_key constraint";
+    orders.rows_production = 1000;
+    orders.rows_environment = 1002;
+    orders.only_production = 3;
+    orders.only_environment = 5;
+    orders.changed = 12;
+    orders.unchanged = 985;
+    diff::ColumnDiff amount{"amount", "numeric", "numeric", false, 12, 0, 0, 800, 806};
+    diff::ColumnDiff email{"email", "text", "text", true, 2, 10, 12, std::nullopt, std::nullopt};
+    diff::ColumnDiff status{"status", "text", "character varying(20)", false, 0, 0, 0, std::nullopt, std::nullopt};
+    diff::ColumnDiff id{"order_id", "bigint", "bigint", false, 0, 0, 0, std::nullopt, std::nullopt};
+    orders.columns = {id, amount, email, status};
+    diff::ExampleRow changed{diff::ExampleRow::Kind::changed, {{"order_id", "42"}},
+                             {{"amount", "10.00", "12.50", false}, {"email", std::nullopt, std::nullopt, true}}};
+    diff::ExampleRow removed{diff::ExampleRow::Kind::only_production, {{"order_id", "7"}}, {}};
+    diff::ExampleRow added{diff::ExampleRow::Kind::only_environment, {{"order_id", "Zoë | 東京"}}, {}};
+    orders.examples = {changed, removed, added};
+    diff::ModelDiff customers;
+    customers.model = "model.ece_demo.customers";
+    customers.rows_production = customers.rows_environment = customers.unchanged = 50;
+    customers.production_relation = "analytics.customers";
+    customers.method = diff::Method::full_row;
+    diff::DiffRun run;
+    run.models = {orders, customers};
+    return run;
+}
+
 Report full_report() {
     Report r;
     r.header = pr12_header(Status::failed);
@@ -145,6 +179,18 @@ TEST(DbtPlanComment, NamesTheAffectedMetricsAndExposures) {
 }
 
 // ---- golden renderings ----------------------------------------------------------------------------------------
+
+TEST(CommentRender, DataDiffFoldsEachChangedModelAndHidesSensitiveValues) {
+    Report r;
+    r.header = pr12_header(Status::ready);
+    r.data_changes = data_changes();
+    r.data_diff = data_diff();
+    auto markdown = render_comment(r).markdown;
+    expect_golden("data_diff.comment.md", markdown);
+    EXPECT_THAT(markdown, HasSubstr("Data diff: 2 models compared with production, 1 changed"));
+    EXPECT_THAT(markdown, HasSubstr("*sensitive*"));
+    EXPECT_THAT(markdown, testing::Not(HasSubstr("Rows (env) | Rows (prod) | Difference")));  // the diff replaces it
+}
 
 TEST(Golden, FullReportComment) {
     auto rendered = render_comment(full_report());

@@ -102,6 +102,21 @@ TEST(Config, BadValuesNameKeyAndLine) {
     EXPECT_THAT(error_of(write(dir, "project: [unclosed\n")), testing::HasSubstr("ece.yml:"));
 }
 
+TEST(Config, DiffSection) {
+    test::TempDir dir;
+    auto config = config::load(write(dir, "diff:\n  enabled: false\n  model_budget: 30s\n  budget: 2m\n  examples: 5\n"
+                                          "  value_width: 60\n  work_mem: 64MB\n  sensitive_columns: [email, orders.card]\n"));
+    EXPECT_FALSE(config.diff.enabled);
+    EXPECT_EQ(config.diff.model_budget, std::chrono::seconds(30));
+    EXPECT_EQ(config.diff.budget, std::chrono::minutes(2));
+    EXPECT_EQ(config.diff.examples, 5);
+    EXPECT_EQ(config.diff.value_width, 60);
+    EXPECT_EQ(config.diff.work_mem, "64MB");
+    EXPECT_THAT(config.diff.sensitive_columns, testing::ElementsAre("email", "orders.card"));
+    EXPECT_THAT(error_of(write(dir, "diff:\n  work_mem: 1GB'; DROP\n")), testing::HasSubstr("ece.yml:2: diff.work_mem: expected a size"));
+    EXPECT_THAT(error_of(write(dir, "diff:\n  examples: 100\n")), testing::HasSubstr("diff.examples: expected a whole number"));
+}
+
 TEST(Config, Durations) {
     EXPECT_EQ(parse_duration("72h"), std::chrono::hours(72));
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));
