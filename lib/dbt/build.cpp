@@ -77,7 +77,9 @@ process::Result run_dbt(const BuildOptions& options, const std::vector<std::stri
 std::vector<std::string> common_arguments(const BuildOptions& options, const fs::path& profiles_dir,
                                           const fs::path& target_path) {
     return {"--project-dir", fs::absolute(options.project_dir).string(), "--profiles-dir", profiles_dir.string(),
-            "--profile", profile_name, "--target", profile_name, "--target-path", target_path.string()};
+            "--profile", profile_name, "--target", profile_name, "--target-path", target_path.string(),
+            // dbt's logs beside its target, under ece's working folder: never a logs/ folder in the checkout.
+            "--log-path", (target_path / "logs").string()};
 }
 
 fs::path parse_branch(const BuildOptions& options, const std::map<std::string, std::string>& env,

@@ -93,7 +93,8 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
     process::Command command;
     command.argv = {dbt.string(),      "parse",         "--project-dir", fs::absolute(project_dir).string(),
                     "--profiles-dir",  home.path().string(), "--profile", dbt::profile_name,
-                    "--target",        dbt::profile_name,    "--target-path", fs::absolute(target_path).string()};
+                    "--target",        dbt::profile_name,    "--target-path", fs::absolute(target_path).string(),
+                    "--log-path",      fs::absolute(target_path / "logs").string()};
     command.cwd = project_dir;
     command.env = dbt::dbt_environment(target, home.path(), environments.config().production.raw_schema);
     command.timeout = timeout;

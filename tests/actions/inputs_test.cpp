@@ -105,6 +105,31 @@ TEST(Inputs, SecretInputsCanBeMaskedForTheRunner) {
     clear_secrets_for_test();
 }
 
+TEST(Inputs, DatabaseUrlIsRequiredWhereProductionIsTouched) {
+    clear_secrets_for_test();
+    std::ostringstream log;
+    Commands commands(log);
+    const Inputs empty(fake_env({{"INPUT_DATABASE-URL", "  "}}));
+    for (const char* chain : {"publish", "gc", "destroy"}) {
+        SCOPED_TRACE(chain);
+        try {
+            empty.database_url_for(chain, false, commands);
+            ADD_FAILURE() << "an empty database-url was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::usage);
+            EXPECT_THAT(e.what(), testing::HasSubstr("ECE_DATABASE_URL"));
+            EXPECT_THAT(e.what(), testing::HasSubstr(chain));
+        }
+        // The digitalocean provider keeps its state in tags: no catalog needed.
+        EXPECT_EQ(empty.database_url_for(chain, true, commands), std::nullopt);
+    }
+    for (const char* chain : {"preview", "hints", "demo"}) EXPECT_EQ(empty.database_url_for(chain, false, commands), std::nullopt);
+    const Inputs given(fake_env({{"INPUT_DATABASE-URL", "postgresql://admin:s3cret-value@db:5432/prod"}}));
+    EXPECT_EQ(given.database_url_for("publish", false, commands), "postgresql://admin:s3cret-value@db:5432/prod");
+    EXPECT_THAT(log.str(), testing::HasSubstr("::add-mask::postgresql://admin:s3cret-value@db:5432/prod"));
+    clear_secrets_for_test();
+}
+
 TEST(Context, ReadsTheRunAndBuildsItsUrl) {
     auto context = read_context(fake_env({{"GITHUB_ACTIONS", "true"},
                                           {"GITHUB_REPOSITORY", "octo/shop"},
