@@ -32,7 +32,7 @@ Permissions permission_for(std::string_view method, std::string_view path) {
     if (query != std::string_view::npos) path = path.substr(0, query);
     // /repos/{owner}/{repo}/<rest>
     std::string_view rest = path;
-    for (int slashes = 0; slashes < 4 && !rest.empty(); ++slashes) {
+    for (int slashes = 0; slashes < 3 && !rest.empty(); ++slashes) {
         auto next = rest.find('/', 1);
         rest = next == std::string_view::npos ? std::string_view() : rest.substr(next);
     }

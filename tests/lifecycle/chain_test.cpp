@@ -384,7 +384,7 @@ TEST_F(Chains, APublishFirstPublishesEveryEarlierMergeStillWaitingInMergeOrder) 
     EXPECT_TRUE(outcome.ok()) << log_text.str();
     EXPECT_EQ(publisher.published, (std::vector<std::pair<int, std::string>>{{5, sha('5')}, {3, sha('3')}, {7, sha('7')}}));
     EXPECT_EQ(comments.commented, (std::vector<std::string>{"pr-5@#5", "pr-3@#3", "pr-7@#7"}));
-    EXPECT_EQ(deployments_.environments, (std::vector<std::string>{"pr-5", "pr-3", "pr-7"}));
+    EXPECT_EQ(deployments_.environments, (std::vector<std::string>{"ece/pr-5", "ece/pr-3", "ece/pr-7"}));
     ASSERT_TRUE(outcome.find("earlier merges"));
     EXPECT_THAT(outcome.find("earlier merges")->detail, testing::HasSubstr("#5, #3"));
     EXPECT_TRUE(outcome.find("publish #5") && outcome.find("publish #3"));
