@@ -131,7 +131,11 @@ int run_chain(const actions::Context& context, const fs::path& workspace) {
     if (auto behavior = inputs.get("comment-behavior")) config.comment.behavior = *behavior;
 
     const auto command = inputs.get_or("command", "auto");
-    if (command == "demo") return run_demo(DemoOptions{.dir = ece_dir() / "demo"});
+    if (command == "demo") {
+        DemoOptions demo;
+        demo.dir = ece_dir() / "demo";
+        return run_demo(demo);
+    }
     const auto event = actions::read_event(context.event_name, context.event_path);
     const auto chain = chosen_command(event, command, log);
     if (chain.empty()) {
