@@ -475,16 +475,22 @@ void publish_environment(env::Environments& environments, const Target& target, 
 // Merged pull requests (other than except) whose environment is still in the catalog, i.e. not published yet, in
 // merge order. GitHub keeps one waiting run per concurrency group and cancels the older waiting one, so the run that
 // should have published them may never have run.
+// A pull request GitHub cannot tell about (deleted, another repository's number) is left for gc, with a warning.
 std::vector<PullRequests::Pull> waiting_publishes(env::Environments& environments, PullRequests& pulls,
-                                                  std::optional<int> except) {
+                                                  std::optional<int> except, Log& log) {
     std::vector<PullRequests::Pull> waiting;
     std::set<int> asked;
     for (const auto& listed : environments.list()) {
         const auto& record = listed.record;
         if (!record.pr || record.status == env::Status::destroyed || *record.pr == except.value_or(-1)) continue;
         if (!asked.insert(*record.pr).second) continue;
-        auto pull = pulls.get(*record.pr);
-        if (pull.merged) waiting.push_back(std::move(pull));
+        try {
+            auto pull = pulls.get(*record.pr);
+            if (pull.merged) waiting.push_back(std::move(pull));
+        } catch (const Error& e) {
+            log.warning("pull request #" + std::to_string(*record.pr) + " of " + record.name +
+                        " could not be looked up, so it is not published now: " + e.what());
+        }
     }
     std::stable_sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) {
         return std::tie(a.merged_at, a.number) < std::tie(b.merged_at, b.number);
@@ -502,7 +508,7 @@ void publish_waiting(env::Environments& environments, std::optional<int> own, co
     }
     std::vector<PullRequests::Pull> waiting;
     const bool listed = run_step(outcome, log, "earlier merges", [&] {
-        waiting = waiting_publishes(environments, *services.pulls, own);
+        waiting = waiting_publishes(environments, *services.pulls, own, log);
         std::string numbers;
         for (const auto& pull : waiting) numbers += (numbers.empty() ? "#" : ", #") + std::to_string(pull.number);
         return waiting.empty() ? std::string("none waiting")

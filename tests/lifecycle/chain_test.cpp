@@ -161,8 +161,11 @@ TEST_F(Chains, PublishWithoutAPullRequestOrGitHubSaysHowToNameIt) {
     lifecycle::Log log(log_text, false);
     const auto outcome = lifecycle::publish(envs, {"", std::nullopt, std::string(40, 'd')}, options_, services, log);
     EXPECT_EQ(outcome.exit_code, exit_code::usage);
-    ASSERT_EQ(outcome.steps.size(), 1u);
+    ASSERT_EQ(outcome.steps.size(), 2u);
     EXPECT_THAT(outcome.steps[0].detail, testing::HasSubstr("pull-request input"));
+    // Without GitHub no earlier merge can be looked up: said, not guessed.
+    EXPECT_EQ(outcome.steps[1].name, "earlier merges");
+    EXPECT_TRUE(outcome.steps[1].skipped);
     EXPECT_TRUE(outcome.comment_markdown.empty());
 }
 
