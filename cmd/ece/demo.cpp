@@ -2,6 +2,7 @@
 // project as it is; then a branch `demo` changes stg_patients (a new column) and ece previews it: environment,
 // staged data, a plan of only what changed and its descendants, a build deferring to production, the comment.
 #include "config/config.hpp"
+#include "core/ece_dir.hpp"
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "demo_data.hpp"
@@ -108,7 +109,7 @@ int run_demo(const DemoOptions& demo) {
     const auto source = find_source_file("examples/ece_demo");
     if (!source) throw Error(ErrorKind::usage, "examples/ece_demo not found: run ece demo from ece's source tree");
     const fs::path dir = fs::absolute(demo.dir);
-    fs::create_directories(dir);
+    make_ece_dir(dir);
     std::cout << "ece demo in " << dir.string() << " with the example project " << source->string() << "\n";
 
     ensure_data(dir / "data", demo.scale);

@@ -29,6 +29,14 @@ std::optional<std::filesystem::path> find_source_file(const std::filesystem::pat
 // so through note. Empty note: real dbt.
 std::string choose_dbt(const std::string& configured, std::string& note);
 
+// The dbt-version input: the stack of that dbt minor the image carries ($ECE_DBT_STACKS/<minor>/bin/dbt, e.g.
+// /opt/dbt/1.8/bin/dbt). "1.8" or a full version ("1.8.9", checked against what is installed by dbt_version_of's
+// caller). Throws ece::Error(usage) naming the stacks there are when that minor is not installed.
+std::filesystem::path dbt_stack(const std::string& version);
+
+// What `dbt --version` reports, in one line: "dbt-core 1.9.1, dbt-postgres 1.9.0"; empty when it cannot be run.
+std::string dbt_version_of(const std::string& dbt);
+
 // GitHub services (comments, deployments, pull requests) from a token.
 struct GitHubServices {
     std::unique_ptr<lifecycle::CommentSink> comments;

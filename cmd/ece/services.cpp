@@ -107,4 +107,50 @@ std::string choose_dbt(const std::string& configured, std::string& note) {
                                   "in ece.yml");
 }
 
+fs::path dbt_stack(const std::string& version) {
+    const auto first_dot = version.find('.');
+    const auto second_dot = first_dot == std::string::npos ? std::string::npos : version.find('.', first_dot + 1);
+    const std::string minor = version.substr(0, second_dot);
+    const char* stacks = std::getenv("ECE_DBT_STACKS");
+    const fs::path root = stacks && *stacks ? stacks : "/opt/dbt";
+    const fs::path dbt = root / minor / "bin" / "dbt";
+    if (first_dot != std::string::npos && ::access(dbt.c_str(), X_OK) == 0) return dbt;
+    std::string installed;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec))
+        if (fs::exists(entry.path() / "bin" / "dbt")) installed += (installed.empty() ? "" : ", ") + entry.path().filename().string();
+    throw Error(ErrorKind::usage, "input 'dbt-version' is " + version + ", but no dbt " + minor + " stack is in " +
+                                      root.string() + " (installed: " + (installed.empty() ? "none" : installed) +
+                                      "); use one of those, or leave dbt-version empty for the image's default");
+}
+
+std::string dbt_version_of(const std::string& dbt) {
+    process::Command version;
+    version.argv = {dbt, "--version"};
+    version.inherit_env = true;
+    version.timeout = std::chrono::seconds(60);
+    std::string out;
+    try {
+        out = process::run(version).out;
+    } catch (const std::exception&) {
+        return {};
+    }
+    // dbt 1.5+: "Core:\n  - installed: 1.9.1\n ...\nPlugins:\n  - postgres: 1.9.0 - Up to date!"
+    std::string core, plugins;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        const auto dash = line.find("- ");
+        if (dash == std::string::npos) continue;
+        const auto colon = line.find(':', dash);
+        if (colon == std::string::npos) continue;
+        const auto name = line.substr(dash + 2, colon - dash - 2);
+        std::istringstream rest(line.substr(colon + 1));
+        std::string value;
+        rest >> value;
+        if (name == "installed") core = "dbt-core " + value;
+        else if (name != "latest" && !core.empty()) plugins += ", dbt-" + name + " " + value;
+    }
+    return core.empty() ? std::string() : core + plugins;
+}
+
 }  // namespace ece::cli

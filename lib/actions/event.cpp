@@ -160,6 +160,19 @@ WorkflowRun parse_workflow_run(const Node& run) {
     return out;
 }
 
+std::string without_heads(std::string ref) {
+    const std::string heads = "refs/heads/";
+    return ref.rfind(heads, 0) == 0 ? ref.substr(heads.size()) : ref;
+}
+
+MergeGroup parse_merge_group(const Node& group) {
+    MergeGroup out;
+    out.head_sha = group["head_sha"].string();
+    out.head_branch = without_heads(group["head_ref"].string());
+    out.base_branch = without_heads(group["base_ref"].string_or_empty());
+    return out;
+}
+
 bool is_pull_request_event(std::string_view name) { return name == "pull_request" || name == "pull_request_target"; }
 
 }  // namespace
@@ -193,6 +206,8 @@ Event parse_event(std::string_view event_name, std::string_view json_text, const
         }
     } else if (event_name == "workflow_run") {
         event.workflow_run = parse_workflow_run(root["workflow_run"]);
+    } else if (event_name == "merge_group") {
+        event.merge_group = parse_merge_group(root["merge_group"]);
     }
     return event;
 }
@@ -258,6 +273,12 @@ Decision decide(const Event& event) {
     if (event.pull_request) return decide_pull_request(event);
     if (event.push) return decide_push(event);
     if (event.workflow_run) return decide_workflow_run(event);
+    if (event.merge_group) {
+        // The queue's branch gets a preview like any branch; the merge itself publishes (pull_request closed/push).
+        if (event.action == "checks_requested" || event.action.empty())
+            return {Step::preview, {}, "the merge queue asks for checks of " + event.merge_group->head_branch};
+        return {Step::ignore, {}, "merge queue '" + event.action + "': nothing to build"};
+    }
     if (event.name == "schedule") return {Step::gc, {}, "scheduled run (" + (event.schedule.empty() ? std::string("no cron") : event.schedule) + ")"};
     if (event.name == "workflow_dispatch") {
         auto command = event.dispatch_inputs.count("command") ? event.dispatch_inputs.at("command") : std::string();

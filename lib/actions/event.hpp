@@ -46,6 +46,14 @@ struct WorkflowRun {
     std::vector<std::int64_t> pull_request_numbers;  // empty for pull requests from forks
 };
 
+// A merge_group event: the merge queue made a temporary branch (gh-readonly-queue/<base>/pr-<n>-<sha>) holding the
+// queued pull request on top of the base, and asks for its checks.
+struct MergeGroup {
+    std::string head_branch;  // the queue's temporary branch, without refs/heads/
+    std::string head_sha;
+    std::string base_branch;
+};
+
 struct Event {
     std::string name;                  // GITHUB_EVENT_NAME: pull_request, push, schedule, workflow_dispatch, ...
     std::string action;                // opened, closed, ... (empty for push and schedule)
@@ -54,6 +62,7 @@ struct Event {
     std::optional<PullRequest> pull_request;
     std::optional<Push> push;
     std::optional<WorkflowRun> workflow_run;
+    std::optional<MergeGroup> merge_group;
     std::string schedule;              // the cron expression of a schedule event
     std::map<std::string, std::string> dispatch_inputs;  // workflow_dispatch inputs, each as text
 };

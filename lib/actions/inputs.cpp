@@ -120,4 +120,18 @@ std::optional<std::string> Inputs::get_secret(std::string_view name, Commands& c
     return value;
 }
 
+std::optional<std::string> Inputs::database_url_for(std::string_view chain, bool catalog_optional,
+                                                    Commands& commands) const {
+    auto url = get_secret("database-url", commands);
+    const bool needs_production = chain == "publish" || chain == "gc" || chain == "destroy";
+    if (!url && needs_production && !catalog_optional) {
+        throw input_error("database-url",
+                          "input 'database-url' is empty, and " + std::string(chain) +
+                              " needs the server that holds production and ece's catalog: pass it from the secret "
+                              "ECE_DATABASE_URL (database-url: ${{ secrets.ECE_DATABASE_URL }}); an empty value means "
+                              "an embedded server that vanishes with the job, which only a preview or the demo may use");
+    }
+    return url;
+}
+
 }  // namespace ece::actions

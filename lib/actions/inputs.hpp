@@ -48,6 +48,12 @@ public:
     // The same, and the runner is told to mask it (::add-mask:: through commands) before anything prints it.
     std::optional<std::string> get_secret(std::string_view name, Commands& commands) const;
 
+    // The database-url input (masked) for the chain a run carries out. publish, gc and destroy act on production and
+    // the catalog: without a URL they would "succeed" against an embedded server that vanishes with the job, so an
+    // empty value is an error there naming the secret ECE_DATABASE_URL, unless catalog_optional (the digitalocean
+    // provider keeps its state in the clusters' tags). preview, hints and demo may use the embedded server.
+    std::optional<std::string> database_url_for(std::string_view chain, bool catalog_optional, Commands& commands) const;
+
 private:
     EnvLookup env_;
 };

@@ -108,6 +108,7 @@ PullRequest read_pull(const JsonReader& r, const json::value& v, const std::stri
     pull.head_sha = r.text(head, "sha", path + ".head");
     pull.base_ref = r.text(base, "ref", path + ".base");
     pull.merge_commit_sha = r.optional_text(o, "merge_commit_sha");
+    pull.merged_at = r.optional_text(o, "merged_at");
     return pull;
 }
 

@@ -61,6 +61,7 @@ struct PullRequest {
     std::string head_sha{};
     std::string base_ref{};
     std::string merge_commit_sha{};  // empty when none
+    std::string merged_at{};         // ISO 8601, empty when not merged: the merge order
 };
 
 struct DeploymentRequest {

@@ -8,7 +8,7 @@ namespace ece::lifecycle {
 namespace {
 
 PullRequests::Pull pull_of(const github::PullRequest& p) {
-    return {p.number, p.state == "open", p.merged, p.head_ref, p.head_sha};
+    return {p.number, p.state == "open", p.merged, p.head_ref, p.head_sha, p.merge_commit_sha, p.merged_at};
 }
 
 }  // namespace

@@ -18,9 +18,11 @@
 #include "process/process.hpp"
 #include "stage/stage.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace fs = std::filesystem;
 
@@ -340,7 +342,8 @@ Outcome preview(env::Environments& environments, const Target& target, const Opt
             build = build_environment(environments, id, target, options, log);
             outcome.selected_count = build->planned.size();
             std::string detail = build->status + ": " + plural(build->planned.size(), "node", "nodes") +
-                                 " planned, " + std::to_string(build->built_count) + " relations built";
+                                 " planned, " + std::to_string(build->built_count) + " relations built" +
+                                 (options.dbt_version.empty() ? "" : " with " + options.dbt_version);
             if (!build->ok()) {
                 throw Error(ErrorKind::external, detail + (build->message.empty() ? "" : "; " + build->message));
             }
@@ -422,30 +425,11 @@ Outcome destroy(env::Environments& environments, const Target& target, const Opt
 
 // ---- publish --------------------------------------------------------------------------------------------------
 
-Outcome publish(env::Environments& environments, const Target& given, const Options& options, Services& services,
-                Log& log) {
-    Outcome outcome;
-    outcome.step = actions::Step::publish;
-    Target target = given;
+namespace {
 
-    if (!run_step(outcome, log, "find pull request", [&] {
-            if (target.pr) return "pull request #" + std::to_string(*target.pr) + " (from the event)";
-            if (!services.pulls && !target.branch.empty()) return "branch " + target.branch + " (no pull request)";
-            if (!services.pulls)
-                throw Error(ErrorKind::usage, "no pull request is known for commit " + target.sha +
-                                                  " and GitHub cannot be asked (no token): pass the pull-request input");
-            for (const auto& pull : services.pulls->for_commit(target.sha)) {
-                if (!pull.merged && pull.open) continue;
-                target.pr = pull.number;
-                if (target.branch.empty() || target.branch == "main") target.branch = pull.head_ref;
-                return "pull request #" + std::to_string(pull.number) + " holds commit " + target.sha;
-            }
-            throw Error(ErrorKind::conflict, "no merged pull request holds commit " + target.sha +
-                                                 ": nothing to publish (a direct push to the branch?)");
-        })) {
-        return outcome;  // no pull request: no environment, no comment to write
-    }
-
+// Publishes target's environment into outcome: swap, production staging, env down, comment, deployment.
+void publish_environment(env::Environments& environments, const Target& target, const Options& options,
+                         Services& services, Log& log, Outcome& outcome) {
     const auto id = identity_of(environments, target);
     outcome.environment = id.name;
     std::optional<Published> published;
@@ -504,8 +488,100 @@ Outcome publish(env::Environments& environments, const Target& given, const Opti
     deployment.create(target.sha, id.name, "ece: publish of " + id.name);
     deployment.status(outcome.ok() ? "inactive" : "failure",
                       outcome.ok() ? id.name + " was published and removed" : "publishing " + id.name + " failed");
+}
+
+// Merged pull requests (other than except) whose environment is still in the catalog, i.e. not published yet, in
+// merge order. GitHub keeps one waiting run per concurrency group and cancels the older waiting one, so the run that
+// should have published them may never have run.
+// A pull request GitHub cannot tell about (deleted, another repository's number) is left for gc, with a warning.
+std::vector<PullRequests::Pull> waiting_publishes(env::Environments& environments, PullRequests& pulls,
+                                                  std::optional<int> except, Log& log) {
+    std::vector<PullRequests::Pull> waiting;
+    std::set<int> asked;
+    for (const auto& listed : environments.list()) {
+        const auto& record = listed.record;
+        if (!record.pr || record.status == env::Status::destroyed || *record.pr == except.value_or(-1)) continue;
+        if (!asked.insert(*record.pr).second) continue;
+        try {
+            auto pull = pulls.get(*record.pr);
+            if (pull.merged) waiting.push_back(std::move(pull));
+        } catch (const Error& e) {
+            log.warning("pull request #" + std::to_string(*record.pr) + " of " + record.name +
+                        " could not be looked up, so it is not published now: " + e.what());
+        }
+    }
+    std::stable_sort(waiting.begin(), waiting.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.merged_at, a.number) < std::tie(b.merged_at, b.number);
+    });
+    return waiting;
+}
+
+// Publishes every waiting merged pull request before this run's own, each with its own comment and deployment.
+// Each is one step of this run's outcome; a failure fails the run but does not stop the others.
+void publish_waiting(env::Environments& environments, std::optional<int> own, const Options& options,
+                     Services& services, Log& log, Outcome& outcome) {
+    if (!services.pulls) {
+        skip_step(outcome, log, "earlier merges", "no GitHub token: merged pull requests cannot be looked up");
+        return;
+    }
+    std::vector<PullRequests::Pull> waiting;
+    const bool listed = run_step(outcome, log, "earlier merges", [&] {
+        waiting = waiting_publishes(environments, *services.pulls, own, log);
+        std::string numbers;
+        for (const auto& pull : waiting) numbers += (numbers.empty() ? "#" : ", #") + std::to_string(pull.number);
+        return waiting.empty() ? std::string("none waiting")
+                               : numbers + " merged earlier and not published yet: published first, in merge order";
+    });
+    if (!listed) return;
+    for (const auto& pull : waiting) {
+        Target earlier;
+        earlier.branch = pull.head_ref;
+        earlier.pr = pull.number;
+        earlier.sha = pull.merge_commit_sha.empty() ? pull.head_sha : pull.merge_commit_sha;
+        Outcome own_outcome;
+        own_outcome.step = actions::Step::publish;
+        publish_environment(environments, earlier, options, services, log, own_outcome);
+        run_step(outcome, log, "publish #" + std::to_string(pull.number), [&] {
+            const std::string merged = "merged " + (pull.merged_at.empty() ? std::string("earlier") : pull.merged_at);
+            for (const auto& step : own_outcome.steps)
+                if (!step.ok) throw Error(ErrorKind::external, merged + ": " + step.name + " failed: " + step.detail);
+            return merged + ": published, with its own comment and deployment";
+        });
+    }
+}
+
+}  // namespace
+
+Outcome publish(env::Environments& environments, const Target& given, const Options& options, Services& services,
+                Log& log) {
+    Outcome outcome;
+    outcome.step = actions::Step::publish;
+    Target target = given;
+
+    if (!run_step(outcome, log, "find pull request", [&] {
+            if (target.pr) return "pull request #" + std::to_string(*target.pr) + " (from the event)";
+            if (!services.pulls && !target.branch.empty()) return "branch " + target.branch + " (no pull request)";
+            if (!services.pulls)
+                throw Error(ErrorKind::usage, "no pull request is known for commit " + target.sha +
+                                                  " and GitHub cannot be asked (no token): pass the pull-request input");
+            for (const auto& pull : services.pulls->for_commit(target.sha)) {
+                if (!pull.merged && pull.open) continue;
+                target.pr = pull.number;
+                if (target.branch.empty() || target.branch == "main") target.branch = pull.head_ref;
+                return "pull request #" + std::to_string(pull.number) + " holds commit " + target.sha;
+            }
+            throw Error(ErrorKind::conflict, "no merged pull request holds commit " + target.sha +
+                                                 ": nothing to publish (a direct push to the branch?)");
+        })) {
+        publish_waiting(environments, std::nullopt, options, services, log, outcome);
+        return outcome;  // no pull request of its own: no environment, no comment to write
+    }
+    publish_waiting(environments, target.pr, options, services, log, outcome);
+    publish_environment(environments, target, options, services, log, outcome);
     return outcome;
 }
+
+
 
 // ---- gc -------------------------------------------------------------------------------------------------------
 
@@ -525,8 +601,21 @@ Outcome gc(env::Environments& environments, const Options& options, Services& se
                 const auto& r = listed.record;
                 if (r.pr && r.status != env::Status::destroyed && open.count(*r.pr)) ++still_open;
             }
-            gc_options.open_pull_requests = open;
-            return std::to_string(still_open) + " of " + std::to_string(asked) + " pull requests with an environment are open";
+            // A merged pull request whose environment is still here waits for the next publish (its own run was
+            // cancelled while waiting): gc keeps it as if open, or its changes would be lost.
+            auto keep = open;
+            std::string waiting;
+            for (const auto& listed : environments.list()) {
+                const auto& r = listed.record;
+                if (!r.pr || r.status == env::Status::destroyed || keep.count(*r.pr)) continue;
+                if (services.pulls->get(*r.pr).merged) {
+                    keep.insert(*r.pr);
+                    waiting += (waiting.empty() ? "; kept for the next publish (merged): #" : ", #") + std::to_string(*r.pr);
+                }
+            }
+            gc_options.open_pull_requests = keep;
+            return std::to_string(still_open) + " of " + std::to_string(asked) +
+                   " pull requests with an environment are open" + waiting;
         });
         if (!outcome.ok()) gc_options.open_pull_requests.reset();  // only expiry counts then
     } else {

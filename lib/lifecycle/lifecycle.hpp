@@ -109,6 +109,8 @@ public:
         bool merged = false;
         std::string head_ref;
         std::string head_sha;
+        std::string merge_commit_sha{};
+        std::string merged_at{};  // ISO 8601: merged pull requests sort in merge order by it
     };
     // Pull requests that hold the commit (a push to main: the merged one).
     virtual std::vector<Pull> for_commit(const std::string& sha) = 0;
@@ -156,6 +158,7 @@ struct Options {
     std::string admin_url;                      // a secret: the server holding production and the catalog
     std::filesystem::path project_dir = ".";     // the dbt project
     std::string dbt = "dbt";                    // dbt executable (a path or a name on PATH)
+    std::string dbt_version;                    // "dbt-core 1.9.1, dbt-postgres 1.9.0": in the dbt build step's line
     std::filesystem::path work_dir = ".ece/work";  // dbt's target path per environment lives below
     std::optional<std::chrono::milliseconds> ttl;
     std::string run_url;                        // the workflow run, for the comment and deployments

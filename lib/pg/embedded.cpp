@@ -1,5 +1,7 @@
 #include "pg/embedded.hpp"
 
+#include "core/ece_dir.hpp"
+
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "pg/connect.hpp"
@@ -396,7 +398,7 @@ fs::path prepare_dir(const fs::path& dir) {
 
 }  // namespace
 
-fs::path default_embedded_dir() { return fs::current_path() / ".ece" / "pg"; }
+fs::path default_embedded_dir() { return ece_dir() / "pg"; }
 
 fs::path find_server_bindir() {
     auto has_initdb = [](const fs::path& bindir) { return fs::exists(bindir / "initdb"); };
@@ -426,6 +428,7 @@ fs::path find_server_bindir() {
 }
 
 EmbeddedServer ensure_embedded(const fs::path& dir, const EmbeddedOptions& options) {
+    make_ece_dir(fs::absolute(dir).parent_path());  // .ece/ gets its .gitignore
     auto absolute = prepare_dir(dir);
     DirLock lock(absolute, options.start_timeout + std::chrono::seconds(30));
     auto layout = layout_for(absolute);

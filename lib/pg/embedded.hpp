@@ -46,7 +46,7 @@ void stop_embedded(const std::filesystem::path& dir);
 // Stops it and removes everything: dir and a relocated server root.
 void destroy_embedded(const std::filesystem::path& dir);
 
-// <current directory>/.ece/pg
+// ece_dir()/pg: <current directory>/.ece/pg, or $RUNNER_TEMP/ece/pg in GitHub Actions (core/ece_dir.hpp)
 std::filesystem::path default_embedded_dir();
 
 // Directory holding initdb, pg_ctl and postgres: $ECE_PG_BINDIR, `pg_config --bindir`, or the newest

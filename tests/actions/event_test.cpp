@@ -137,6 +137,27 @@ TEST(Event, SchemaCheckerCatchesAWrongType) {
     EXPECT_THAT(report.violations, testing::Contains(testing::HasSubstr("$.pull_request.merged")));
 }
 
+// GitHub's merge_group payload (checks_requested): the queue's branch is previewed; other actions change nothing.
+TEST(Event, AMergeQueueBranchIsPreviewed) {
+    const std::string payload = R"({"action": "checks_requested",
+        "merge_group": {"head_sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+                        "head_ref": "refs/heads/gh-readonly-queue/main/pr-5-f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+                        "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "base_ref": "refs/heads/main",
+                        "head_commit": {"id": "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "message": "Merge"}},
+        "repository": {"full_name": "octo-org/warehouse", "default_branch": "main"}})";
+    const auto event = parse_event("merge_group", payload, "event.json");
+    ASSERT_TRUE(event.merge_group);
+    EXPECT_EQ(event.merge_group->head_branch, "gh-readonly-queue/main/pr-5-f95f852bd8fca8fcc58a9a2d6c842781e32a215e");
+    EXPECT_EQ(event.merge_group->head_sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    EXPECT_EQ(event.merge_group->base_branch, "main");
+    EXPECT_EQ(decide(event).step, Step::preview);
+    auto destroyed = event;
+    destroyed.action = "destroyed";
+    EXPECT_EQ(decide(destroyed).step, Step::ignore);
+    expect_input_error(R"({"action": "checks_requested", "merge_group": {"head_ref": "refs/heads/q"}})", "merge_group",
+                       "$.merge_group.head_sha");
+}
+
 TEST(Event, OpenedPullRequestFields) {
     auto event = read_event("pull_request", webhooks() / "pull_request.opened.json");
     ASSERT_TRUE(event.pull_request);

@@ -1,11 +1,16 @@
 #include "actions/commands.hpp"
 #include "actions/context.hpp"
 #include "actions/inputs.hpp"
+#include "actions/workspace.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -13,6 +18,8 @@
 
 namespace ece::actions {
 namespace {
+
+namespace fs = std::filesystem;
 
 EnvLookup fake_env(std::map<std::string, std::string> variables) {
     return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
@@ -103,6 +110,57 @@ TEST(Inputs, SecretInputsCanBeMaskedForTheRunner) {
     EXPECT_EQ(mask_secrets("Bearer " + *token), "Bearer ***");
     EXPECT_EQ(inputs.get_secret("unset", commands), std::nullopt);
     clear_secrets_for_test();
+}
+
+TEST(Inputs, DatabaseUrlIsRequiredWhereProductionIsTouched) {
+    clear_secrets_for_test();
+    std::ostringstream log;
+    Commands commands(log);
+    const Inputs empty(fake_env({{"INPUT_DATABASE-URL", "  "}}));
+    for (const char* chain : {"publish", "gc", "destroy"}) {
+        SCOPED_TRACE(chain);
+        try {
+            empty.database_url_for(chain, false, commands);
+            ADD_FAILURE() << "an empty database-url was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::usage);
+            EXPECT_THAT(e.what(), testing::HasSubstr("ECE_DATABASE_URL"));
+            EXPECT_THAT(e.what(), testing::HasSubstr(chain));
+        }
+        // The digitalocean provider keeps its state in tags: no catalog needed.
+        EXPECT_EQ(empty.database_url_for(chain, true, commands), std::nullopt);
+    }
+    for (const char* chain : {"preview", "hints", "demo"}) EXPECT_EQ(empty.database_url_for(chain, false, commands), std::nullopt);
+    const Inputs given(fake_env({{"INPUT_DATABASE-URL", "postgresql://admin:s3cret-value@db:5432/prod"}}));
+    EXPECT_EQ(given.database_url_for("publish", false, commands), "postgresql://admin:s3cret-value@db:5432/prod");
+    EXPECT_THAT(log.str(), testing::HasSubstr("::add-mask::postgresql://admin:s3cret-value@db:5432/prod"));
+    clear_secrets_for_test();
+}
+
+// Files root left in a workspace someone else owns go back to that owner (and group); nothing else changes.
+TEST(Workspace, WhatRootLeftGoesBackToTheWorkspacesOwner) {
+    const fs::path workspace = fs::temp_directory_path() / ("ece-ws-test-" + std::to_string(::getpid()));
+    fs::remove_all(workspace);
+    fs::create_directories(workspace / "logs");
+    std::ofstream(workspace / "logs" / "dbt.log") << "x";
+    fs::create_symlink("/etc/hostname", workspace / "link");
+    if (::geteuid() != 0) {
+        EXPECT_EQ(hand_back_to_workspace_owner(workspace), 0u) << "only root hands anything back";
+        fs::remove_all(workspace);
+        return;
+    }
+    ASSERT_EQ(::chown(workspace.c_str(), 4242, 4343), 0);
+    EXPECT_EQ(hand_back_to_workspace_owner(workspace), 3u);  // logs/, logs/dbt.log, the link itself
+    struct stat st {};
+    ASSERT_EQ(::stat((workspace / "logs" / "dbt.log").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 4242u);
+    EXPECT_EQ(st.st_gid, 4343u);
+    ASSERT_EQ(::lstat((workspace / "link").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 4242u);
+    ASSERT_EQ(::stat("/etc/hostname", &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "the link's target is not followed";
+    EXPECT_EQ(hand_back_to_workspace_owner(workspace), 0u) << "nothing left to hand back";
+    fs::remove_all(workspace);
 }
 
 TEST(Context, ReadsTheRunAndBuildsItsUrl) {

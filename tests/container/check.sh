@@ -13,6 +13,8 @@
 # Needs root, debootstrap and Debian's mirror. Usage (from anywhere):
 #   tests/container/check.sh                   # everything, about 15 minutes on 2 cores
 #   ECE_CONTAINER_KEEP=1 tests/container/check.sh   # keep the roots under $ECE_CONTAINER_WORKDIR for inspection
+#   ECE_CONTAINER_DRY_RUN=1 tests/container/check.sh  # seconds, no root needed: reads every instruction, checks the
+#                                                     # base images, COPY sources and stages, runs nothing
 # Environment: ECE_DEBIAN_MIRROR (default http://deb.debian.org/debian), ECE_CONTAINER_CACHE (debootstrap's package
 # cache, default /var/cache/ece-container), ECE_CONTAINER_WORKDIR (default a new directory under /tmp).
 # .ci/run calls it when ECE_CHECK_CONTAINER=1.
@@ -25,6 +27,7 @@ MIRROR=${ECE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${ECE_CONTAINER_CACHE:-/var/cache/ece-container}
 WORK=${ECE_CONTAINER_WORKDIR:-$(mktemp -d /tmp/ece-container.XXXXXX)}
 KEEP=${ECE_CONTAINER_KEEP:-0}
+DRY=${ECE_CONTAINER_DRY_RUN:-0}
 # Build arguments as `docker build --build-arg` would pass them: build the test suites so they can run in the runtime.
 declare -A BUILD_ARGS=([ECE_BUILD_TESTS]=ON [ECE_RUN_TESTS]=0)
 DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -33,10 +36,13 @@ START=$(date +%s)
 say() { printf '[check %4ds] %s\n' "$(($(date +%s) - START))" "$*"; }
 die() { say "FAILED: $*"; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mount)"
-command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
-[ -n "$SHARED" ] || die "../shared (the fixtures) is not beside the checkout"
-mkdir -p "$CACHE" "$WORK"
+if [ "$DRY" != 1 ]; then
+    [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mount)"
+    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+    [ -n "$SHARED" ] || die "../shared (the fixtures) is not beside the checkout"
+    mkdir -p "$CACHE"
+fi
+mkdir -p "$WORK"
 
 # ---- cleanup: unmount everything under $WORK before anything there is removed -------------------------------------
 cleanup() {
@@ -99,10 +105,12 @@ in_root() {  # in_root <command...>: run inside the current stage's root with ex
 
 make_root() {  # make_root <image> <dir>: a fresh Debian 12 root, prepared as Debian's Docker images are
     local image=$1 dir=$2
+    image=${image%%@sha256:*}  # pinned by digest: the same Debian 12, made here by debootstrap
     case "$image" in
         debian:12 | debian:12-slim | debian:bookworm | debian:bookworm-slim) ;;
         *) die "FROM $image: only Debian 12 images can be emulated" ;;
     esac
+    if [ "$DRY" = 1 ]; then say "FROM $1 (dry run: no root made)"; mkdir -p "$dir"; return; fi
     say "FROM $image: debootstrap bookworm (minbase) into $dir"
     debootstrap --variant=minbase --cache-dir="$CACHE" bookworm "$dir" "$MIRROR" >"$dir.debootstrap.log" 2>&1 ||
         die "debootstrap failed, see $dir.debootstrap.log"
@@ -174,6 +182,7 @@ copy_from_stage() {
     local stage=$1 src=$2 dest=$3
     local from=${STAGE_ROOT[$stage]:-}
     [ -n "$from" ] || die "COPY --from=$stage: no such stage"
+    [ "$DRY" = 1 ] && return
     mkdir -p "$ROOT$dest"
     if [ -d "$from$src" ]; then cp -a "$from$src/." "$ROOT$dest"; else cp -a "$from$src" "$ROOT$dest"; fi
 }
@@ -187,11 +196,13 @@ do_copy() {
     dest=$(expand "${args[1]}")
     [[ "$dest" == /* ]] || dest="$WORKDIR_IN/$dest"
     say "COPY ${from:+--from=$from }$src $dest"
+    if [ "$DRY" = 1 ] && [ -z "$from" ]; then [ -e "$REPO/$src" ] || die "COPY $src: not in the build context"; return; fi
     if [ -n "$from" ]; then copy_from_stage "$from" "$src" "$dest"; else copy_from_context "$src" "$dest"; fi
 }
 
 do_run() {
     local command=$1
+    if [ "$DRY" = 1 ]; then say "RUN (dry run) ${command:0:100}..."; return; fi
     if [[ "$command" == *"pip install"* ]]; then
         say "SKIPPED (no Python package index is reachable here): RUN ${command:0:90}..."
         return
@@ -315,6 +326,11 @@ run_quick_tests() {
 say "Dockerfile: $DOCKERFILE; work directory: $WORK"
 run_dockerfile
 [ "$STAGE" = runtime ] || die "the last stage is '$STAGE', expected 'runtime'"
+if [ "$DRY" = 1 ]; then
+    [ -n "${ENTRYPOINT:-}" ] || die "no ENTRYPOINT"
+    say "PASSED (dry run: instructions, base images, stages and COPY sources only; nothing was built)"
+    exit 0
+fi
 status=0
 check_binaries || status=1
 run_quick_tests || status=1

@@ -13,6 +13,8 @@
 #include "example_data.hpp"
 #include "env/environments.hpp"
 #include "fake_github.hpp"
+#include "github/permissions.hpp"
+#include "lifecycle/permissions.hpp"
 #include "action_run.hpp"
 #include "webhook_events.hpp"
 #include "fork_artifact_support.hpp"
@@ -204,7 +206,27 @@ protected:
                                           .database_url = admin_url_, .ca_file = github_.ca_file(),
                                           .inputs = std::move(inputs), .env = std::move(env)});
         all_logs_ += run.printed;
+        expect_calls_within_the_chains_permissions(run.outputs["step"]);
         return run;
+    }
+
+    // Every request this run made to GitHub needs only what lifecycle/permissions.hpp says its chain may need: the
+    // permissions the workflows grant (tests/workflows) are derived from those calls.
+    void expect_calls_within_the_chains_permissions(const std::string& step) {
+        const auto requests = github_.requests();
+        if (step.empty() || step == "ignore") {
+            requests_seen_ = requests.size();
+            return;
+        }
+        const auto allowed = ece::lifecycle::github_permissions(step);
+        for (std::size_t i = requests_seen_; i < requests.size(); ++i) {
+            const auto& [method, target] = requests[i];
+            const auto needed = ece::github::permission_for(method, target);
+            EXPECT_TRUE(ece::github::covers(allowed, needed))
+                << step << " made " << method << " " << target << " (needs " << ece::github::describe(needed)
+                << "), beyond " << ece::github::describe(allowed);
+        }
+        requests_seen_ = requests.size();
     }
 
     // --- what the database holds -----------------------------------------------------------------------------
@@ -258,6 +280,7 @@ protected:
     FakeGitHub github_;
     std::string admin_url_, prefix_, production_role_;
     int events_ = 0;
+    std::size_t requests_seen_ = 0;
     std::string all_logs_;
 };
 

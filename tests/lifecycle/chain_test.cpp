@@ -165,8 +165,11 @@ TEST_F(Chains, PublishWithoutAPullRequestOrGitHubSaysHowToNameIt) {
     lifecycle::Log log(log_text, false);
     const auto outcome = lifecycle::publish(envs, {"", std::nullopt, std::string(40, 'd')}, options_, services, log);
     EXPECT_EQ(outcome.exit_code, exit_code::usage);
-    ASSERT_EQ(outcome.steps.size(), 1u);
+    ASSERT_EQ(outcome.steps.size(), 2u);
     EXPECT_THAT(outcome.steps[0].detail, testing::HasSubstr("pull-request input"));
+    // Without GitHub no earlier merge can be looked up: said, not guessed.
+    EXPECT_EQ(outcome.steps[1].name, "earlier merges");
+    EXPECT_TRUE(outcome.steps[1].skipped);
     EXPECT_TRUE(outcome.comment_markdown.empty());
 }
 
@@ -332,6 +335,85 @@ TEST_F(Chains, AMissingDbtTargetNamesProfilesYmlAndTheTarget) {
     }
     test::write_text(dir_ / "profiles.yml", "other:\n  outputs: {}\n");
     EXPECT_THROW(dbt::profile_target_for(dir_.path(), "ci"), Error);
+}
+
+// ---- publishes never lost -----------------------------------------------------------------------------------------
+
+// The publish swap itself is lib/publish's (tested there); here it records which environment it was asked to publish.
+class RecordingPublisher : public lifecycle::Publisher {
+public:
+    lifecycle::Published publish(env::Environments&, const lifecycle::Target& target, const lifecycle::Options&,
+                                 lifecycle::Log&) override {
+        published.emplace_back(*target.pr, target.sha);
+        lifecycle::Published p;
+        p.summary = "published pull request #" + std::to_string(*target.pr);
+        return p;
+    }
+    std::vector<std::pair<int, std::string>> published;
+};
+
+class RecordingSink : public lifecycle::CommentSink {
+public:
+    std::string post(const lifecycle::Target& target, const std::string& environment, const comment::Rendered&) override {
+        commented.push_back(environment + "@#" + std::to_string(target.pr.value_or(0)));
+        return "https://github.example/comment/" + std::to_string(commented.size());
+    }
+    std::vector<std::string> commented;
+};
+
+// GitHub keeps one waiting run per concurrency group: the publishes of #3 and #5 were cancelled while #7's waited.
+// #7's run publishes them first, in merge order (#5 merged before #3), each with its own comment and deployment;
+// the open #6 and the closed-unmerged #8 are not touched.
+TEST_F(Chains, APublishFirstPublishesEveryEarlierMergeStillWaitingInMergeOrder) {
+    test::FakeGitHub github;
+    const auto sha = [](char c) { return std::string(40, c); };
+    github.add_pull({.number = 3, .state = "closed", .merged = true, .head_ref = "b3", .merge_commit_sha = sha('3'),
+                     .merged_at = "2026-12-01T10:05:00Z"});
+    github.add_pull({.number = 5, .state = "closed", .merged = true, .head_ref = "b5", .merge_commit_sha = sha('5'),
+                     .merged_at = "2026-12-01T10:01:00Z"});
+    github.add_pull({.number = 6, .state = "open", .head_ref = "b6"});
+    github.add_pull({.number = 7, .state = "closed", .merged = true, .head_ref = "b7", .merge_commit_sha = sha('7'),
+                     .merged_at = "2026-12-01T10:09:00Z"});
+    github.add_pull({.number = 8, .state = "closed", .head_ref = "b8"});
+    auto pulls = test::pull_requests_of(github);
+    RecordingPublisher publisher;
+    RecordingSink comments;
+    services_.pulls = pulls.get();
+    services_.publisher = &publisher;
+    services_.comments = &comments;
+
+    auto envs = environments();
+    for (int n : {3, 5, 6, 7, 8}) envs.up({"b" + std::to_string(n), n, "", std::nullopt});
+    std::ostringstream log_text;
+    lifecycle::Log log(log_text, true);
+    const auto outcome = lifecycle::publish(envs, {"b7", 7, sha('7')}, options_, services_, log);
+
+    EXPECT_TRUE(outcome.ok()) << log_text.str();
+    EXPECT_EQ(publisher.published, (std::vector<std::pair<int, std::string>>{{5, sha('5')}, {3, sha('3')}, {7, sha('7')}}));
+    EXPECT_EQ(comments.commented, (std::vector<std::string>{"pr-5@#5", "pr-3@#3", "pr-7@#7"}));
+    EXPECT_EQ(deployments_.environments, (std::vector<std::string>{"ece/pr-5", "ece/pr-3", "ece/pr-7"}));
+    ASSERT_TRUE(outcome.find("earlier merges"));
+    EXPECT_THAT(outcome.find("earlier merges")->detail, testing::HasSubstr("#5, #3"));
+    EXPECT_TRUE(outcome.find("publish #5") && outcome.find("publish #3"));
+    for (int n : {3, 5, 7}) EXPECT_EQ(envs.find(envs.identify("b" + std::to_string(n), n))->status, env::Status::destroyed) << n;
+    for (int n : {6, 8}) EXPECT_EQ(envs.find(envs.identify("b" + std::to_string(n), n))->status, env::Status::ready) << n;
+
+    // Nothing is waiting any more: the next publish publishes only its own.
+    publisher.published.clear();
+    const auto again = lifecycle::publish(envs, {"b7", 7, sha('7')}, options_, services_, log);
+    EXPECT_EQ(publisher.published, (std::vector<std::pair<int, std::string>>{{7, sha('7')}}));
+    EXPECT_EQ(again.find("earlier merges")->detail, "none waiting");
+
+    // gc keeps a merged pull request's environment for the next publish, and removes the closed-unmerged one's.
+    envs.up({"b9", 9, "", std::nullopt});
+    github.add_pull({.number = 9, .state = "closed", .merged = true, .head_ref = "b9", .merge_commit_sha = sha('9'),
+                     .merged_at = "2026-12-01T11:00:00Z"});
+    const auto collected = lifecycle::gc(envs, options_, services_, log);
+    EXPECT_TRUE(collected.ok()) << log_text.str();
+    EXPECT_THAT(collected.find("open pull requests")->detail, testing::HasSubstr("kept for the next publish (merged): #9"));
+    EXPECT_EQ(envs.find(envs.identify("b9", 9))->status, env::Status::ready);
+    EXPECT_EQ(envs.find(envs.identify("b8", 8))->status, env::Status::destroyed);
+    EXPECT_EQ(envs.find(envs.identify("b6", 6))->status, env::Status::ready);
 }
 
 // ---- fork-artifact -------------------------------------------------------------------------------------------------

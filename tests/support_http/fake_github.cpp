@@ -196,6 +196,11 @@ std::int64_t FakeGitHub::add_artifact(std::int64_t run_id, const std::string& na
     return artifacts_.back().id;
 }
 
+std::vector<std::pair<std::string, std::string>> FakeGitHub::requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+}
+
 std::size_t FakeGitHub::mutations() const {
     std::lock_guard lock(mutex_);
     return mutations_;
@@ -225,9 +230,10 @@ ServerResponse FakeGitHub::guarded(const ServerRequest& request,
     } else if (rate_limit_exhausted()) {
         response = ServerResponse::error(403, "API rate limit exceeded for installation ID 1000.");
     } else {
-        if (request.method != "GET") {
+        {
             std::lock_guard lock(mutex_);
-            ++mutations_;
+            requests_.emplace_back(request.method, request.target);
+            if (request.method != "GET") ++mutations_;
         }
         response = handler(request);
     }
@@ -273,6 +279,7 @@ void FakeGitHub::install_routes() {
             {"title", p.title},
             {"merged", p.merged},
             {"merge_commit_sha", p.merge_commit_sha.empty() ? json::value(nullptr) : json::value(p.merge_commit_sha)},
+            {"merged_at", p.merged_at.empty() ? json::value(nullptr) : json::value(p.merged_at)},
             {"html_url", "https://github.com/" + options_.owner + "/" + options_.repo + "/pull/" +
                              std::to_string(p.number)},
             {"user", user_json("octocat")},

@@ -50,6 +50,7 @@ public:
         std::string head_sha = "0000000000000000000000000000000000000001";
         std::string base_ref = "main";
         std::string merge_commit_sha{};
+        std::string merged_at{};  // ISO 8601; empty: null
     };
     // The records lib/github reads are its own types, so the fake and the client cannot drift apart.
     using DeploymentStatus = github::DeploymentStatus;
@@ -91,6 +92,8 @@ public:
                               const std::map<std::string, std::string>& files, bool expired = false);
     // Requests that reached the API (not the blob host) with a mutating method.
     std::size_t mutations() const;
+    // Every request that reached the API, in order: {method, target (path and query)}.
+    std::vector<std::pair<std::string, std::string>> requests() const;
     // The x-ratelimit-remaining value of the next response (it counts down from 5000 by itself). At 0, requests
     // are refused with 403 "API rate limit exceeded" and a reset an hour away, as GitHub does.
     void set_rate_limit_remaining(int remaining);
@@ -114,6 +117,7 @@ private:
     std::vector<WorkflowRun> runs_;
     std::vector<Artifact> artifacts_;
     std::size_t mutations_ = 0;
+    std::vector<std::pair<std::string, std::string>> requests_;
     int rate_limit_remaining_ = 5000;
 };
 

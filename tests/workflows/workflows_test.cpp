@@ -1,12 +1,19 @@
 // action.yml and every workflow under workflows/ are valid workflow YAML that fits together: structure, inputs that
-// exist, declared least permissions, and the concurrency rules (previews cancel stale previews, publishes are never
-// cancelled). See workflows/README.md for why.
+// exist, the exact permissions the chains they run call on GitHub (lifecycle/permissions.hpp), one name per secret,
+// checkouts without the token, and the concurrency rules (previews cancel stale previews, publishes are never
+// cancelled and share one group). See workflows/README.md for why.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "lifecycle/permissions.hpp"
+
 #include <filesystem>
+#include <fstream>
+#include <regex>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -85,12 +92,14 @@ std::vector<Workflow> workflows() {
     return all;
 }
 
-TEST(Action, IsADockerActionBuiltFromTheDockerfile) {
+// The action runs the image the release workflow pushed for this version: nothing is compiled in a user's job.
+TEST(Action, RunsTheReleasedImageOfThisVersion) {
     auto a = action();
     EXPECT_FALSE(text(a["name"]).empty());
-    EXPECT_FALSE(text(a["description"]).empty());
+    EXPECT_LE(text(a["description"]).size(), 125u) << "the Marketplace shows 125 characters";
+    EXPECT_GE(text(a["description"]).size(), 40u);
     EXPECT_EQ(text(a["runs"]["using"]), "docker");
-    EXPECT_EQ(text(a["runs"]["image"]), "Dockerfile");
+    EXPECT_EQ(text(a["runs"]["image"]), std::string("docker://ghcr.io/") + ECE_IMAGE_OWNER + "/ece:v" + ECE_PROJECT_VERSION);
     EXPECT_FALSE(a["runs"]["args"]) << "the container runs ece with no arguments; inputs come from INPUT_*";
     EXPECT_FALSE(text(a["branding"]["icon"]).empty());
     EXPECT_FALSE(text(a["branding"]["color"]).empty());
@@ -136,7 +145,8 @@ TEST(Action, HasTheInputsAndOutputsEceReads) {
 TEST(Workflows, TheExpectedFilesExist) {
     std::set<std::string> names;
     for (const auto& w : workflows()) names.insert(w.name);
-    EXPECT_THAT(names, testing::IsSupersetOf({"preview.yml", "publish.yml", "gc.yml", "preview-fork-safe.yml"}));
+    EXPECT_THAT(names, testing::IsSupersetOf({"preview.yml", "publish.yml", "gc.yml", "preview-fork-build.yml",
+                                              "preview-fork-safe.yml"}));
     EXPECT_TRUE(fs::exists(source_dir() / "workflows" / "README.md"));
 }
 
@@ -178,34 +188,140 @@ TEST(Workflows, EveryInputPassedToTheActionExists) {
     EXPECT_GE(uses, 8);
 }
 
-TEST(Workflows, DeclareLeastPermissions) {
-    const std::set<std::string> allowed = {"contents:read", "pull-requests:write", "deployments:write", "actions:read"};
+// The chains a job's ece step can run: its command, every option of the workflow_dispatch command input it reads
+// (and the expression's literal fallback), or for auto what the workflow's triggers map to.
+std::set<std::string> chains_of(const YAML::Node& workflow, const YAML::Node& step) {
+    const auto command = command_of(step);
+    if (command == "auto") {
+        std::set<std::string> chains;
+        if (triggered_by(workflow, "pull_request") || triggered_by(workflow, "pull_request_target"))
+            chains.insert({"preview", "destroy", "publish"});
+        if (triggered_by(workflow, "merge_group") || triggered_by(workflow, "workflow_run")) chains.insert("preview");
+        if (triggered_by(workflow, "push")) chains.insert("publish");
+        if (triggered_by(workflow, "schedule")) chains.insert("gc");
+        return chains;
+    }
+    if (command.find("${{") == std::string::npos) return {command};
+    std::set<std::string> chains;
+    if (command.find("inputs.command") != std::string::npos)
+        for (const auto& option : workflow["on"]["workflow_dispatch"]["inputs"]["command"]["options"])
+            chains.insert(text(option));
+    static const std::regex literal("'([a-z]+)'");
+    for (std::sregex_iterator it(command.begin(), command.end(), literal), end; it != end; ++it)
+        chains.insert((*it)[1].str());
+    return chains;
+}
+
+// The job-level if: a job that runs only for one dispatch command runs only that chain.
+std::set<std::string> narrowed_by_condition(const YAML::Node& job, std::set<std::string> chains) {
+    static const std::regex only("^inputs\\.command == '([a-z]+)'$");
+    std::smatch match;
+    const auto condition = text(job["if"]);
+    if (std::regex_match(condition, match, only)) return {match[1].str()};
+    static const std::regex except("^inputs\\.command != '([a-z]+)'$");
+    if (std::regex_match(condition, match, except)) chains.erase(match[1].str());
+    return chains;
+}
+
+ece::github::Permissions granted(const YAML::Node& workflow, const YAML::Node& job) {
+    auto permissions = job["permissions"] ? job["permissions"] : workflow["permissions"];
+    ece::github::Permissions out;
+    if (!permissions || !permissions.IsMap()) return out;
+    for (const auto& p : permissions) out[p.first.as<std::string>()] = p.second.as<std::string>();
+    return out;
+}
+
+// What a job needs: checking out (contents: read), downloading another run's artifact (actions: read), and what
+// every chain its ece step can run calls on GitHub.
+ece::github::Permissions needed(const YAML::Node& workflow, const YAML::Node& job) {
+    ece::github::Permissions need;
+    for (const auto& step : job["steps"]) {
+        const auto uses = text(step["uses"]);
+        if (uses.starts_with("actions/checkout")) ece::github::grant(need, "contents", "read");
+        if (uses.starts_with("actions/download-artifact") && step["with"] && step["with"]["run-id"])
+            ece::github::grant(need, "actions", "read");
+        if (!is_ece_action(uses)) continue;
+        for (const auto& chain : narrowed_by_condition(job, chains_of(workflow, step)))
+            ece::github::grant(need, ece::lifecycle::github_permissions(chain));
+    }
+    return need;
+}
+
+TEST(Workflows, GrantExactlyWhatTheirJobsCall) {
     for (const auto& [file, w] : workflows()) {
         SCOPED_TRACE(file);
-        ASSERT_TRUE(w["permissions"] && w["permissions"].IsMap()) << "declare permissions at the top";
+        ASSERT_TRUE(w["permissions"] && w["permissions"].IsMap()) << "declare permissions at the top ({} is fine)";
+        EXPECT_TRUE(w["permissions"].size() == 0 || w["jobs"].size() == 1)
+            << "with several jobs, grant nothing at the top and each job its own";
         for (const auto& job : w["jobs"]) {
-            auto permissions = job.second["permissions"] ? job.second["permissions"] : w["permissions"];
-            ASSERT_TRUE(permissions.IsMap()) << job.first << ": no write-all / read-all";
-            EXPECT_EQ(text(permissions["contents"]), "read") << job.first;
-            bool downloads = false;
-            for (const auto& step : job.second["steps"]) downloads |= text(step["uses"]).starts_with("actions/download-artifact");
-            for (const auto& p : permissions) {
-                auto grant = p.first.as<std::string>() + ":" + p.second.as<std::string>();
-                EXPECT_TRUE(allowed.count(grant)) << job.first << " grants " << grant;
-                if (grant == "actions:read") {
-                    EXPECT_TRUE(downloads) << job.first << " reads actions without downloading";
+            SCOPED_TRACE("job " + job.first.as<std::string>());
+            const auto raw = job.second["permissions"] ? job.second["permissions"] : w["permissions"];
+            ASSERT_TRUE(raw.IsMap()) << "no write-all / read-all";
+            EXPECT_EQ(ece::github::describe(granted(w, job.second)), ece::github::describe(needed(w, job.second)));
+        }
+    }
+}
+
+// The first preview (no production state in the catalog yet) reads the default branch's artifact: a preview job
+// without actions: read fails with 403 on a private repository.
+TEST(Workflows, EveryPreviewMayReadTheProductionStateArtifact) {
+    EXPECT_EQ(ece::lifecycle::github_permissions("preview").at("actions"), "read");
+    int previews = 0;
+    for (const auto& [file, w] : workflows())
+        for (const auto& job : w["jobs"])
+            for (const auto& step : ece_steps(job.second))
+                if (chains_of(w, step).count("preview")) {
+                    ++previews;
+                    EXPECT_EQ(text(job.second["permissions"]["actions"]), "read") << file << " " << job.first;
                 }
-            }
-            if (downloads) {
-                EXPECT_EQ(text(permissions["actions"]), "read") << job.first << " downloads an artifact";
+    EXPECT_GE(previews, 2);
+}
+
+// One name per secret: ECE_DATABASE_URL for the admin URL, DIGITALOCEAN_TOKEN for the provider's token, which a
+// container action sees only when the step passes it.
+TEST(Workflows, PassEverySecretUnderItsOneName) {
+    for (const auto& [file, w] : workflows()) {
+        SCOPED_TRACE(file);
+        std::ifstream in(source_dir() / "workflows" / file);
+        std::stringstream body;
+        body << in.rdbuf();
+        std::set<std::string> secrets;
+        static const std::regex secret("secrets\\.([A-Za-z_0-9]+)");
+        const auto all = body.str();
+        for (std::sregex_iterator it(all.begin(), all.end(), secret), end; it != end; ++it) secrets.insert((*it)[1].str());
+        for (const auto& name : secrets) EXPECT_THAT(name, testing::AnyOf("ECE_DATABASE_URL", "DIGITALOCEAN_TOKEN"));
+        for (const auto& job : w["jobs"]) {
+            for (const auto& step : ece_steps(job.second)) {
+                SCOPED_TRACE("job " + job.first.as<std::string>());
+                EXPECT_EQ(text(step["env"]["DIGITALOCEAN_TOKEN"]), "${{ secrets.DIGITALOCEAN_TOKEN }}");
+                const auto url = text(step["with"]["database-url"]);
+                const auto chains = chains_of(w, step);
+                if (chains == std::set<std::string>{"preview"}) {
+                    EXPECT_THAT(url, testing::StartsWith("${{ secrets.ECE_DATABASE_URL"));
+                } else {
+                    EXPECT_EQ(url, "${{ secrets.ECE_DATABASE_URL }}") << "publish, gc and destroy act on production";
+                }
             }
         }
     }
 }
 
+TEST(Workflows, CheckoutsKeepNoToken) {
+    int checkouts = 0;
+    for (const auto& [file, w] : workflows())
+        for (const auto& job : w["jobs"])
+            for (const auto& step : job.second["steps"]) {
+                if (!text(step["uses"]).starts_with("actions/checkout")) continue;
+                ++checkouts;
+                EXPECT_EQ(text(step["with"]["persist-credentials"]), "false") << file << " " << job.first;
+            }
+    EXPECT_GE(checkouts, 9);
+}
+
 TEST(Workflows, PreviewsCancelStaleRunsAndPublishesAreNeverCancelled) {
     int previews = 0;
     int publishes = 0;
+    std::map<std::string, int> publish_groups;
     for (const auto& [file, w] : workflows()) {
         for (const auto& job : w["jobs"]) {
             auto steps = ece_steps(job.second);
@@ -217,6 +333,7 @@ TEST(Workflows, PreviewsCancelStaleRunsAndPublishesAreNeverCancelled) {
             auto cancel = text(concurrency["cancel-in-progress"]);
             auto command = command_of(steps.front());
             if (command == "publish" || command == "auto" || triggered_by(w, "push")) {
+                ++publish_groups[group];
                 ++publishes;
                 EXPECT_EQ(cancel, "false") << "a running publish must never be cancelled";
                 EXPECT_THAT(group, testing::StartsWith("ece-publish-"));
@@ -230,29 +347,35 @@ TEST(Workflows, PreviewsCancelStaleRunsAndPublishesAreNeverCancelled) {
             }
         }
     }
-    EXPECT_EQ(publishes, 3);
+    EXPECT_EQ(publishes, 4);
     EXPECT_EQ(previews, 2);
+    EXPECT_EQ(publish_groups.size(), 1u) << "every job that can publish shares the one group";
 }
 
-TEST(Workflows, ForkSafeVariantNeverRunsForkCodeWithSecrets) {
-    auto w = YAML::LoadFile((source_dir() / "workflows" / "preview-fork-safe.yml").string());
-    EXPECT_TRUE(triggered_by(w, "pull_request"));
-    EXPECT_TRUE(triggered_by(w, "workflow_run"));
-    EXPECT_EQ(text(w["on"]["workflow_run"]["workflows"][0]), text(w["name"])) << "workflow_run must name this workflow";
-    int unprivileged_jobs = 0;
-    for (const auto& job : w["jobs"]) {
+YAML::Node workflow_file(const std::string& name) { return YAML::LoadFile((source_dir() / "workflows" / name).string()); }
+
+// GitHub's guidance for untrusted pull requests: the unprivileged pull_request build and the privileged
+// workflow_run in two files; the privileged one runs on the other's completion, never its own.
+TEST(Workflows, ForkSafeVariantIsSplitIntoAnUnprivilegedBuildAndAPrivilegedRun) {
+    auto build = workflow_file("preview-fork-build.yml");
+    auto safe = workflow_file("preview-fork-safe.yml");
+    EXPECT_TRUE(triggered_by(build, "pull_request"));
+    EXPECT_FALSE(triggered_by(build, "workflow_run"));
+    EXPECT_FALSE(triggered_by(build, "pull_request_target"));
+    EXPECT_FALSE(triggered_by(safe, "pull_request")) << "the privileged half never runs on the fork's event";
+    ASSERT_TRUE(triggered_by(safe, "workflow_run"));
+    ASSERT_EQ(safe["on"]["workflow_run"]["workflows"].size(), 1u);
+    EXPECT_EQ(text(safe["on"]["workflow_run"]["workflows"][0]), text(build["name"]));
+    EXPECT_NE(text(safe["on"]["workflow_run"]["workflows"][0]), text(safe["name"])) << "it would trigger itself";
+
+    std::ifstream in(source_dir() / "workflows" / "preview-fork-build.yml");
+    std::stringstream body;
+    body << in.rdbuf();
+    EXPECT_EQ(body.str().find("secrets."), std::string::npos) << "the unprivileged build must not see secrets";
+    for (const auto& job : build["jobs"]) EXPECT_TRUE(ece_steps(job.second).empty());
+
+    for (const auto& job : safe["jobs"]) {
         SCOPED_TRACE(job.first.as<std::string>());
-        auto condition = text(job.second["if"]);
-        bool unprivileged = condition.find("github.event_name == 'pull_request'") != std::string::npos;
-        YAML::Emitter out;
-        out << job.second;
-        std::string body = out.c_str();
-        if (unprivileged) {
-            EXPECT_EQ(body.find("secrets."), std::string::npos) << "the unprivileged job must not see secrets";
-            EXPECT_TRUE(ece_steps(job.second).empty());
-            ++unprivileged_jobs;
-            continue;
-        }
         // Privileged jobs check out trusted code only: never the pull request's head.
         for (const auto& step : job.second["steps"]) {
             if (!text(step["uses"]).starts_with("actions/checkout")) continue;
@@ -260,15 +383,14 @@ TEST(Workflows, ForkSafeVariantNeverRunsForkCodeWithSecrets) {
             EXPECT_EQ(ref.find("head"), std::string::npos) << "checks out " << ref;
         }
     }
-    EXPECT_EQ(unprivileged_jobs, 1);
 }
 
 // The artifact the unprivileged job uploads is what ece's fork-artifact input reads (lib/lifecycle/fork_artifact.hpp),
 // downloaded where the privileged job points ece, which gets exactly the inputs it needs for it.
 TEST(Workflows, ForkSafeVariantHandsEceTheArtifactItReads) {
-    auto w = YAML::LoadFile((source_dir() / "workflows" / "preview-fork-safe.yml").string());
+    auto w = workflow_file("preview-fork-safe.yml");
     YAML::Emitter out;
-    out << w["jobs"]["build-manifest"];
+    out << workflow_file("preview-fork-build.yml")["jobs"]["build-manifest"];
     const std::string build = out.c_str();
     for (const char* made : {"project.tar.gz", "manifest.json", "pull-request.json", "number", "head_sha",
                              "ECE_RAW_SCHEMA"})
