@@ -137,9 +137,12 @@ int run_in_github_actions() {
     const auto fork_artifact = inputs.get("fork-artifact");
     if (fork_artifact && chain != "preview")
         throw Error(ErrorKind::usage, "the fork-artifact input is for the preview command only, not " + chain);
-    std::string note;
-    options.dbt = choose_dbt(config.dbt.executable, note);
-    if (!note.empty()) log.notice(note);
+    if (chain == "preview" || chain == "publish") {  // the chains that run dbt
+        const auto dbt = choose_dbt(config);
+        options.dbt = dbt.path.string();
+        options.dbt_version = dbt.version;
+        log.info(dbt.log.substr(0, dbt.log.size() - 1));
+    }
     options.work_dir = workspace / ".ece" / "work";
     if (auto ttl = inputs.get("ttl")) options.ttl = config::parse_duration(*ttl);
     if (auto prices = inputs.get("prices")) options.prices_file = (workspace / *prices).string();

@@ -1,6 +1,7 @@
 #pragma once
 // The pieces of the `ece` entry point: GitHub Actions mode (actions_run.cpp), the local commands (main.cpp) and
 // `ece demo` (demo.cpp).
+#include "config/config.hpp"
 #include "lifecycle/lifecycle.hpp"
 
 #include <filesystem>
@@ -21,13 +22,18 @@ struct DemoOptions {
 };
 int run_demo(const DemoOptions& options);
 
-// Where ece's own files are: the source tree this binary was built from (examples/, tests/dbt_standin/), found
+// Where ece's own files are: the source tree this binary was built from (examples/), found
 // from the current directory, the binary's location, or the build's source directory.
 std::optional<std::filesystem::path> find_source_file(const std::filesystem::path& relative);
 
-// The dbt to run: config's executable when it is on PATH (or a path that exists), else ece's dbt stand-in, saying
-// so through note. Empty note: real dbt.
-std::string choose_dbt(const std::string& configured, std::string& note);
+// The dbt to run (ece.yml's dbt.executable, else the virtual environment scripts/install-deps.sh made, else PATH:
+// dbt/executable.hpp) and what `dbt --version` says of it. Throws ece::Error when there is none or it does not run.
+struct ChosenDbt {
+    std::filesystem::path path;
+    std::string version;  // "dbt-core 1.9.1, postgres 1.9.0"
+    std::string log;      // for the log: which dbt, chosen how, and `dbt --version`'s output
+};
+ChosenDbt choose_dbt(const config::Config& config);
 
 // GitHub services (comments, deployments, pull requests) from a token.
 struct GitHubServices {

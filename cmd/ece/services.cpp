@@ -2,6 +2,7 @@
 #include "core/error.hpp"
 #include "ece.hpp"
 #include "lifecycle/github.hpp"
+#include "dbt/executable.hpp"
 #include "process/process.hpp"
 
 #include <cstdlib>
@@ -48,18 +49,6 @@ fs::path own_binary() {
     return ec ? fs::path() : path;
 }
 
-std::optional<fs::path> on_path(const std::string& name) {
-    if (name.find('/') != std::string::npos) return fs::exists(name) ? std::optional<fs::path>(name) : std::nullopt;
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "");
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-        if (dir.empty()) continue;
-        const fs::path candidate = fs::path(dir) / name;
-        if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<fs::path> find_source_file(const fs::path& relative) {
@@ -78,29 +67,14 @@ std::optional<fs::path> find_source_file(const fs::path& relative) {
     return std::nullopt;
 }
 
-std::string choose_dbt(const std::string& configured, std::string& note) {
-    note.clear();
-    if (auto found = on_path(configured)) {
-        // The stand-in put on PATH by hand is still not dbt: say so.
-        process::Command version;
-        version.argv = {found->string(), "--version"};
-        version.inherit_env = true;
-        version.timeout = std::chrono::seconds(60);
-        try {
-            const auto result = process::run(version);
-            if ((result.out + result.err).find("stand-in") != std::string::npos)
-                note = "using ece's dbt stand-in (" + found->string() + "), which is not dbt";
-        } catch (const std::exception&) {
-        }
-        return found->string();
-    }
-    if (auto standin = find_source_file("tests/dbt_standin/dbt")) {
-        note = "dbt is not on PATH: using ece's dbt stand-in (" + standin->string() +
-               "), which is not dbt but does to PostgreSQL what dbt does for the example project";
-        return standin->string();
-    }
-    throw Error(ErrorKind::usage, "dbt (" + configured + ") is not on PATH; install dbt-postgres or set dbt.executable "
-                                  "in ece.yml");
+ChosenDbt choose_dbt(const config::Config& config) {
+    const auto found = dbt::find_executable({{config.dbt.executable, "ece.yml dbt.executable"}}, config.root);
+    const auto version = dbt::version_of(found.path);
+    std::string log = "dbt: " + found.path.string() + " (chosen by " + found.chosen_by + "): " + version.summary + "\n";
+    std::istringstream lines(version.text);
+    for (std::string line; std::getline(lines, line);)
+        if (!line.empty()) log += "  " + line + "\n";
+    return {found.path, version.summary, log};
 }
 
 }  // namespace ece::cli

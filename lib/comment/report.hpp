@@ -106,6 +106,7 @@ struct Report {
     std::optional<std::vector<DbtResult>> dbt_results;  // empty optional: not built yet
     std::vector<DataChange> data_changes;
     std::vector<std::string> warnings;
+    std::string dbt_version{};  // the dbt this run used ("dbt-core 1.9.1, postgres 1.9.0"); empty: not known
 };
 
 // "prices: prices.json (aws_rds 2024-06, digitalocean_database 2024-06)"

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
+#include "dbt/packages.hpp"
 #include "dbt/plan_output.hpp"
 #include "dbt/private_dir.hpp"
 #include "dbt/select.hpp"
@@ -78,6 +79,18 @@ std::vector<std::string> common_arguments(const BuildOptions& options, const fs:
                                           const fs::path& target_path) {
     return {"--project-dir", fs::absolute(options.project_dir).string(), "--profiles-dir", profiles_dir.string(),
             "--profile", profile_name, "--target", profile_name, "--target-path", target_path.string()};
+}
+
+// `dbt deps` first when the project declares packages (dbt/packages.hpp), with dbt's own environment.
+void install_packages(const BuildOptions& options, const std::map<std::string, std::string>& env,
+                      const fs::path& profiles_dir) {
+    const DepsRun run{options.dbt,
+                      {"--project-dir", fs::absolute(options.project_dir).string(), "--profiles-dir", profiles_dir.string()},
+                      env,
+                      options.parse_timeout,
+                      options.on_log_line};
+    if (ensure_packages(options.project_dir, run) == Deps::up_to_date && options.on_log_line)
+        options.on_log_line("dbt deps skipped: dbt_packages/ already holds what package-lock.yml locks");
 }
 
 fs::path parse_branch(const BuildOptions& options, const std::map<std::string, std::string>& env,
@@ -227,6 +240,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     // Parse the branch for planning the way production was parsed, except for the target: with production's raw
     // schema in ECE_RAW_SCHEMA, so that sources do not all look modified (dbt compares their rendered schema).
     // dbt build parses again with the environment's own raw schema.
+    install_packages(options, env, home);
     auto parse_env = env;
     if (const auto raw = production ? production_raw_schema(*production) : std::nullopt) parse_env["ECE_RAW_SCHEMA"] = *raw;
     const fs::path branch_file =

@@ -4,6 +4,7 @@
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
+#include "dbt/packages.hpp"
 #include "dbt/private_dir.hpp"
 #include "pg/connect.hpp"
 #include "pg/lock.hpp"
@@ -97,6 +98,9 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
     command.cwd = project_dir;
     command.env = dbt::dbt_environment(target, home.path(), environments.config().production.raw_schema);
     command.timeout = timeout;
+    dbt::ensure_packages(project_dir, {dbt, {"--project-dir", fs::absolute(project_dir).string(), "--profiles-dir",
+                                             home.path().string()},
+                                       command.env, timeout, {}});
     const auto result = process::run(command);
     if (result.exit_code != 0) {
         std::string tail = result.out + result.err;

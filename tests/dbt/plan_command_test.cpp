@@ -136,10 +136,11 @@ TEST(PlanCommand, UsageErrors) {
 
 TEST(PlanCommand, ProjectDirWithoutDbtSaysSo) {
     TempDir dir;
-    const CommandResult r = run("plan --branch b --project-dir " + dir.path().string() + " --state " + scenario("base"));
-    // These machines have no dbt; where one does, it fails on the empty project instead.
-    EXPECT_NE(r.exit_code, 0);
-    EXPECT_THAT(r.output, testing::AnyOf(HasSubstr("dbt is not on PATH"), HasSubstr("dbt parse failed")));
+    const CommandResult r = run("plan --branch b --project-dir " + dir.path().string() + " --state " +
+                                scenario("base") + " --dbt " + (dir / "no/dbt").string());
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.output, HasSubstr("--dbt names " + (dir / "no/dbt").string() + ", which is not an executable file"));
+    EXPECT_THAT(r.output, HasSubstr("scripts/install-deps.sh"));
 }
 
 TEST(PlanCommand, MalformedManifestErrorNamesOffsetAndPath) {

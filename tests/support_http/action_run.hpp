@@ -31,7 +31,7 @@ struct ActionResult {
     std::map<std::string, std::string> outputs;
 };
 
-// Runs it with the dbt stand-in (tests/dbt_standin) first on PATH; the default inputs are command auto, project-dir
+// Runs it with real dbt (ece::test::real_dbt()) first on PATH; the default inputs are command auto, project-dir
 // ".", config ece.yml and comment-behavior update.
 ActionResult run_action(const ActionRun& run);
 
