@@ -25,7 +25,7 @@ ece::process::Result ece_run(const fs::path& cwd, std::vector<std::string> args)
     const char* path = std::getenv("PATH");
     command.env = {{"ECE_DATABASE_URL", ""},
                    {"PATH", ece::test::real_dbt().parent_path().string() + ":" + (path ? path : "")}};
-    command.timeout = std::chrono::minutes(3);
+    command.timeout = std::chrono::minutes(10);
     return ece::process::run(command);
 }
 

@@ -173,7 +173,7 @@ protected:
         parse.argv = {ece::test::real_dbt().string(), "parse", "--project-dir", fork.string(),
                       "--profiles-dir", (dir_ / "parse-profiles").string(), "--target-path", (fork / "target").string()};
         parse.cwd = fork;
-        parse.timeout = std::chrono::minutes(1);
+        parse.timeout = std::chrono::minutes(10);
         const auto parsed = ece::process::run(parse);
         EXPECT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
         const fs::path artifact = trusted / ".ece-fork";

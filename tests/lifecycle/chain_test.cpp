@@ -178,7 +178,7 @@ TEST_F(Chains, ThePreviewBuildsTheNodesTheSelectInputNames) {
         // Production's state is the same project: nothing differs.
         auto conn = pg::connect(admin_url_, "test");
         const auto manifest =
-            publish::parse_main(envs, project, dbt, dir_ / "production_target", std::chrono::minutes(2));
+            publish::parse_main(envs, project, dbt, dir_ / "production_target", std::chrono::minutes(10));
         dbt::store_production_manifest(conn, manifest, "prodsha", "test production");
     }
     options_.project_dir = project;

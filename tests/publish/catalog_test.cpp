@@ -70,7 +70,7 @@ ece::process::Result ece_publish(const std::vector<std::string>& args) {
     ece::process::Command command;
     command.argv = {ECE_PUBLISH_BIN};
     command.argv.insert(command.argv.end(), args.begin(), args.end());
-    command.timeout = std::chrono::minutes(2);
+    command.timeout = std::chrono::minutes(10);
     return ece::process::run(command);
 }
 
@@ -105,7 +105,7 @@ protected:
         build.argv = {ece::test::real_dbt().string(), "build", "--project-dir", project.string(), "--profiles-dir",
                       (dir / "prodhome").string(), "--profile", "ece", "--target", "ece"};
         build.env = ece::dbt::dbt_environment(target, dir / "prodhome", "raw");
-        build.timeout = std::chrono::minutes(2);
+        build.timeout = std::chrono::minutes(10);  // real dbt: seconds when idle, minutes on a loaded machine
         const auto result = ece::process::run(build);
         ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
         ece::dbt::store_production_manifest(conn, project / "target/manifest.json", "prodsha", "test production");
@@ -268,7 +268,7 @@ TEST_F(CatalogPublish, RollbackRetiresTheRolledBackPublishsManifestAndRollingThe
     ASSERT_TRUE(production.dir) << production.missing_reason;
     EXPECT_THAT(production.source, HasSubstr("publish #" + std::to_string(a.publish.id)));
     const auto main_manifest = ece::dbt::load_manifest(
-        publish::parse_main(*environments, b_project, ece::test::real_dbt(), dir.path() / "b_target", std::chrono::minutes(2)));
+        publish::parse_main(*environments, b_project, ece::test::real_dbt(), dir.path() / "b_target", std::chrono::minutes(10)));
     const auto plan = ece::dbt::plan_changes(main_manifest, ece::dbt::load_manifest(*production.dir / "manifest.json"),
                                              ece::dbt::parse_selector("state:modified+"), production.source);
     EXPECT_THAT(plan.selected_ids(), testing::Contains("model.ece_demo.observed_diagnoses"));

@@ -21,7 +21,7 @@ struct ActionRun {
     std::filesystem::path ca_file;    // SSL_CERT_FILE: the local servers' CA(s)
     std::map<std::string, std::string> inputs{};  // further or other inputs, by name (INPUT_ is added)
     std::map<std::string, std::string> env{};     // further or other variables
-    std::chrono::seconds timeout{120};
+    std::chrono::seconds timeout{600};  // real dbt: seconds when idle, minutes on a loaded machine
 };
 
 struct ActionResult {
