@@ -37,7 +37,7 @@ struct Version {
 
 // Runs `dbt --version` (with the version check against PyPI off where dbt allows it). Throws ece::Error(external)
 // when dbt does not start or fails: a broken dbt is reported before any step uses it.
-Version version_of(const std::filesystem::path& dbt, std::chrono::seconds timeout = std::chrono::seconds(60));
+Version version_of(const std::filesystem::path& dbt, std::chrono::seconds timeout = std::chrono::minutes(5));
 
 // "dbt-core 1.9.1, postgres 1.9.0" from `dbt --version`'s output; empty when it holds no version.
 std::string version_summary(const std::string& version_text);
