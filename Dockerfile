@@ -19,7 +19,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 # which only the workflow lint test uses).
 ENV ECE_NO_NODE=1
 COPY scripts/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
+# The builder needs no dbt (the runtime stage installs it): ECE_SKIP_DBT=1.
+RUN ECE_SKIP_DBT=1 /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 WORKDIR /src
 COPY . /src
 # ECE_BUILD_TESTS=ON builds the GoogleTest suites too; ECE_RUN_TESTS=1 runs the quick ones (ctest -L unit), which

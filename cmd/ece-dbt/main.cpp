@@ -19,6 +19,8 @@
 #include "dbt/artifact_state.hpp"
 #include "dbt/build.hpp"
 #include "config/config.hpp"
+#include "dbt/executable.hpp"
+#include "dbt/packages.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
 #include "env/environments.hpp"
@@ -113,7 +115,7 @@ bool parse_arguments(const std::vector<std::string>& args, const po::options_des
 
 int plan_command(const std::vector<std::string>& args) {
     std::string branch, manifest_file, project_dir, state_dir, select = "state:modified+", format = "text", out_file;
-    std::string dbt_program = "dbt", database_url, artifact_name, config_file;
+    std::string dbt_program, database_url, artifact_name, config_file;
     int pr = 0;
     std::vector<std::string> ignore_config, also_select;
     po::options_description options("plan options");
@@ -132,7 +134,7 @@ int plan_command(const std::vector<std::string>& args) {
                                                    "server)")
         ("artifact", po::value(&artifact_name), "with GITHUB_TOKEN: production's manifest from this artifact of the "
                                                 "newest successful run on the main branch, when the catalog has none")
-        ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
+        ("dbt", po::value(&dbt_program), "the dbt executable (default: ece's virtual environment, else dbt on PATH)")
         ("select", po::value(&select), "state:new or state:modified[.body|.configs|.relation|"
                                        ".persisted_descriptions|.macros|.contract], optionally with +")
         ("also-select", po::value(&also_select), "a dbt selector (tag:x, path:models/y, +name, ...) whose nodes "
@@ -169,7 +171,7 @@ int plan_command(const std::vector<std::string>& args) {
     if (manifest_file.empty()) {
         ece::dbt::BuildOptions parse_options;
         parse_options.project_dir = project_dir;
-        parse_options.dbt = dbt_program;
+        parse_options.dbt = ece::dbt::find_executable({{dbt_program, "--dbt"}}, fs::current_path()).path;
         parse_options.on_log_line = [](std::string_view line) { std::cerr << line << "\n"; };
         ece::dbt::BuildTarget parse_target = plan_parse_target(branch, pr, config_file, database_url);
         if (state.dir) {
@@ -261,7 +263,7 @@ void print_summary(const ece::dbt::BuildReport& report, const std::string& envir
 }
 
 int build_command(const std::vector<std::string>& args) {
-    std::string branch, environment, project_dir = ".", dbt_program = "dbt", state_dir, select = "state:modified+";
+    std::string branch, environment, project_dir = ".", dbt_program, state_dir, select = "state:modified+";
     std::string manifest_file, database_url, schema, production_schema = "analytics", sha = default_sha();
     std::string artifact_name, target_path, raw_schema, config_file;
     int pr = 0;
@@ -276,7 +278,8 @@ int build_command(const std::vector<std::string>& args) {
         ("config", po::value(&config_file), "ece.yml (default: ./ece.yml when present)")
         ("environment", po::value(&environment), "with ECE_DBT_TARGET_URL: the catalog name of the build")
         ("project-dir", po::value(&project_dir), "the dbt project (default: .)")
-        ("dbt", po::value(&dbt_program), "the dbt executable (default: dbt on PATH)")
+        ("dbt", po::value(&dbt_program), "the dbt executable (default: ece.yml's dbt.executable, else ece's virtual "
+                                         "environment, else dbt on PATH)")
         ("state", po::value(&state_dir), "directory with production's manifest.json (default: the catalog's)")
         ("select", po::value(&select), "state:modified+ (default) or another state selector, as for plan")
         ("also-select", po::value(&also_select), "a dbt selector (tag:x, path:models/y, +name, ...) whose nodes "
@@ -307,6 +310,8 @@ int build_command(const std::vector<std::string>& args) {
     std::string catalog_url;
     std::optional<std::string> full_build_reason;
     ece::pg::SessionLimits session_limits;
+    std::vector<ece::dbt::Choice> dbt_choices = {{dbt_program, "--dbt"}};
+    fs::path config_root = fs::current_path();
     if (!schema.empty()) {
         if (environment.empty()) environment = branch;
         target = target_from_url(environment, schema, production_schema, sha);
@@ -314,6 +319,8 @@ int build_command(const std::vector<std::string>& args) {
     } else {
         auto config = ece::config::load_for_command(config_file.empty() ? std::nullopt
                                                                         : std::optional<fs::path>(config_file));
+        dbt_choices.push_back({config.dbt.executable, "ece.yml dbt.executable"});
+        config_root = config.root;
         auto settings = ece::env::Settings::resolve(database_url_flag, std::move(config));
         // Provider digitalocean without a catalog database: builds are recorded on the embedded server.
         catalog_url = settings.admin_url.empty() ? ece::pg::resolve_admin_url(std::nullopt) : settings.admin_url;
@@ -330,7 +337,7 @@ int build_command(const std::vector<std::string>& args) {
     }
     ece::dbt::BuildOptions build;
     build.project_dir = project_dir;
-    build.dbt = dbt_program;
+    build.dbt = ece::dbt::find_executable(dbt_choices, config_root).path;
     if (!manifest_file.empty()) build.branch_manifest = fs::path(manifest_file);
     if (!state_dir.empty()) build.state_dir = fs::path(state_dir);
     if (!raw_schema.empty()) build.raw_schema = raw_schema;

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/main.hpp"
 #include "core/secrets.hpp"
+#include "dbt/executable.hpp"
 #include "cost/money.hpp"
 #include "digitalocean/provider.hpp"
 #include "env/digitalocean_publish.hpp"
@@ -263,7 +264,8 @@ int run(int argc, char** argv) {
         ("rebuild", "when the environment is stale, build what main changed into it first (default)")
         ("manifest", po::value(&manifest_file), "the merged main's manifest.json (default: dbt parse of --project-dir)")
         ("project-dir", po::value(&project_dir), "the checked-out merged main (default: dbt.project_dir of ece.yml)")
-        ("dbt", po::value(&dbt_executable), "the dbt executable (default: dbt.executable of ece.yml)")
+        ("dbt", po::value(&dbt_executable), "the dbt executable (default: dbt.executable of ece.yml, else ece's "
+                                            "virtual environment, else dbt on PATH)")
         ("keep-environment", "do not remove the environment after publishing")
         ("full-refresh", "publish snapshots and incremental models built from scratch, replacing production's history")
         ("dry-run", "check everything, change nothing")
@@ -338,7 +340,14 @@ int run(int argc, char** argv) {
         merge.publish = options_for_run;
         if (!manifest_file.empty()) merge.main_manifest = manifest_file;
         merge.project_dir = project_dir.empty() ? config.dbt.project_dir : fs::path(project_dir);
-        merge.dbt = dbt_executable.empty() ? fs::path(config.dbt.executable) : fs::path(dbt_executable);
+        try {
+            merge.dbt = ece::dbt::find_executable(
+                            {{dbt_executable, "--dbt"}, {config.dbt.executable, "ece.yml dbt.executable"}}, config.root)
+                            .path;
+        } catch (const ece::Error&) {
+            // With --manifest dbt runs only for a rebuild, which then names the dbt it could not start.
+            if (!merge.main_manifest) throw;
+        }
         merge.threads = config.dbt.threads;
         merge.remove_environment = vm.count("keep-environment") == 0;
         merge.full_refresh = vm.count("full-refresh") > 0;

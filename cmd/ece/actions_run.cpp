@@ -177,17 +177,19 @@ int run_chain(const actions::Context& context, const fs::path& workspace) {
     const auto fork_artifact = inputs.get("fork-artifact");
     if (fork_artifact && chain != "preview")
         throw Error(ErrorKind::usage, "the fork-artifact input is for the preview command only, not " + chain);
-    std::string note;
-    const auto dbt_version = inputs.get("dbt-version");
-    options.dbt = dbt_version ? dbt_stack(*dbt_version).string() : choose_dbt(config.dbt.executable, note);
-    if (!note.empty()) log.notice(note);
-    options.dbt_version = dbt_version_of(options.dbt);
-    if (dbt_version && dbt_version->find('.') != dbt_version->rfind('.') &&
-        options.dbt_version.find("dbt-core " + *dbt_version + ",") != 0 && options.dbt_version != "dbt-core " + *dbt_version)
-        throw Error(ErrorKind::usage, "input 'dbt-version' asks for dbt-core " + *dbt_version + ", the image has " +
-                                          options.dbt_version + ": give the minor (" +
-                                          dbt_version->substr(0, dbt_version->rfind('.')) + ") or that version");
-    log.info("dbt: " + options.dbt + (options.dbt_version.empty() ? "" : " (" + options.dbt_version + ")"));
+    if (chain == "preview" || chain == "publish") {  // the chains that run dbt
+        const auto dbt_version = inputs.get("dbt-version");
+        const auto dbt = choose_dbt(config, dbt_version);
+        options.dbt = dbt.path.string();
+        options.dbt_version = dbt.version;
+        if (dbt_version && dbt_version->find('.') != dbt_version->rfind('.') &&
+            options.dbt_version.find("dbt-core " + *dbt_version + ",") != 0 &&
+            options.dbt_version != "dbt-core " + *dbt_version)
+            throw Error(ErrorKind::usage, "input 'dbt-version' asks for dbt-core " + *dbt_version + ", the image has " +
+                                              options.dbt_version + ": give the minor (" +
+                                              dbt_version->substr(0, dbt_version->rfind('.')) + ") or that version");
+        log.info(dbt.log.substr(0, dbt.log.size() - 1));
+    }
     options.work_dir = make_ece_dir(ece_dir() / "work");
     options.data_diff_file = workspace / ".ece" / "data-diff.json";  // an output: later steps read it in the workspace
     if (auto ttl = inputs.get("ttl")) options.ttl = config::parse_duration(*ttl);

@@ -120,13 +120,13 @@ int run_demo(const DemoOptions& demo) {
               << " gets the column birth_decade\n";
 
     auto config = config::load(main_project / "ece.yml");
-    std::string note;
-    const auto dbt = choose_dbt(config.dbt.executable, note);
-    std::cout << (note.empty() ? "dbt: " + dbt : note) << "\n";
+    const auto dbt = choose_dbt(config);
+    std::cout << dbt.log;
     auto settings = env::Settings::resolve(demo.database_url, std::move(config));
     lifecycle::Options options;
     options.admin_url = settings.admin_url;
-    options.dbt = dbt;
+    options.dbt = dbt.path.string();
+    options.dbt_version = dbt.version;
     options.work_dir = dir / "work";
     env::Environments environments(std::move(settings));
     lifecycle::Log log(std::cout, false);

@@ -66,9 +66,12 @@ int run_local(const po::variables_map& vm) {
     lifecycle::Options options;
     options.project_dir = vm.count("project-dir") ? fs::path(vm["project-dir"].as<std::string>())
                                                   : config.root / config.dbt.project_dir;
-    std::string note;
-    options.dbt = cli::choose_dbt(config.dbt.executable, note);
-    if (!note.empty()) std::cout << note << "\n";
+    if (!vm.count("hints") && !vm.count("destroy") && !vm.count("cleanup")) {  // the commands that run dbt
+        const auto dbt = cli::choose_dbt(config);
+        options.dbt = dbt.path.string();
+        options.dbt_version = dbt.version;
+        std::cout << dbt.log;
+    }
     auto settings = env::Settings::resolve(url, std::move(config));
     options.admin_url = settings.admin_url;
     env::Environments environments(std::move(settings));

@@ -1,8 +1,8 @@
 // What this build of ece reaches beyond the database: GitHub (lib/github) and publishing (lib/publish).
 #include "core/error.hpp"
-#include "dbt/sandbox.hpp"
 #include "ece.hpp"
 #include "lifecycle/github.hpp"
+#include "dbt/executable.hpp"
 #include "process/process.hpp"
 
 #include <cstdlib>
@@ -49,18 +49,6 @@ fs::path own_binary() {
     return ec ? fs::path() : path;
 }
 
-std::optional<fs::path> on_path(const std::string& name) {
-    if (name.find('/') != std::string::npos) return fs::exists(name) ? std::optional<fs::path>(name) : std::nullopt;
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "");
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-        if (dir.empty()) continue;
-        const fs::path candidate = fs::path(dir) / name;
-        if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return candidate;
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 std::optional<fs::path> find_source_file(const fs::path& relative) {
@@ -79,32 +67,19 @@ std::optional<fs::path> find_source_file(const fs::path& relative) {
     return std::nullopt;
 }
 
-std::string choose_dbt(const std::string& configured, std::string& note) {
-    note.clear();
-    if (auto found = on_path(configured)) {
-        // The stand-in put on PATH by hand is still not dbt: say so.
-        // ece.yml (a pull request's) names the program: it runs as any dbt does, as dbt's user and with no secret.
-        process::Command version;
-        version.argv = {found->string(), "--version"};
-        version.cwd = "/";
-        version.run_as_user = dbt::dbt_user();
-        version.end_leftovers = true;
-        version.timeout = std::chrono::seconds(60);
-        try {
-            const auto result = process::run(version);
-            if ((result.out + result.err).find("stand-in") != std::string::npos)
-                note = "using ece's dbt stand-in (" + found->string() + "), which is not dbt";
-        } catch (const std::exception&) {
-        }
-        return found->string();
-    }
-    if (auto standin = find_source_file("tests/dbt_standin/dbt")) {
-        note = "dbt is not on PATH: using ece's dbt stand-in (" + standin->string() +
-               "), which is not dbt but does to PostgreSQL what dbt does for the example project";
-        return standin->string();
-    }
-    throw Error(ErrorKind::usage, "dbt (" + configured + ") is not on PATH; install dbt-postgres or set dbt.executable "
-                                  "in ece.yml");
+ChosenDbt choose_dbt(const config::Config& config, const std::optional<std::string>& dbt_version_input) {
+    std::vector<dbt::Choice> choices;
+    if (dbt_version_input) choices.push_back({dbt_stack(*dbt_version_input).string(), "input dbt-version"});
+    choices.push_back({config.dbt.executable, "ece.yml dbt.executable"});
+    const auto found = dbt::find_executable(choices, config.root);
+    const auto version = dbt::version_of(found.path);
+    std::string log = "dbt: " + found.path.string() + " (chosen by " + found.chosen_by + "): " + version.summary + "
+";
+    std::istringstream lines(version.text);
+    for (std::string line; std::getline(lines, line);)
+        if (!line.empty()) log += "  " + line + "
+";
+    return {found.path, version.summary, log};
 }
 
 fs::path dbt_stack(const std::string& version) {
@@ -122,35 +97,6 @@ fs::path dbt_stack(const std::string& version) {
     throw Error(ErrorKind::usage, "input 'dbt-version' is " + version + ", but no dbt " + minor + " stack is in " +
                                       root.string() + " (installed: " + (installed.empty() ? "none" : installed) +
                                       "); use one of those, or leave dbt-version empty for the image's default");
-}
-
-std::string dbt_version_of(const std::string& dbt) {
-    process::Command version;
-    version.argv = {dbt, "--version"};
-    version.inherit_env = true;
-    version.timeout = std::chrono::seconds(60);
-    std::string out;
-    try {
-        out = process::run(version).out;
-    } catch (const std::exception&) {
-        return {};
-    }
-    // dbt 1.5+: "Core:\n  - installed: 1.9.1\n ...\nPlugins:\n  - postgres: 1.9.0 - Up to date!"
-    std::string core, plugins;
-    std::istringstream lines(out);
-    for (std::string line; std::getline(lines, line);) {
-        const auto dash = line.find("- ");
-        if (dash == std::string::npos) continue;
-        const auto colon = line.find(':', dash);
-        if (colon == std::string::npos) continue;
-        const auto name = line.substr(dash + 2, colon - dash - 2);
-        std::istringstream rest(line.substr(colon + 1));
-        std::string value;
-        rest >> value;
-        if (name == "installed") core = "dbt-core " + value;
-        else if (name != "latest" && !core.empty()) plugins += ", dbt-" + name + " " + value;
-    }
-    return core.empty() ? std::string() : core + plugins;
 }
 
 }  // namespace ece::cli

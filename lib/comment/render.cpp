@@ -444,7 +444,8 @@ std::string dbt_results_section(const Report& report, const Limits& limits, Cut&
     }
     std::vector<std::string> counts;
     for (const auto& [status, n] : by_status) counts.push_back(std::to_string(n) + " " + status);
-    std::string title = "dbt build: " + (counts.empty() ? std::string("nothing ran") : join(counts, ", ")) + " in " +
+    const std::string with = report.dbt_version.empty() ? "" : " with " + report.dbt_version;
+    std::string title = "dbt build" + with + ": " + (counts.empty() ? std::string("nothing ran") : join(counts, ", ")) + " in " +
                         seconds_text(total_seconds);
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : results) {

@@ -109,6 +109,7 @@ struct Report {
     // The data diff (lib/diff): when present it replaces the data_changes table (row counts and columns).
     std::optional<diff::DiffRun> data_diff;
     std::vector<std::string> warnings;
+    std::string dbt_version{};  // the dbt this run used ("dbt-core 1.9.1, postgres 1.9.0"); empty: not known
 };
 
 // "prices: prices.json (aws_rds 2024-06, digitalocean_database 2024-06)"

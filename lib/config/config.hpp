@@ -55,7 +55,7 @@ struct Environments {
 struct Dbt {
     std::filesystem::path project_dir = ".";
     std::string profile;                 // default: the project's dbt_project.yml profile
-    std::string executable = "dbt";
+    std::string executable;              // empty: ece's virtual environment, else dbt on PATH
     std::string target = "ece";
     int threads = 4;
     std::string state_artifact = "dbt-manifest";  // GitHub artifact holding production's manifest

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
+#include "dbt/packages.hpp"
 #include "dbt/plan_output.hpp"
 #include "dbt/sandbox.hpp"
 #include "dbt/select.hpp"
@@ -67,6 +68,20 @@ process::Result run_dbt(const Sandbox& sandbox, const BuildOptions& options, con
 std::vector<std::string> common_arguments(const Sandbox& sandbox) {
     return {"--project-dir", sandbox.project().string(), "--profiles-dir", sandbox.home().string(), "--profile",
             profile_name,    "--target",                 profile_name,      "--target-path", sandbox.target().string()};
+}
+
+// `dbt deps` first when the project declares packages (dbt/packages.hpp), in the sandbox's copy, as dbt runs.
+void install_packages(const Sandbox& sandbox, const BuildOptions& options, const std::map<std::string, std::string>& env) {
+    std::function<void(std::string_view)> on_line;
+    if (options.on_log_line) on_line = [&](std::string_view line) { options.on_log_line(mask_secrets(line)); };
+    const DepsRun run{options.dbt,
+                      {"--project-dir", sandbox.project().string(), "--profiles-dir", sandbox.home().string()},
+                      env,
+                      options.parse_timeout,
+                      on_line,
+                      &sandbox};
+    if (ensure_packages(sandbox.project(), run) == Deps::up_to_date && options.on_log_line)
+        options.on_log_line("dbt deps skipped: dbt_packages/ already holds what package-lock.yml locks");
 }
 
 fs::path parse_branch(const Sandbox& sandbox, const BuildOptions& options, const std::map<std::string, std::string>& env,
@@ -245,6 +260,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
 
     // One parse per run: the branch is parsed as `dbt build` will parse it (the environment's raw schema), so that
     // dbt build reuses it; its sources compare with production's as if parsed with production's raw schema.
+    install_packages(sandbox, options, env);
     PlanOptions plan_options = options.plan_options;
     if (production) alias_raw_schema(plan_options, *production, raw_schema);
     const fs::path branch_file =

@@ -65,7 +65,7 @@ std::map<std::string, std::string> dbt_environment(const BuildTarget& target, co
 std::vector<std::string> buildable_ids(const Plan& plan);
 
 // `--select` arguments naming exactly the planned nodes: each node's fqn joined with dots (dbt's fqn method, which
-// both dbt and the stand-in resolve to that node alone), in plan order.
+// dbt resolves to that node alone), in plan order.
 std::vector<std::string> selection_arguments(const Plan& plan, const Manifest& branch);
 
 struct BuildOptions {

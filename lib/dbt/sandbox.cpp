@@ -19,7 +19,24 @@ namespace {
 
 // Top-level folders of a checkout dbt never gets: git's (the checkout token), ece's own (.ece/pg: the embedded
 // server and its admin password), and dbt's outputs (dbt writes to the sandbox's own target).
-const std::set<std::string> left_out = {".git", ".ece", "target", "logs"};
+// Never copied: the repository's .git and ece's .ece (at the repository's top), dbt's own output (in the project).
+const std::set<std::string> left_out_at_top = {".git", ".ece"};
+const std::set<std::string> left_out_of_project = {"target", "logs"};
+
+bool left_out_of_copy(const fs::path& relative, const fs::path& project_in_root) {
+    if (left_out_at_top.count(relative.string())) return true;
+    const auto parent = relative.parent_path().empty() ? fs::path(".") : relative.parent_path();
+    return parent == project_in_root && left_out_of_project.count(relative.filename().string());
+}
+
+// The top of the git repository holding the project (the first folder upwards with a .git), else the project.
+fs::path repository_root(const fs::path& real_project) {
+    for (auto dir = real_project;; dir = dir.parent_path()) {
+        std::error_code ec;
+        if (fs::exists(fs::symlink_status(dir / ".git", ec))) return dir;
+        if (dir == dir.parent_path()) return real_project;
+    }
+}
 
 bool within(const fs::path& root, const fs::path& p) {
     const auto relative = p.lexically_relative(root);
@@ -119,26 +136,31 @@ Sandbox::Sandbox(const fs::path& project_dir) : user_(dbt_user()) {
     fs::create_directory(scratch_);
     fs::permissions(scratch_, fs::perms::owner_all, fs::perm_options::replace);
     home_ = dir_.path() / "dbt";
-    project_ = home_ / "project";
+    const fs::path copy = home_ / "work";
     target_ = home_ / "target";
     fs::create_directory(home_);
     fs::permissions(home_, fs::perms::owner_all, fs::perm_options::replace);
-    for (const auto& dir : {home_, project_, target_}) {
+    for (const auto& dir : {copy, target_}) {
         fs::create_directory(dir);
         hand_over(dir);
     }
 
     std::error_code ec;
-    const auto real_root = fs::canonical(project_dir, ec);
+    const auto real_project = fs::canonical(project_dir, ec);
     if (ec) throw Error(ErrorKind::usage, "no dbt project folder " + project_dir.string());
+    // The whole repository is copied (a project in a subfolder may use `local: ../` packages of its repository);
+    // links may lead anywhere inside it, never out of it.
+    const auto real_root = repository_root(real_project);
+    const auto project_in_root = real_project.lexically_relative(real_root);
+    project_ = project_in_root == "." ? copy : copy / project_in_root;
     if (user_) close_git_to_others(real_root);
     for (auto it = fs::recursive_directory_iterator(real_root); it != fs::recursive_directory_iterator(); ++it) {
         const auto relative = it->path().lexically_relative(real_root);
-        if (it.depth() == 0 && left_out.count(relative.string())) {
+        if (left_out_of_copy(relative, project_in_root)) {
             it.disable_recursion_pending();
             continue;
         }
-        const auto to = project_ / relative;
+        const auto to = copy / relative;
         const auto status = it->symlink_status();
         if (fs::is_symlink(status)) {
             copy_link(real_root, it->path(), to, relative);

@@ -138,6 +138,7 @@ comment::Report catalog_report(env::Environments& environments, const env::Ident
         report.warnings.push_back("the catalog could not be read for this comment");
     }
     // This run's facts win over the catalog's.
+    report.dbt_version = options.dbt_version;
     report.header.status = status;
     report.header.run_url = options.run_url;
     if (!target.sha.empty()) report.header.head_sha = target.sha;

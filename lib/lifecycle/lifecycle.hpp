@@ -158,7 +158,7 @@ struct Options {
     std::string admin_url;                      // a secret: the server holding production and the catalog
     std::filesystem::path project_dir = ".";     // the dbt project
     std::string dbt = "dbt";                    // dbt executable (a path or a name on PATH)
-    std::string dbt_version;                    // "dbt-core 1.9.1, dbt-postgres 1.9.0": in the dbt build step's line
+    std::string dbt_version;                    // "dbt-core 1.9.1, postgres 1.9.0" (dbt --version): log and comment
     std::filesystem::path work_dir = ".ece/work";  // dbt's target path per environment lives below
     std::optional<std::chrono::milliseconds> ttl;
     std::string run_url;                        // the workflow run, for the comment and deployments

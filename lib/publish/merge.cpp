@@ -4,6 +4,7 @@
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
+#include "dbt/packages.hpp"
 #include "dbt/private_dir.hpp"
 #include "dbt/sandbox.hpp"
 #include "pg/connect.hpp"
@@ -103,8 +104,12 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
         dbt.string(),        "parse",  "--project-dir",    sandbox.project().string(), "--profiles-dir",
         sandbox.home().string(), "--profile", dbt::profile_name, "--target", dbt::profile_name,
         "--target-path",     sandbox.target().string()};
-    const auto result = sandbox.run(
-        argv, dbt::dbt_environment(target, sandbox.home(), environments.config().production.raw_schema), timeout);
+    const auto env = dbt::dbt_environment(target, sandbox.home(), environments.config().production.raw_schema);
+    dbt::ensure_packages(sandbox.project(), {dbt,
+                                             {"--project-dir", sandbox.project().string(), "--profiles-dir",
+                                              sandbox.home().string()},
+                                             env, timeout, {}, &sandbox});
+    const auto result = sandbox.run(argv, env, timeout);
     if (result.exit_code != 0) {
         std::string tail = result.out + result.err;
         if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);

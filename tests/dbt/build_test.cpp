@@ -1,4 +1,4 @@
-// ece-dbt build against a real PostgreSQL with ece's dbt stand-in (tests/dbt_standin, not dbt): production is built
+// ece-dbt build against a real PostgreSQL with real dbt (ece::test::real_dbt()): production is built
 // into schema analytics from small raw tables and its manifest stored in the catalog; a branch of the example project
 // is then built into an environment's schema, deferring everything it did not change to production.
 #include <gmock/gmock.h>
@@ -32,7 +32,6 @@ using ece::test::TempDir;
 using testing::HasSubstr;
 
 const fs::path source_dir = ECE_SOURCE_DIR;
-const fs::path standin = source_dir / "tests/dbt_standin/dbt";
 const fs::path fake_dbt = source_dir / "tests/dbt/fake_dbt_dumps_environment";
 const fs::path fake_dbt_other_nodes = source_dir / "tests/dbt/fake_dbt_runs_other_nodes";
 const fs::path demo_project = source_dir / "examples/ece_demo";
@@ -87,7 +86,7 @@ std::vector<std::string> expected_selection(const std::string& scenario, const s
     return ids;
 }
 
-// One database with production built by the stand-in and its manifest in the catalog, shared by the suite.
+// One database with production built by real dbt and its manifest in the catalog, shared by the suite.
 struct Production {
     std::string url;  // admin URL of the database
     ece::pg::ConnectionFacts admin;
@@ -125,10 +124,10 @@ Production build_production(bool store_manifest) {
                                        prod.admin.password, "analytics", "analytics", "production", "prodsha", ""};
     std::ofstream(*prod.dir / "profiles.yml") << ece::dbt::profiles_yml(target, 1);
     ece::process::Command build;
-    build.argv = {standin.string(), "build", "--project-dir", project.string(), "--profiles-dir",
+    build.argv = {ece::test::real_dbt().string(), "build", "--project-dir", project.string(), "--profiles-dir",
                   prod.dir->path().string(), "--profile", "ece", "--target", "ece"};
     build.env = ece::dbt::dbt_environment(target, prod.dir->path(), "raw");
-    build.timeout = std::chrono::minutes(2);
+    build.timeout = std::chrono::minutes(10);  // real dbt: seconds when idle, minutes on a loaded machine
     const auto result = ece::process::run(build);
     EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
     prod.manifest = project / "target/manifest.json";
@@ -201,7 +200,7 @@ TEST_F(DbtBuild, BuildsExactlyThePlanDeferringTheRestToProduction) {
     std::vector<std::string> log;
     ece::dbt::BuildOptions options;
     options.project_dir = project;
-    options.dbt = standin;
+    options.dbt = ece::test::real_dbt();
     options.on_log_line = [&](std::string_view line) { log.emplace_back(line); };
     auto catalog = ece::pg::connect(production->url, "test catalog");
 
@@ -294,7 +293,7 @@ TEST_F(DbtBuild, FullBuildReasonBuildsEverythingWithoutDeferDespiteProductionSta
     const auto target = make_environment(*production, "pr-own-cluster");
     ece::dbt::BuildOptions options;
     options.project_dir = project;
-    options.dbt = standin;
+    options.dbt = ece::test::real_dbt();
     options.full_build_reason = "environment pr-own-cluster is a digitalocean cluster of its own";
     auto catalog = ece::pg::connect(production->url, "test catalog");
 
@@ -315,7 +314,7 @@ TEST_F(DbtBuild, FailingTestExitsNonZeroWithResultsRecorded) {
                     "select patid from {{ ref('stg_patients') }}\nunion all\nselect patid from {{ ref('stg_patients') }}");
     const auto target = make_environment(*production, "pr-fail");
     const auto r = run_ece_dbt({"build", "--branch", "fail", "--environment", "pr-fail", "--project-dir",
-                                project.string(), "--dbt", standin.string(), "--schema", target.schema,
+                                project.string(), "--dbt", ece::test::real_dbt().string(), "--schema", target.schema,
                                 "--database-url", production->url, "--sha", "failsha"},
                                {{"ECE_DBT_TARGET_URL", target_url(target)}, {"GITHUB_ACTIONS", "true"}});
     EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -347,7 +346,7 @@ TEST_F(DbtBuild, NothingToBuildRecordsAnEmptyBuild) {
     const auto target = make_environment(*production, "pr-same");
     ece::dbt::BuildOptions options;
     options.project_dir = project;
-    options.dbt = standin;
+    options.dbt = ece::test::real_dbt();
     auto catalog = ece::pg::connect(production->url, "test catalog");
     const auto report = ece::dbt::run_build(catalog, target, options);
     EXPECT_EQ(report.status, "nothing_to_build");
@@ -474,7 +473,7 @@ TEST(DbtBuildFull, NoProductionStateBuildsEverythingWithoutDefer) {
     const auto target = make_environment(empty, "pr-full");
     ece::dbt::BuildOptions options;
     options.project_dir = project;
-    options.dbt = standin;
+    options.dbt = ece::test::real_dbt();
     auto catalog = ece::pg::connect(empty.url, "test catalog");
     const auto report = ece::dbt::run_build(catalog, target, options);
     ASSERT_EQ(report.status, "success") << report.message;

@@ -136,9 +136,6 @@ TEST(PlanCommand, UsageErrors) {
     EXPECT_EQ(r.exit_code, 2);
 }
 
-// The real dbt (../shared/tools/dbt); one place, so that the shared test-support function can replace it.
-std::string real_dbt() { return (std::filesystem::path(ECE_SOURCE_DIR) / "../shared/tools/dbt/bin/dbt").string(); }
-
 TEST(PlanCommand, ProjectDirParsesWithItsOwnProfileWithoutABranch) {
     // No profiles.yml anywhere the user's dbt would look: ece writes the profile dbt parses with, as build does,
     // and the raw schema it parses with stands for production's, so the unchanged project plans nothing.
@@ -149,12 +146,21 @@ TEST(PlanCommand, ProjectDirParsesWithItsOwnProfileWithoutABranch) {
     for (const auto& entry : std::filesystem::recursive_directory_iterator(project))
         std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_write,
                                      std::filesystem::perm_options::add);
-    const CommandResult r = run("plan --project-dir " + project.string() + " --dbt " + real_dbt() + " --state " +
+    const CommandResult r = run("plan --project-dir " + project.string() + " --dbt " + ece::test::real_dbt().string() + " --state " +
                                 scenario("base") + " --format json --out " + (dir / "plan.json").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto plan = boost::json::parse(read_file(dir / "plan.json")).as_object();
     EXPECT_EQ(plan.at("selected").as_array().size(), 0u) << r.output;
     EXPECT_TRUE(std::filesystem::exists(project / "target" / "partial_parse.msgpack"));
+}
+
+TEST(PlanCommand, ProjectDirWithoutDbtSaysSo) {
+    TempDir dir;
+    const CommandResult r = run("plan --branch b --project-dir " + dir.path().string() + " --state " +
+                                scenario("base") + " --dbt " + (dir / "no/dbt").string());
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.output, HasSubstr("--dbt names " + (dir / "no/dbt").string() + ", which is not an executable file"));
+    EXPECT_THAT(r.output, HasSubstr("scripts/install-deps.sh"));
 }
 
 TEST(PlanCommand, MalformedManifestErrorNamesOffsetAndPath) {

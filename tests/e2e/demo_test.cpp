@@ -7,6 +7,7 @@
 #include "process/process.hpp"
 #include "support.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -19,9 +20,12 @@ ece::process::Result ece_run(const fs::path& cwd, std::vector<std::string> args)
     command.argv.insert(command.argv.end(), args.begin(), args.end());
     command.cwd = cwd;
     command.inherit_env = true;
-    // As a user runs it: no server given, so ece starts its embedded one under .ece/pg.
-    command.env = {{"ECE_DATABASE_URL", ""}};
-    command.timeout = std::chrono::minutes(3);
+    // As a user runs it: no server given, so ece starts its embedded one under .ece/pg; dbt on PATH (unless
+    // install-deps.sh made ece's own virtual environment, which comes first and is real dbt as well).
+    const char* path = std::getenv("PATH");
+    command.env = {{"ECE_DATABASE_URL", ""},
+                   {"PATH", ece::test::real_dbt().parent_path().string() + ":" + (path ? path : "")}};
+    command.timeout = std::chrono::minutes(10);
     return ece::process::run(command);
 }
 
@@ -35,7 +39,7 @@ TEST(EceDemo, RunsEndToEndInAnEmptyDirectoryAndAgain) {
     } stop{cwd / ".ece/pg"};
     auto first = demo(cwd.path());
     ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
-    EXPECT_THAT(first.out, testing::HasSubstr("stand-in"));
+    EXPECT_THAT(first.out, testing::HasSubstr("dbt-core 1.9.1, postgres 1.9.0"));  // which dbt runs (dbt --version)
     EXPECT_THAT(first.out, testing::HasSubstr("model.ece_demo.stg_patients: body changed"));
     EXPECT_THAT(first.out, testing::HasSubstr("ok dbt build"));
     EXPECT_THAT(first.out, testing::HasSubstr("psql"));  // the hints

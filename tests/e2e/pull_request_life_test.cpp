@@ -1,6 +1,6 @@
 // A pull request's whole life, through the real `ece` binary as GitHub Actions runs it (GITHUB_EVENT_PATH with
 // payloads made from GitHub's real webhook examples, INPUT_* variables, GITHUB_OUTPUT), against a real PostgreSQL
-// and FakeGitHub, with the example dbt project and ece's dbt stand-in (not dbt):
+// and FakeGitHub, with the example dbt project and real dbt:
 //   #1 opened -> synchronize -> merged (published); #2 opened -> closed unmerged; #3 expired -> gc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -115,7 +115,7 @@ protected:
         ece::lifecycle::Options options;
         options.admin_url = admin_url_;
         options.project_dir = ws;
-        options.dbt = (source_dir / "tests/dbt_standin/dbt").string();
+        options.dbt = ece::test::real_dbt().string();
         options.work_dir = ws / ".ece/work";
         std::ostringstream log_text;
         ece::lifecycle::Log log(log_text, false);
@@ -165,17 +165,17 @@ protected:
     }
 
     // What build-manifest of workflows/preview-fork-safe.yml uploads, made from a fork's checkout: the project as
-    // project.tar.gz, `dbt parse`'s manifest (the stand-in's, with a dummy profile: no database) and
+    // project.tar.gz, `dbt parse`'s manifest (real dbt's, with a dummy profile: no database) and
     // pull-request.json. Written into <trusted workspace>/.ece-fork, where the privileged job downloads it.
     fs::path fork_artifact(const fs::path& fork, const fs::path& trusted, int number, const std::string& head_sha) {
         write(dir_ / "parse-profiles/profiles.yml",
               "ece_demo:\n  target: parse\n  outputs:\n    parse: {type: postgres, host: localhost, port: 5432, user: parse,"
               " password: parse, dbname: parse, schema: parse, threads: 1}\n");
         ece::process::Command parse;
-        parse.argv = {(source_dir / "tests/dbt_standin/dbt").string(), "parse", "--project-dir", fork.string(),
+        parse.argv = {ece::test::real_dbt().string(), "parse", "--project-dir", fork.string(),
                       "--profiles-dir", (dir_ / "parse-profiles").string(), "--target-path", (fork / "target").string()};
         parse.cwd = fork;
-        parse.timeout = std::chrono::minutes(1);
+        parse.timeout = std::chrono::minutes(10);
         const auto parsed = ece::process::run(parse);
         EXPECT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
         const fs::path artifact = trusted / ".ece-fork";
@@ -302,7 +302,7 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_THAT(run.log, testing::HasSubstr("::group::env up"));
     EXPECT_THAT(run.log, testing::HasSubstr("::add-mask::"));  // the environment's password, before its URL output
-    EXPECT_THAT(run.log, testing::HasSubstr("not dbt"));  // the stand-in says so
+    EXPECT_THAT(run.log, testing::HasSubstr("dbt-core 1.9.1, postgres 1.9.0"));  // which dbt runs, from dbt --version
     EXPECT_EQ(run.outputs["step"], "preview");
     EXPECT_EQ(run.outputs["env-name"], "pr-1");
     EXPECT_EQ(run.outputs["schema"], base);
@@ -442,22 +442,19 @@ TEST_F(PullRequestLife, OpenedSynchronizedMergedThenAnotherClosedAndAnExpiredOne
 // request GitHub does not confirm, or whose project climbs out of its folder, are refused with nothing created.
 TEST_F(PullRequestLife, AForksArtifactIsBuiltAsTheEnvironmentAndHostileOnesAreRefused) {
     build_production();
-    // A dbt in front of the stand-in that records its environment; as root, ece runs it as ece-dbt, so it and its
-    // records folder are open to other users.
-    const fs::path wrapper = dir_ / "wrapper";
+    // A wrapper in front of real dbt that records its environment (a test's wrapper, named as such), chosen by the
+    // trusted ece.yml's dbt.executable; as root, ece runs it as ece-dbt, so its records folder is open to others.
     const fs::path records = dir_ / "dbt-records";
     fs::create_directories(records);
     fs::permissions(records, fs::perms::all);
-    write(wrapper / "dbt", "#!/bin/sh\nenv > '" + (records / "dbt-env").string() + "'\nexec '" +
-                               (source_dir / "tests/dbt_standin/dbt").string() + "' \"$@\"\n");
-    fs::permissions(wrapper / "dbt", fs::perms(0755));
-    const std::map<std::string, std::string> privileged = {
-        {"PATH", wrapper.string() + ":" + std::getenv("PATH")}, {"GITHUB_TOKEN", github_.token()},
-        {"DATABASE_URL", admin_url_}};
+    const fs::path wrapper = ece::test::dbt_wrapper(dir_ / "wrapper", "env > '" + (records / "dbt-env").string() + "'");
+    const std::map<std::string, std::string> privileged = {{"GITHUB_TOKEN", github_.token()},
+                                                           {"DATABASE_URL", admin_url_}};
     const std::map<std::string, std::string> fork_inputs = {{"COMMAND", "preview"}, {"FORK-ARTIFACT", ".ece-fork"}};
 
     github_.add_pull({.number = 5, .head_ref = "patch-1", .head_sha = sha_of('5')});
     auto trusted = workspace("fork-base", {});
+    std::ofstream(trusted / "ece.yml", std::ios::app) << "dbt: {executable: '" << wrapper.string() << "'}\n";
     fork_artifact(workspace("fork-5", {change_a}), trusted, 5, sha_of('5'));
     auto run = ece("workflow_run", workflow_run_event("patch-1", sha_of('5')), trusted, sha_of('5'), fork_inputs,
                    privileged);

@@ -1,6 +1,6 @@
 // A pull request's life on provider digitalocean, through the real `ece` binary as GitHub Actions runs it: the fake
 // DigitalOcean API hands out clusters that are real PostgreSQL servers with TLS (tests/support_do), GitHub is
-// FakeGitHub, dbt is ece's stand-in building the example project.
+// FakeGitHub, real dbt builds the example project.
 //   #1 opened -> its own cluster, data staged into it, the whole project built there, a comment with the cluster's
 //      size and monthly cost; merged -> the cluster resized to production's size and tagged production, the old
 //      production cluster deleted. #2 opened -> closed unmerged: its cluster deleted.

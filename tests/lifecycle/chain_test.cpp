@@ -179,17 +179,17 @@ TEST_F(Chains, ThePreviewBuildsTheNodesTheSelectInputNames) {
     const fs::path project = dir_ / "project";
     fs::copy(fs::path(ECE_SOURCE_DIR) / "examples/ece_demo", project, fs::copy_options::recursive);
     fs::remove_all(project / "target");
-    const fs::path standin = fs::path(ECE_SOURCE_DIR) / "tests/dbt_standin/dbt";
+    const fs::path dbt = ece::test::real_dbt();
     auto envs = environments();
     {
         // Production's state is the same project: nothing differs.
         auto conn = pg::connect(admin_url_, "test");
         const auto manifest =
-            publish::parse_main(envs, project, standin, dir_ / "production_target", std::chrono::minutes(2));
+            publish::parse_main(envs, project, dbt, dir_ / "production_target", std::chrono::minutes(10));
         dbt::store_production_manifest(conn, manifest, "prodsha", "test production");
     }
     options_.project_dir = project;
-    options_.dbt = standin.string();
+    options_.dbt = dbt.string();
     options_.also_select = {"sex_codes"};
     lifecycle::FileCommentSink file(dir_ / "comment.md");
     lifecycle::Services services;

@@ -1,4 +1,4 @@
-// Publishing from the catalog, end to end on real PostgreSQL with ece's dbt stand-in (tests/dbt_standin, not dbt):
+// Publishing from the catalog, end to end on real PostgreSQL with real dbt (ece::test::real_dbt()):
 // production built from small raw tables with its manifest stored, an environment made by lib/env, a changed model
 // built into it by lib/dbt's run_build, then publish_merged (and the ece-publish binary) from the catalog.
 #include "core/error.hpp"
@@ -33,7 +33,6 @@ using ece::test::TempDir;
 using testing::HasSubstr;
 
 const fs::path source_dir = ECE_SOURCE_DIR;
-const fs::path standin = source_dir / "tests/dbt_standin/dbt";
 const fs::path demo_project = source_dir / "examples/ece_demo";
 
 const char* const raw_data = ece::test::demo_raw_data_sql;
@@ -71,7 +70,7 @@ ece::process::Result ece_publish(const std::vector<std::string>& args) {
     ece::process::Command command;
     command.argv = {ECE_PUBLISH_BIN};
     command.argv.insert(command.argv.end(), args.begin(), args.end());
-    command.timeout = std::chrono::minutes(2);
+    command.timeout = std::chrono::minutes(10);
     return ece::process::run(command);
 }
 
@@ -103,10 +102,10 @@ protected:
         fs::create_directories(dir / "prodhome");
         write_file(dir / "prodhome/profiles.yml", ece::dbt::profiles_yml(target, 1));
         ece::process::Command build;
-        build.argv = {standin.string(), "build", "--project-dir", project.string(), "--profiles-dir",
+        build.argv = {ece::test::real_dbt().string(), "build", "--project-dir", project.string(), "--profiles-dir",
                       (dir / "prodhome").string(), "--profile", "ece", "--target", "ece"};
         build.env = ece::dbt::dbt_environment(target, dir / "prodhome", "raw");
-        build.timeout = std::chrono::minutes(2);
+        build.timeout = std::chrono::minutes(10);  // real dbt: seconds when idle, minutes on a loaded machine
         const auto result = ece::process::run(build);
         ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
         ece::dbt::store_production_manifest(conn, project / "target/manifest.json", "prodsha", "test production");
@@ -132,7 +131,7 @@ protected:
         const auto target = ece::dbt::build_target_for(*environments, id, "prhead");
         ece::dbt::BuildOptions options;
         options.project_dir = project;
-        options.dbt = standin;
+        options.dbt = ece::test::real_dbt();
         std::string log;
         options.on_log_line = [&](std::string_view line) { log += std::string(line) + "\n"; };
         const auto report = ece::dbt::run_build(conn, target, options);
@@ -144,7 +143,7 @@ protected:
         publish::MergeOptions options;
         options.publish.on_stale = on_stale;
         options.project_dir = main_project;
-        options.dbt = standin;
+        options.dbt = ece::test::real_dbt();
         return options;
     }
 
@@ -269,7 +268,7 @@ TEST_F(CatalogPublish, RollbackRetiresTheRolledBackPublishsManifestAndRollingThe
     ASSERT_TRUE(production.dir) << production.missing_reason;
     EXPECT_THAT(production.source, HasSubstr("publish #" + std::to_string(a.publish.id)));
     const auto main_manifest = ece::dbt::load_manifest(
-        publish::parse_main(*environments, b_project, standin, dir.path() / "b_target", std::chrono::minutes(2)));
+        publish::parse_main(*environments, b_project, ece::test::real_dbt(), dir.path() / "b_target", std::chrono::minutes(10)));
     const auto plan = ece::dbt::plan_changes(main_manifest, ece::dbt::load_manifest(*production.dir / "manifest.json"),
                                              ece::dbt::parse_selector("state:modified+"), production.source);
     EXPECT_THAT(plan.selected_ids(), testing::Contains("model.ece_demo.observed_diagnoses"));
@@ -368,7 +367,7 @@ TEST_F(CatalogPublish, CommandLinePublishesFromTheCatalogOnceWithoutPrintingSecr
                                     "\n  raw_schema: raw\nenvironments:\n  prefix: " + config.environments.prefix +
                                     "\n");
     const std::vector<std::string> common = {"--pr", "1", "--sha", "clisha", "--project-dir", pr_project.string(),
-                                             "--dbt", standin.string(), "--config", (dir / "ece.yml").string(),
+                                             "--dbt", ece::test::real_dbt().string(), "--config", (dir / "ece.yml").string(),
                                              "--database-url", url};
     auto with = [&](std::vector<std::string> extra) {
         auto args = common;

@@ -331,7 +331,7 @@ void build_production(const std::string& admin_url, const fs::path& work, const 
     fs::create_directories(work / "production-profile");
     std::ofstream(work / "production-profile/profiles.yml") << dbt::profiles_yml(target, 1);
     auto env = dbt::dbt_environment(target, work / "production-profile", "raw");
-    auto built = run({standin_dbt.string(), "build", "--project-dir", project.string(), "--profiles-dir",
+    auto built = run({ece::test::real_dbt().string(), "build", "--project-dir", project.string(), "--profiles-dir",
                       (work / "production-profile").string(), "--profile", "ece", "--target", "ece"},
                      env, work);
     if (built.exit_code != 0) throw std::runtime_error("production build failed: " + built.out + built.err);
@@ -400,7 +400,7 @@ std::vector<std::string> PullRequestSetup::stage_branch(int pr) const {
 
 std::vector<std::string> PullRequestSetup::build(const std::string& sha, int pr) const {
     return {ece_dbt_binary, "build", "--config", config, "--branch", branch(pr), "--pr", std::to_string(pr),
-            "--project-dir", project.string(), "--dbt", standin_dbt.string(), "--sha", sha};
+            "--project-dir", project.string(), "--dbt", ece::test::real_dbt().string(), "--sha", sha};
 }
 
 std::vector<std::string> PullRequestSetup::down(int pr) const {

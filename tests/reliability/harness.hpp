@@ -19,7 +19,6 @@ namespace ece::reliability {
 namespace fs = std::filesystem;
 
 inline const fs::path source_dir = ECE_SOURCE_DIR;
-inline const fs::path standin_dbt = source_dir / "tests/dbt_standin/dbt";
 inline const fs::path demo_project = source_dir / "examples/ece_demo";
 
 // The built binaries (paths compiled in by CMake).
@@ -118,7 +117,7 @@ fs::path copy_demo_project(const fs::path& where, bool changed);
 // Edits a copy of the example project (adds or changes models) before it is built or published.
 using ProjectEdit = std::function<void(const fs::path& project)>;
 
-// Builds production (schema analytics, from raw) with the stand-in as the admin and stores its manifest; the
+// Builds production (schema analytics, from raw) with real dbt as the admin and stores its manifest; the
 // project is work/production, the example project with edit applied.
 void build_production(const std::string& admin_url, const fs::path& work, const ProjectEdit& edit = {});
 
@@ -127,7 +126,7 @@ std::string create_production_role(const std::string& admin_url, const std::stri
 
 // Everything the suites start from, in the database admin_url names: a production role owning schema analytics,
 // work/ece.yml, demo data of `rows` rows in work/data staged into production's raw schema (ece-stage, the real
-// binary, must succeed), and production built by the stand-in. Returns the production role.
+// binary, must succeed), and production built by real dbt. Returns the production role.
 std::string set_up_production(const std::string& admin_url, const fs::path& work, const std::string& prefix,
                               int rows, const std::map<std::string, std::string>& env, const ProjectEdit& edit = {});
 

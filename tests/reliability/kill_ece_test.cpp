@@ -172,7 +172,7 @@ private:
         sha_ = merged ? merge_sha : head_sha;
     }
 
-    // The container action's environment: GitHub's variables, the action's inputs, the dbt stand-in on PATH.
+    // The container action's environment: GitHub's variables, the action's inputs, real dbt on PATH.
 
     std::map<std::string, std::string> environment() const {
         auto env = with_github(setup_.env, github_);
@@ -183,7 +183,7 @@ private:
             {"GITHUB_SHA", sha_}, {"GITHUB_RUN_ID", "4242"}, {"GITHUB_SERVER_URL", "https://github.com"},
             {"GITHUB_OUTPUT", (setup_.dir / "github-output").string()},
             {"GITHUB_STEP_SUMMARY", (setup_.dir / "summary.md").string()},
-            {"PATH", standin_dbt.parent_path().string() + ":" + std::getenv("PATH")},
+            {"PATH", ece::test::real_dbt().parent_path().string() + ":" + std::getenv("PATH")},
             {"INPUT_COMMAND", "auto"}, {"INPUT_GITHUB-TOKEN", github_.token()}, {"INPUT_DATABASE-URL", setup_.url},
             {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"}};
         env.insert(actions.begin(), actions.end());

@@ -1,5 +1,5 @@
-// kill -9 at seeded random points: ece's real binaries (ece-stage load, ece-env up/down, ece-dbt build with the dbt
-// stand-in) are SIGKILLed (their whole process group) at a time offset drawn from [0, the step's uninterrupted
+// kill -9 at seeded random points: ece's real binaries (ece-stage load, ece-env up/down, ece-dbt build with real
+// dbt) are SIGKILLed (their whole process group) at a time offset drawn from [0, the step's uninterrupted
 // duration), then run again. Every re-run must succeed and converge to what an uninterrupted run leaves; production
 // must be entirely before or entirely after at every moment; nothing may be left behind (leftovers()).
 // ECE_FAULT_SEED=<n> replays other points; each test prints its seed and figures (RELIABILITY.md records them).
@@ -75,7 +75,7 @@ TEST(KillNine, StagingIntoProductionIsAllOrNothingAndConverges) {
 }
 
 // One pull request's life, each step killed once per cycle: ece-env up, ece-stage load --branch, ece-dbt build
-// (the stand-in), ece-env down. Production (analytics, raw) never changes.
+// (real dbt), ece-env down. Production (analytics, raw) never changes.
 TEST(KillNine, EnvironmentLifecycleConvergesAfterEveryKill) {
     const auto started = std::chrono::steady_clock::now();
     PullRequestSetup setup("kill_env");

@@ -1,7 +1,7 @@
 // Load: pull requests at once on one server, through the real binaries. The project is the example project with 20
 // leaf models (models/load/leaf_01..20, tables reading stg_patients); pull request k changes leaf k. 24 chains run
-// together, each in its own thread and checkout: ece-env up, ece-stage load --branch, ece-dbt build (the dbt
-// stand-in). Then the 20 are merged (main holds all 20 changes, as after a merge queue's batch) and their 20
+// together, each in its own thread and checkout: ece-env up, ece-stage load --branch, ece-dbt build (real
+// dbt). Then the 20 are merged (main holds all 20 changes, as after a merge queue's batch) and their 20
 // `ece-publish --rebuild` jobs start together, each with its own checkout of the merged main, while the other 4
 // pull requests close (ece-env down) and a reader queries production without pause. Every command must succeed,
 // production must end with all 20 changes, one publish record per pull request, the reader must never fail, and
@@ -137,7 +137,7 @@ TEST(Load, TwentyPullRequestsUpBuiltAndPublishedConcurrently) {
         chains.push_back({{ece_env_binary, "--config", config, "up", "--branch", branch, "--pr", pr},
                           stage,
                           {ece_dbt_binary, "build", "--config", config, "--branch", branch, "--pr", pr,
-                           "--project-dir", project.string(), "--dbt", standin_dbt.string(), "--sha", "head" + pr}});
+                           "--project-dir", project.string(), "--dbt", ece::test::real_dbt().string(), "--sha", "head" + pr}});
     }
     const auto started = std::chrono::steady_clock::now();
     const auto built = run_concurrently(chains, env, dir.path());
@@ -182,7 +182,7 @@ TEST(Load, TwentyPullRequestsUpBuiltAndPublishedConcurrently) {
         }
         const fs::path main = checkout(dir / ("main-" + pr), all_changes);
         jobs.push_back({{ece_publish_binary, "--config", config, "--pr", pr, "--sha", "merge" + pr, "--rebuild",
-                         "--project-dir", main.string(), "--dbt", standin_dbt.string()}});
+                         "--project-dir", main.string(), "--dbt", ece::test::real_dbt().string()}});
     }
     const auto publish_started = std::chrono::steady_clock::now();
     ProductionReader reader(url);

@@ -125,7 +125,7 @@ TEST_F(PrivateCluster, RestartDuringPublishFailsClearlyChangesNothingAndTheRerun
              {ece_env_binary, "--config", config, "up", "--branch", "feature", "--pr", "1"},
              stage_branch,
              {ece_dbt_binary, "build", "--config", config, "--branch", "feature", "--pr", "1", "--project-dir",
-              project.string(), "--dbt", standin_dbt.string(), "--sha", "b1"}}) {
+              project.string(), "--dbt", ece::test::real_dbt().string(), "--sha", "b1"}}) {
         auto r = run(argv, env, dir.path());
         ASSERT_EQ(r.exit_code, 0) << argv[1] << ": " << r.out << r.err;
     }

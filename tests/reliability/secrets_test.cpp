@@ -19,7 +19,16 @@ namespace {
 
 using testing::IsEmpty;
 
-const fs::path reporting_dbt = source_dir / "tests/reliability/fake_dbt_reports_environment";
+// Real dbt behind a wrapper that appends the environment it was started with to <project>/.dbt-environments, so the
+// test can scan what every dbt ece starts could see.
+fs::path reporting_dbt_in(const fs::path& dir) {
+    return test::dbt_wrapper(dir, R"(project="$PWD" previous=""
+for arg in "$@"; do
+    [ "$previous" = "--project-dir" ] && project="$arg"
+    previous="$arg"
+done
+{ echo "== dbt $*"; env; } >> "$project/.dbt-environments")");
+}
 
 struct Scanned {
     std::string what;
@@ -58,6 +67,7 @@ TEST(Secrets, NoBinaryPrintsOrWritesAPlantedSecret) {
         << "      schema: analytics\n      threads: 1\n";
 
     const std::string config = (dir / "ece.yml").string();
+    const fs::path reporting_dbt = reporting_dbt_in(dir / "reporting-dbt");
     const std::string csv = "patients=" + (dir / "data/patients.csv").string();
     std::ofstream(dir / "bad.csv") << "a,b\n1,2,3\n";
     struct Case {

@@ -19,6 +19,29 @@ std::filesystem::path fixture(std::string_view relative) {
     return path;
 }
 
+std::filesystem::path real_dbt() {
+    auto path = std::filesystem::path(ECE_SOURCE_DIR) / ".." / "shared" / "tools" / "dbt" / "bin" / "dbt";
+    if (!std::filesystem::exists(path)) {
+        throw std::runtime_error("real dbt missing: " + path.string() +
+                                 " (is ../shared/ beside the checkout? scripts/install-deps.sh installs its packages)");
+    }
+    return std::filesystem::weakly_canonical(path);
+}
+
+std::filesystem::path dbt_wrapper(const std::filesystem::path& dir, std::string_view before) {
+    std::filesystem::create_directories(dir);
+    const auto script = dir / "dbt";
+    {
+        std::ofstream out(script, std::ios::binary | std::ios::trunc);
+        out << "#!/bin/sh\n# A test's wrapper around real dbt (not dbt itself): the fault or observation below, then dbt.\n"
+            << before << "\nexec '" << real_dbt().string() << "' \"$@\"\n";
+        if (!out.flush()) throw std::runtime_error("cannot write " + script.string());
+    }
+    // As root, ece runs dbt as its own unprivileged user (dbt/sandbox.hpp): the wrapper must be theirs to run.
+    std::filesystem::permissions(script, std::filesystem::perms(0755));
+    return script;
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path.string());

@@ -13,6 +13,15 @@ namespace ece::test {
 // ../shared/fixtures/<relative>, failing the test run clearly when shared/ is missing.
 std::filesystem::path fixture(std::string_view relative);
 
+// Real dbt (../shared/tools/dbt/bin/dbt: dbt-core 1.9.1 + dbt-postgres 1.9.0), the one dbt every test runs,
+// failing the test run clearly when shared/ is missing.
+std::filesystem::path real_dbt();
+
+// A thin wrapper around real dbt that adds a test's fault or observation, named as such: writes dir/dbt, a shell
+// script that runs `before` (sh code; "$@" are dbt's arguments, $PWD the directory ece started dbt in) and then execs
+// real dbt with the same arguments. Returns the script's path.
+std::filesystem::path dbt_wrapper(const std::filesystem::path& dir, std::string_view before);
+
 // Whole file as a string.
 std::string read_file(const std::filesystem::path& path);
 

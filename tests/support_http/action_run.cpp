@@ -43,7 +43,7 @@ ActionResult run_action(const ActionRun& run) {
         {"GITHUB_REPOSITORY", "octo-org/warehouse"}, {"GITHUB_WORKSPACE", run.workspace.string()},
         {"GITHUB_SHA", run.sha}, {"GITHUB_RUN_ID", "4242"}, {"GITHUB_OUTPUT", output.string()},
         {"GITHUB_STEP_SUMMARY", (run.files / "summary.md").string()}, {"SSL_CERT_FILE", run.ca_file.string()},
-        {"PATH", (std::filesystem::path(ECE_SOURCE_DIR) / "tests/dbt_standin").string() + ":" + (path ? path : "")},
+        {"PATH", ece::test::real_dbt().parent_path().string() + ":" + (path ? path : "")},
         {"INPUT_COMMAND", "auto"}, {"INPUT_GITHUB-TOKEN", run.token}, {"INPUT_DATABASE-URL", run.database_url},
         {"INPUT_PROJECT-DIR", "."}, {"INPUT_CONFIG", "ece.yml"}, {"INPUT_COMMENT-BEHAVIOR", "update"},
     };

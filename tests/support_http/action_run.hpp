@@ -21,7 +21,7 @@ struct ActionRun {
     std::filesystem::path ca_file;    // SSL_CERT_FILE: the local servers' CA(s)
     std::map<std::string, std::string> inputs{};  // further or other inputs, by name (INPUT_ is added)
     std::map<std::string, std::string> env{};     // further or other variables
-    std::chrono::seconds timeout{120};
+    std::chrono::seconds timeout{600};  // real dbt: seconds when idle, minutes on a loaded machine
 };
 
 struct ActionResult {
@@ -31,7 +31,7 @@ struct ActionResult {
     std::map<std::string, std::string> outputs;
 };
 
-// Runs it with the dbt stand-in (tests/dbt_standin) first on PATH; the default inputs are command auto, project-dir
+// Runs it with real dbt (ece::test::real_dbt()) first on PATH; the default inputs are command auto, project-dir
 // ".", config ece.yml and comment-behavior update.
 ActionResult run_action(const ActionRun& run);
 

@@ -1,0 +1,47 @@
+#pragma once
+// dbt packages: a project that declares packages (packages.yml or dependencies.yml) needs `dbt deps` before any
+// other dbt command. ensure_packages runs it, unless dbt_packages/ already holds what the declaration and
+// package-lock.yml say (the stamp ece writes after a successful deps, every installed package present).
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ece::dbt {
+
+class Sandbox;
+
+struct DeclaredPackage {
+    std::string spec;                // "local: ../vendor/dbt_utils", "package: dbt-labs/dbt_utils 1.1.1", "git: URL"
+    std::string name;                // what dbt's messages call it: the local path, hub name or git URL
+    std::filesystem::path file;      // packages.yml or dependencies.yml
+    int line = 0;                    // 1-based
+};
+
+// The packages the project declares, in order; empty when it declares none. Throws ece::Error(input) naming the file
+// and line for a declaration dbt could not read either.
+std::vector<DeclaredPackage> declared_packages(const std::filesystem::path& project_dir);
+
+// True when dbt_packages/ holds what the declaration and package-lock.yml say: ece's stamp of both matches and every
+// installed package (symlinks of local packages included) is there.
+bool packages_up_to_date(const std::filesystem::path& project_dir);
+
+struct DepsRun {
+    std::filesystem::path dbt;
+    std::vector<std::string> arguments;            // after `deps`: --project-dir, --profiles-dir, ...
+    std::map<std::string, std::string> env;        // dbt's scrubbed environment
+    std::chrono::seconds timeout{std::chrono::minutes(10)};
+    std::function<void(std::string_view line)> on_log_line;  // masked
+    const Sandbox* sandbox = nullptr;  // runs deps there, as dbt's user (sandbox.hpp); null: in project_dir, as ece
+};
+
+enum class Deps { none_declared, up_to_date, installed };
+
+// `dbt deps` when needed (see above), then the stamp. A failing deps is ece::Error(external) naming the package(s)
+// dbt's output mentions (all declared ones when it mentions none), where each is declared, and dbt's error.
+Deps ensure_packages(const std::filesystem::path& project_dir, const DepsRun& run);
+
+}  // namespace ece::dbt
