@@ -46,12 +46,9 @@ const char* const usage_text =
     "                    [--also-select DBT_SELECTOR]... [--format text|json] [--out FILE] [--ignore-config KEY]...\n"
     "                    [--database-url URL]\n"
     "       ece-dbt build --branch B [--project-dir P] [--dbt PATH] [--state DIR] [--select SELECTOR]\n"
-    "                     [--also-select DBT_SELECTOR]... [--full-refresh] ...
-"
-    "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]
-"
-    "       ece-dbt diff --branch B [--pr N] [--manifest FILE] [--format text|json] [--out FILE] [--database-url URL]
-";
+    "                     [--also-select DBT_SELECTOR]... [--full-refresh] ...\n"
+    "       ece-dbt store-manifest --manifest FILE --sha SHA [--source TEXT] [--database-url URL]\n"
+    "       ece-dbt diff --branch B [--pr N] [--manifest FILE] [--format text|json] [--out FILE] [--database-url URL]\n";
 
 // The GitHub Actions artifact source of production state (lib/github): not in this build yet, so say so
 // whenever a token and an artifact name would have asked for it.

@@ -73,12 +73,10 @@ ChosenDbt choose_dbt(const config::Config& config, const std::optional<std::stri
     choices.push_back({config.dbt.executable, "ece.yml dbt.executable"});
     const auto found = dbt::find_executable(choices, config.root);
     const auto version = dbt::version_of(found.path);
-    std::string log = "dbt: " + found.path.string() + " (chosen by " + found.chosen_by + "): " + version.summary + "
-";
+    std::string log = "dbt: " + found.path.string() + " (chosen by " + found.chosen_by + "): " + version.summary + "\n";
     std::istringstream lines(version.text);
     for (std::string line; std::getline(lines, line);)
-        if (!line.empty()) log += "  " + line + "
-";
+        if (!line.empty()) log += "  " + line + "\n";
     return {found.path, version.summary, log};
 }
 

@@ -25,8 +25,6 @@ namespace fs = std::filesystem;
 namespace ece::dbt {
 namespace {
 
-}
-
 bool holds_relation(const Node& node) {
     return (node.type == ResourceType::model || node.type == ResourceType::seed ||
             node.type == ResourceType::snapshot) &&
@@ -86,6 +84,7 @@ void install_packages(const Sandbox& sandbox, const BuildOptions& options, const
 
 fs::path parse_branch(const Sandbox& sandbox, const BuildOptions& options, const std::map<std::string, std::string>& env,
                       const fs::path& target_path) {
+    install_packages(sandbox, options, env);
     std::vector<std::string> argv = {options.dbt.string(), "parse"};
     const auto common = common_arguments(sandbox);
     argv.insert(argv.end(), common.begin(), common.end());
@@ -260,7 +259,6 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
 
     // One parse per run: the branch is parsed as `dbt build` will parse it (the environment's raw schema), so that
     // dbt build reuses it; its sources compare with production's as if parsed with production's raw schema.
-    install_packages(sandbox, options, env);
     PlanOptions plan_options = options.plan_options;
     if (production) alias_raw_schema(plan_options, *production, raw_schema);
     const fs::path branch_file =

@@ -72,7 +72,7 @@ void copy_link(const fs::path& real_root, const fs::path& from, const fs::path& 
                       from);
     const auto resolved = fs::weakly_canonical(fs::canonical(from.parent_path()) / text, ec);
     const auto inside = resolved.lexically_relative(real_root);
-    if (left_out.count(inside.begin()->string()))
+    if (left_out_at_top.count(inside.begin()->string()))
         throw refused("the symbolic link " + relative.string() + " leads into the project's " +
                           inside.begin()->string() + " (to " + text.string() + ")",
                       from);
