@@ -24,8 +24,6 @@ namespace fs = std::filesystem;
 namespace ece::dbt {
 namespace {
 
-}
-
 bool holds_relation(const Node& node) {
     return (node.type == ResourceType::model || node.type == ResourceType::seed ||
             node.type == ResourceType::snapshot) &&
