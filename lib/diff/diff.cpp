@@ -1,7 +1,7 @@
 #include "diff/diff.hpp"
 
 #include "core/error.hpp"
-#include "diff/as_role.hpp"
+#include "pg/as_role.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
 
@@ -69,6 +69,34 @@ std::string column_ref(const std::string& name) { return "t." + pg::quote_ident(
 
 // A value's text through its type's output function (format, not a cast: casts can be user-defined).
 std::string text_of(const std::string& expr) { return "pg_catalog.format('%s', " + expr + ")"; }
+
+// A query's select list with its column definition list for pg::select_as_role: every column cast to the type the
+// list names, so the two agree exactly.
+class SelectList {
+public:
+    void add(const std::string& expr, const char* type) { columns_.emplace_back(expr, type); }
+    std::string sql() const {
+        std::string out = "SELECT ";
+        for (std::size_t i = 0; i < columns_.size(); ++i) {
+            out += (i ? ", (" : "(") + columns_[i].first + ")::" + columns_[i].second;
+        }
+        return out;
+    }
+    std::string definition() const {
+        std::string out;
+        for (std::size_t i = 0; i < columns_.size(); ++i) {
+            out += (i ? ", c" : "c") + std::to_string(i) + " " + columns_[i].second;
+        }
+        return out;
+    }
+
+private:
+    std::vector<std::pair<std::string, const char*>> columns_;
+};
+
+constexpr const char* int8_type = "pg_catalog.int8";
+constexpr const char* text_type = "pg_catalog.text";
+constexpr const char* text_array_type = "pg_catalog.text[]";
 
 // The plan of one model's diff: which columns both sides share, how each is hashed, the key.
 struct Shape {
@@ -219,7 +247,7 @@ std::string has_bit(const std::string& word, std::size_t i) {
 
 struct Aggregate {
     std::string sql;
-    std::size_t columns = 0;  // common columns: changed, nulls before, nulls after each
+    std::string definition;  // its column definition list
 };
 
 // The keys of both sides matched by a hash full join instead of grouped: no aggregate state per key, so about
@@ -279,47 +307,48 @@ Aggregate aggregate_sql(const Shape& s, const ModelSpec& spec, const std::string
     } else {
         from = "SELECT s.h, " + counts + masks + " FROM (" + inner + ") s GROUP BY s.h";
     }
-    std::vector<std::string> out = {"COALESCE(pg_catalog.sum(g.np), 0)", "COALESCE(pg_catalog.sum(g.ne), 0)"};
+    // Counts are int8 (sums of counts are numeric before the cast), examples text[].
+    SelectList out;
+    out.add("COALESCE(pg_catalog.sum(g.np), 0)", int8_type);
+    out.add("COALESCE(pg_catalog.sum(g.ne), 0)", int8_type);
     auto word = [](const char* prefix, std::size_t i) { return std::string("g.") + prefix + std::to_string(i / bits_per_word); };
     if (keyed) {
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 1)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 2)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 3)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 0)");
-        out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 4)");
-        out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE g.kind = 4), 0)");
-        out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE g.kind = 4), 0)");
+        out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 1)", int8_type);
+        out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 2)", int8_type);
+        out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 3)", int8_type);
+        out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 0)", int8_type);
+        out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 4)", int8_type);
+        out.add("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE g.kind = 4), 0)", int8_type);
+        out.add("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE g.kind = 4), 0)", int8_type);
         for (std::size_t i = 0; i < s.common.size(); ++i) {
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.kind = 3 AND " + has_bit(word("c", i), i) + ")");
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND " + has_bit(word("np", i), i) + ")");
-            out.push_back("pg_catalog.count(*) FILTER (WHERE g.ne = 1 AND " + has_bit(word("ne", i), i) + ")");
+            out.add("pg_catalog.count(*) FILTER (WHERE g.kind = 3 AND " + has_bit(word("c", i), i) + ")", int8_type);
+            out.add("pg_catalog.count(*) FILTER (WHERE g.np = 1 AND " + has_bit(word("np", i), i) + ")", int8_type);
+            out.add("pg_catalog.count(*) FILTER (WHERE g.ne = 1 AND " + has_bit(word("ne", i), i) + ")", int8_type);
         }
     } else {
-        out.push_back("COALESCE(pg_catalog.sum(GREATEST(g.np - g.ne, 0)), 0)");
-        out.push_back("COALESCE(pg_catalog.sum(GREATEST(g.ne - g.np, 0)), 0)");
-        out.push_back("0::pg_catalog.int8");
-        out.push_back("COALESCE(pg_catalog.sum(LEAST(g.np, g.ne)), 0)");
-        out.push_back("0::pg_catalog.int8");
-        out.push_back("0::pg_catalog.int8");
-        out.push_back("0::pg_catalog.int8");
+        out.add("COALESCE(pg_catalog.sum(GREATEST(g.np - g.ne, 0)), 0)", int8_type);
+        out.add("COALESCE(pg_catalog.sum(GREATEST(g.ne - g.np, 0)), 0)", int8_type);
+        out.add("0", int8_type);
+        out.add("COALESCE(pg_catalog.sum(LEAST(g.np, g.ne)), 0)", int8_type);
+        out.add("0", int8_type);
+        out.add("0", int8_type);
+        out.add("0", int8_type);
         for (std::size_t i = 0; i < s.common.size(); ++i) {
-            out.push_back("0::pg_catalog.int8");
-            out.push_back("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)");
-            out.push_back("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)");
+            out.add("0", int8_type);
+            out.add("COALESCE(pg_catalog.sum(g.np) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)", int8_type);
+            out.add("COALESCE(pg_catalog.sum(g.ne) FILTER (WHERE " + has_bit(word("n", i), i) + "), 0)", int8_type);
         }
     }
     for (auto kind : example_kinds) {
         if (!keyed && kind == ExampleRow::Kind::changed) continue;
-        for (int j = 1; j <= examples; ++j) out.push_back(example_aggregate(s, kind, j));
+        for (int j = 1; j <= examples; ++j) out.add(example_aggregate(s, kind, j), text_array_type);
     }
     if (join) {
         std::string null_key;
         for (std::size_t i = 0; i < s.key.size(); ++i) null_key += (i ? " OR g.k" : "g.k") + std::to_string(i) + " IS NULL";
-        out.push_back("pg_catalog.count(*) FILTER (WHERE " + null_key + ")");
+        out.add("pg_catalog.count(*) FILTER (WHERE " + null_key + ")", int8_type);
     }
-    std::string sql = "SELECT ";
-    for (std::size_t i = 0; i < out.size(); ++i) sql += (i ? ", " : "") + out[i];
-    return {sql + " FROM (" + from + ") g", s.common.size()};
+    return {out.sql() + " FROM (" + from + ") g", out.definition()};
 }
 
 // ---- running with a budget ---------------------------------------------------------------------------------------
@@ -338,17 +367,40 @@ private:
 
 bool is_timeout(const pqxx::sql_error& e) { return e.sqlstate() == query_canceled; }
 
-// A read-only transaction as the environment's role, its statements stopped after timeout.
+// One transaction of a model's diff. Its relations are read only through read(): pg::select_as_role runs the query
+// as the environment's role inside a SECURITY DEFINER function, where what a view calls cannot RESET ROLE back to
+// ece's admin, in a subtransaction rolled back afterwards. The catalog (pg_class, pg_attribute) is read directly,
+// names resolved in pg_catalog only.
+class Session {
+public:
+    Session(pqxx::dbtransaction& tx, const std::string& role) : tx(tx), role_(role) {}
+
+    // `columns` is the query's column definition list (SelectList::definition).
+    pqxx::result read(const std::string& select, const std::string& columns) {
+        return pg::select_as_role(tx, role_, select, columns);
+    }
+    pqxx::row read_one(const std::string& select, const std::string& columns) { return read(select, columns).at(0); }
+
+    pqxx::dbtransaction& tx;
+
+private:
+    const std::string& role_;
+};
+
+// A transaction whose statements stop after timeout, set beforehand here: a timer already running is one the
+// environment's code cannot lift. Not read-only: select_as_role creates its function in pg_temp (rolled back).
 template <class F>
 auto as_environment(pqxx::connection_base& conn, const Settings& settings, milliseconds timeout, F&& body) {
-    pqxx::read_transaction tx(conn, "data diff");
-    act_as_environment_role(tx, settings.role);
+    pqxx::work tx(conn, "data diff");
     // No parallel plan: with one row per key, partial aggregates in workers reduce nothing and add a sort.
-    tx.exec_params("SELECT pg_catalog.set_config('statement_timeout', $1, true), "
-                   "pg_catalog.set_config('work_mem', $2, true), "
+    tx.exec_params("SELECT pg_catalog.set_config('search_path', $1, true), "
+                   "pg_catalog.set_config('statement_timeout', $2, true), "
+                   "pg_catalog.set_config('work_mem', $3, true), "
                    "pg_catalog.set_config('max_parallel_workers_per_gather', '0', true)",
-                   std::to_string(std::max<long long>(1, timeout.count())), settings.work_mem);
-    return body(tx);
+                   std::string(pg::safe_search_path), std::to_string(std::max<long long>(1, timeout.count())),
+                   settings.work_mem);
+    Session session(tx, settings.role);
+    return body(session);  // never committed: the diff changes nothing
 }
 
 std::vector<std::optional<std::string>> text_array(const pqxx::field& field) {
@@ -400,21 +452,26 @@ void read_aggregate(const pqxx::row& row, const Shape& s, int examples, ModelDif
 
 // The one-pass comparison: by the join when the key is a key on both sides (checked against the sides' row counts),
 // else by grouping, which also counts duplicate and NULL keys.
-void compare(pqxx::transaction_base& tx, const Shape& s, const ModelSpec& spec, const std::string& filter,
-             int examples, ModelDiff& d, std::vector<Found>& found) {
+void compare(Session& session, const Shape& s, const ModelSpec& spec, const std::string& filter, int examples,
+             ModelDiff& d, std::vector<Found>& found) {
     if (!s.key.empty()) {
-        auto row = tx.exec1(aggregate_sql(s, spec, filter, examples, true).sql);
+        const auto joined = aggregate_sql(s, spec, filter, examples, true);
+        const auto row = session.read_one(joined.sql, joined.definition);
         read_aggregate(row, s, examples, d, found);
         const auto null_keys = row[static_cast<pqxx::row::size_type>(row.size() - 1)].as<std::int64_t>();
-        auto counts = tx.exec1("SELECT (SELECT pg_catalog.count(*) FROM " + qualified(*spec.production) + " t" + filter +
-                               "), (SELECT pg_catalog.count(*) FROM " + qualified(spec.environment) + " t" + filter + ")");
+        SelectList sides;
+        for (const auto* relation : {&*spec.production, &spec.environment}) {
+            sides.add("SELECT pg_catalog.count(*) FROM " + qualified(*relation) + " t" + filter, int8_type);
+        }
+        const auto counts = session.read_one(sides.sql(), sides.definition());
         if (null_keys == 0 && counts[0].as<std::int64_t>() == d.rows_production &&
             counts[1].as<std::int64_t>() == d.rows_environment) {
             return;
         }
         found.clear();
     }
-    read_aggregate(tx.exec1(aggregate_sql(s, spec, filter, examples).sql), s, examples, d, found);
+    const auto grouped = aggregate_sql(s, spec, filter, examples);
+    read_aggregate(session.read_one(grouped.sql, grouped.definition), s, examples, d, found);
 }
 
 // ---- examples -----------------------------------------------------------------------------------------------------
@@ -443,53 +500,44 @@ std::string cut(const std::string& value, int width) {
 
 using Fetched = std::map<std::vector<std::optional<std::string>>, std::vector<std::optional<std::string>>>;
 
-constexpr std::size_t max_key_parameters = 4;
-
 // The rows of one side with the examples' keys (or row hashes): identity -> value texts of the columns listed (for a
-// sensitive column only its md5 leaves the server, never its value). Keys of more than four columns are looked up
-// on their first four and matched whole here.
-Fetched fetch_rows(pqxx::transaction_base& tx, const Shape& s, const Relation& relation,
+// sensitive column only its md5 leaves the server, never its value). A key's columns are looked up each in its list
+// of wanted values, and matched whole here.
+Fetched fetch_rows(Session& session, const Shape& s, const Relation& relation,
                    const std::vector<ColumnInfo>& columns, const std::set<std::string>& sensitive,
                    const std::vector<Found>& found) {
-    std::string sql = "SELECT ";
+    // The values looked up, per key column (or the row hashes): array literals quoted as values, select_as_role
+    // takes no parameters.
+    std::vector<std::vector<std::string>> wanted(s.key.empty() ? 1 : s.key.size());
+    for (const auto& f : found) {
+        for (std::size_t i = 0; i < wanted.size() && i < f.identity.size(); ++i) {
+            if (f.identity[i]) wanted[i].push_back(*f.identity[i]);
+        }
+    }
+    auto values = [&](std::size_t i) { return session.tx.quote(array_literal(wanted[i])); };
+    SelectList list;
     std::vector<std::string> where;
-    std::vector<std::vector<std::string>> params(s.key.empty() ? 1 : std::min(s.key.size(), max_key_parameters));
     if (s.key.empty()) {
-        sql += text_of(hash_array(s));
-        where.push_back(text_of(hash_array(s)) + " = ANY($1::pg_catalog.text[])");
+        list.add(text_of(hash_array(s)), text_type);
+        where.push_back(text_of(hash_array(s)) + " = ANY(" + values(0) + "::pg_catalog.text[])");
     } else {
         for (std::size_t i = 0; i < s.key.size(); ++i) {
             const auto ref = column_ref(s.key[i]);
-            sql += (i ? ", " : "") + key_text(key_expr(s, i));
-            if (i >= max_key_parameters) continue;
-            const auto p = "$" + std::to_string(i + 1);
-            where.push_back(s.key_same_type[i] ? ref + " = ANY(" + p + ")"
-                                               : text_of(ref) + " = ANY(" + p + "::pg_catalog.text[])");
-        }
-    }
-    for (const auto& f : found) {
-        for (std::size_t i = 0; i < params.size() && i < f.identity.size(); ++i) {
-            if (f.identity[i]) params[i].push_back(*f.identity[i]);
+            list.add(key_text(key_expr(s, i)), text_type);
+            where.push_back(s.key_same_type[i] ? ref + " = ANY(" + values(i) + ")"
+                                               : text_of(ref) + " = ANY(" + values(i) + "::pg_catalog.text[])");
         }
     }
     for (const auto& c : columns) {
         const auto ref = column_ref(c.name);
-        sql += sensitive.count(c.name) ? ", pg_catalog.md5(" + text_of(ref) + ")"
-                                       : ", CASE WHEN pg_catalog.num_nulls(" + ref + ") = 0 THEN pg_catalog.left(" +
-                                             text_of(ref) + ", " + std::to_string(fetched_value_chars) + ") END";
+        list.add(sensitive.count(c.name) ? "pg_catalog.md5(" + text_of(ref) + ")"
+                                         : "CASE WHEN pg_catalog.num_nulls(" + ref + ") = 0 THEN pg_catalog.left(" +
+                                               text_of(ref) + ", " + std::to_string(fetched_value_chars) + ") END",
+                 text_type);
     }
-    sql += " FROM " + qualified(relation) + " t WHERE ";
+    std::string sql = list.sql() + " FROM " + qualified(relation) + " t WHERE ";
     for (std::size_t i = 0; i < where.size(); ++i) sql += (i ? " AND " : "") + where[i];
-    sql += " LIMIT 1000";
-    std::vector<std::string> literals;
-    for (const auto& p : params) literals.push_back(array_literal(p));
-    pqxx::result rows;
-    switch (literals.size()) {
-        case 1: rows = tx.exec_params(sql, literals[0]); break;
-        case 2: rows = tx.exec_params(sql, literals[0], literals[1]); break;
-        case 3: rows = tx.exec_params(sql, literals[0], literals[1], literals[2]); break;
-        default: rows = tx.exec_params(sql, literals[0], literals[1], literals[2], literals[3]); break;
-    }
+    const auto rows = session.read(sql + " LIMIT 1000", list.definition());
     const auto identity_size = s.key.empty() ? 1 : s.key.size();
     Fetched out;
     for (const auto& row : rows) {
@@ -505,11 +553,11 @@ Fetched fetch_rows(pqxx::transaction_base& tx, const Shape& s, const Relation& r
     return out;
 }
 
-void fill_examples(pqxx::transaction_base& tx, const Shape& s, const ModelSpec& spec, const Settings& settings,
+void fill_examples(Session& session, const Shape& s, const ModelSpec& spec, const Settings& settings,
                    const std::vector<Found>& found, ModelDiff& d) {
     if (found.empty()) return;
-    auto before = fetch_rows(tx, s, *spec.production, s.production, spec.sensitive, found);
-    auto after = fetch_rows(tx, s, spec.environment, s.environment, spec.sensitive, found);
+    auto before = fetch_rows(session, s, *spec.production, s.production, spec.sensitive, found);
+    auto after = fetch_rows(session, s, spec.environment, s.environment, spec.sensitive, found);
     auto value_of = [](const Fetched& rows, const std::vector<ColumnInfo>& columns, const Found& f,
                        const std::string& name) -> std::optional<std::optional<std::string>> {
         auto row = rows.find(f.identity);
@@ -563,7 +611,7 @@ void fill_examples(pqxx::transaction_base& tx, const Shape& s, const ModelSpec& 
 // ---- distinct counts ---------------------------------------------------------------------------------------------
 
 // Distinct values (of the hashes) of the columns whose values moved, per side: another pass, only within budget.
-void count_distinct(pqxx::transaction_base& tx, const Shape& s, const ModelSpec& spec, ModelDiff& d) {
+void count_distinct(Session& session, const Shape& s, const ModelSpec& spec, ModelDiff& d) {
     std::vector<std::size_t> moved;
     for (std::size_t i = 0; i < s.common.size(); ++i) {
         const auto& c = *std::find_if(d.columns.begin(), d.columns.end(),
@@ -572,12 +620,10 @@ void count_distinct(pqxx::transaction_base& tx, const Shape& s, const ModelSpec&
     }
     if (moved.empty()) return;
     for (bool environment : {false, true}) {
-        std::string sql = "SELECT ";
-        for (std::size_t j = 0; j < moved.size(); ++j) {
-            sql += (j ? ", " : "") + std::string("pg_catalog.count(DISTINCT ") + hash_expr(s, moved[j]) + ")";
-        }
+        SelectList list;
+        for (auto i : moved) list.add("pg_catalog.count(DISTINCT " + hash_expr(s, i) + ")", int8_type);
         const auto& relation = environment ? spec.environment : *spec.production;
-        auto row = tx.exec1(sql + " FROM " + qualified(relation) + " t");
+        const auto row = session.read_one(list.sql() + " FROM " + qualified(relation) + " t", list.definition());
         for (std::size_t j = 0; j < moved.size(); ++j) {
             auto& c = *std::find_if(d.columns.begin(), d.columns.end(),
                                     [&](const ColumnDiff& x) { return x.name == s.common[moved[j]]; });
@@ -628,12 +674,13 @@ bool relation_exists(pqxx::transaction_base& tx, const Relation& r) {
 ModelDiff new_model(pqxx::connection_base& conn, const ModelSpec& spec, const Settings& settings, const Budget& budget,
                     ModelDiff d) {
     try {
-        as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
-            d.rows_environment = tx.exec1("SELECT pg_catalog.count(*) FROM " + qualified(spec.environment))[0]
+        as_environment(conn, settings, budget.left(), [&](Session& session) {
+            d.rows_environment = session.read_one("SELECT pg_catalog.count(*) FROM " + qualified(spec.environment),
+                                                  "n pg_catalog.int8")[0]
                                      .as<std::int64_t>();
             d.only_environment = d.rows_environment;
             Shape s;
-            s.environment = columns_of(tx, spec.environment);
+            s.environment = columns_of(session.tx, spec.environment);
             d.columns = column_list(s, spec.sensitive);
             return 0;
         });
@@ -673,9 +720,9 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
     };
     try {
         // Reading the catalog is not the comparison: it gets its own few seconds whatever the budget.
-        Shape shape = as_environment(conn, settings, catalog_timeout, [&](pqxx::transaction_base& tx) {
-            if (spec.production && !relation_exists(tx, *spec.production)) return Shape{};
-            return shape_of(tx, spec);
+        Shape shape = as_environment(conn, settings, catalog_timeout, [&](Session& session) {
+            if (spec.production && !relation_exists(session.tx, *spec.production)) return Shape{};
+            return shape_of(session.tx, spec);
         });
         if (!spec.production || shape.production.empty()) {
             d.production_relation.clear();
@@ -695,8 +742,8 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
         std::vector<Found> found;
         bool exact = true;
         try {
-            as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
-                compare(tx, shape, spec, "", settings.examples, d, found);
+            as_environment(conn, settings, budget.left(), [&](Session& session) {
+                compare(session, shape, spec, "", settings.examples, d, found);
                 return 0;
             });
         } catch (const pqxx::sql_error& e) {
@@ -714,8 +761,8 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
                      std::to_string(static_cast<int>(settings.sample_percent)) + " % sample of " +
                      (shape.key.empty() ? "row hashes" : "keys") + ", the same on both sides";
             try {
-                as_environment(conn, settings, again.left(), [&](pqxx::transaction_base& tx) {
-                    compare(tx, shape, spec, sample_filter(shape, settings.sample_percent), settings.examples, d, found);
+                as_environment(conn, settings, again.left(), [&](Session& session) {
+                    compare(session, shape, spec, sample_filter(shape, settings.sample_percent), settings.examples, d, found);
                     return 0;
                 });
             } catch (const pqxx::sql_error& e) {
@@ -739,13 +786,13 @@ ModelDiff diff_model(pqxx::connection_base& conn, const ModelSpec& spec, const S
         }
         // Examples and distinct counts with what is left of the budget; without them when it runs out.
         try {
-            as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
-                fill_examples(tx, shape, spec, settings, found, d);
+            as_environment(conn, settings, budget.left(), [&](Session& session) {
+                fill_examples(session, shape, spec, settings, found, d);
                 return 0;
             });
             if (!budget.spent()) {
-                as_environment(conn, settings, budget.left(), [&](pqxx::transaction_base& tx) {
-                    count_distinct(tx, shape, spec, d);
+                as_environment(conn, settings, budget.left(), [&](Session& session) {
+                    count_distinct(session, shape, spec, d);
                     return 0;
                 });
             }

@@ -10,8 +10,11 @@
 // side, no "changed"). When a model's budget runs out the same is done on a 1 % sample of keys (or row hashes)
 // chosen alike on both sides, said so in the result.
 //
-// Every query runs in a read-only transaction as the environment's role with search_path pg_catalog, pg_temp and
-// every function schema-qualified (as_role.hpp); names only through pg::quote_ident, values as parameters.
+// Every query over the environment's or production's relations runs as the environment's role through
+// pg::select_as_role (pg/as_role.hpp: inside a SECURITY DEFINER function, where what a view calls cannot RESET ROLE
+// back to ece's admin, in a subtransaction rolled back afterwards), bounded by a statement_timeout set before it;
+// only catalog reads run as the caller. search_path is pg_catalog, pg_temp and every function schema-qualified;
+// names only through pg::quote_ident, values quoted by the connection.
 #include "config/config.hpp"
 #include "diff/keys.hpp"
 #include "diff/result.hpp"

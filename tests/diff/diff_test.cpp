@@ -319,5 +319,44 @@ TEST_F(DiffTest, NeverCallsAFunctionTheEnvironmentOwns) {
     EXPECT_EQ(test::scalar(*conn, "SELECT count(*) FROM env.trap"), "0");
 }
 
+
+// A view calling the pull request's function, which switches back to the session user (RESET ROLE: a plain SET
+// ROLE allows it) and reads what only ece's admin may read, to show it in the diff's examples, and tries to create a
+// role. Diffed through pg::select_as_role, the RESET ROLE is refused: the function runs as the environment and gets
+// nothing; the diff still compares that model and the others.
+TEST_F(DiffTest, APlantedResetRoleGetsNothingBeyondTheEnvironment) {
+    const auto escaped = test::unique_name("diffescaped");
+    production("CREATE TABLE analytics.vault(secret text); INSERT INTO analytics.vault VALUES ('vault-secret'); "
+               "REVOKE ALL ON analytics.vault FROM " + role);
+    same_table("base", "CREATE TABLE base(id int PRIMARY KEY, v int); INSERT INTO base SELECT i, i FROM generate_series(1, 5) i");
+    same_table("plain", "CREATE TABLE plain(id int PRIMARY KEY, v int); INSERT INTO plain SELECT i, i FROM generate_series(1, 4) i");
+    environment("UPDATE env.plain SET v = 0 WHERE id = 1");
+    production("CREATE VIEW analytics.who AS SELECT id, 'nobody'::text AS who FROM analytics.base");
+    environment("CREATE FUNCTION env.escape() RETURNS text LANGUAGE plpgsql AS $$ DECLARE s text := 'denied'; BEGIN "
+                "  BEGIN RESET ROLE; EXCEPTION WHEN others THEN NULL; END; "
+                "  BEGIN SELECT secret INTO s FROM analytics.vault; EXCEPTION WHEN others THEN NULL; END; "
+                "  BEGIN CREATE ROLE " + escaped + " SUPERUSER; EXCEPTION WHEN others THEN NULL; END; "
+                "  RETURN current_user || ':' || s; END $$; "
+                "CREATE VIEW env.who AS SELECT id, env.escape() AS who FROM env.base");
+    settings.value_width = 200;
+
+    auto run_result = diff_models(*conn, {spec("who", {"id"}), spec("plain", {"id"})}, settings);
+    ASSERT_EQ(run_result.models.size(), 2u);
+    EXPECT_THAT(to_json_text(run_result), Not(HasSubstr("vault-secret")));
+    EXPECT_EQ(test::scalar(*conn, "SELECT count(*) FROM pg_roles WHERE rolname = '" + escaped + "'"), "0");
+    for (const auto& d : run_result.models) {
+        if (d.model == "model.shop.plain") {
+            EXPECT_EQ(d.changed, 1);
+            continue;
+        }
+        ASSERT_EQ(d.method, Method::by_key) << d.note;
+        EXPECT_EQ(d.changed, 5);
+        const auto changed = examples(d, ExampleRow::Kind::changed);
+        ASSERT_FALSE(changed.empty());
+        ASSERT_EQ(changed[0]->values.size(), 1u);
+        EXPECT_EQ(changed[0]->values[0].after, role + ":denied") << "the view's function ran as someone else";
+    }
+}
+
 }  // namespace
 }  // namespace ece::diff
