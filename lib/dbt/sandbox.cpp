@@ -140,7 +140,7 @@ Sandbox::Sandbox(const fs::path& project_dir) : user_(dbt_user()) {
     target_ = home_ / "target";
     fs::create_directory(home_);
     fs::permissions(home_, fs::perms::owner_all, fs::perm_options::replace);
-    for (const auto& dir : {copy, target_}) {
+    for (const auto& dir : {home_, copy, target_}) {
         fs::create_directory(dir);
         hand_over(dir);
     }

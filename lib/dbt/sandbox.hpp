@@ -38,7 +38,9 @@ bool link_leads_outside(const std::filesystem::path& real_root, const std::files
 
 class Sandbox {
 public:
-    // Copies project_dir into a new private directory, leaving out .git, .ece and dbt's own target/ and logs/.
+    // Copies the repository holding project_dir (the first folder upwards with a .git, else project_dir itself, so
+    // that `local: ../` packages resolve) into a new private directory, leaving out .git, .ece and the project's
+    // target/ and logs/; project() is project_dir's place in the copy.
     // Throws ece::Error(input), naming the link and where it leads, for a symbolic link that leads outside the
     // project (or into its .git or .ece), and for anything but files, folders and links.
     explicit Sandbox(const std::filesystem::path& project_dir);

@@ -75,7 +75,7 @@ TEST_F(CommentCli, DryRunWritesTheReportFromTheCatalog) {
     auto summary = test::read_file(dir / "summary.md");
     EXPECT_THAT(body, HasSubstr("`pr-12` failed"));
     EXPECT_THAT(body, HasSubstr("division by zero"));
-    EXPECT_THAT(body, HasSubstr("Data changes: 4 models"));
+    EXPECT_THAT(body, HasSubstr("Data diff: 4 models compared with production"));
     EXPECT_THAT(body, HasSubstr("character varying(40)"));
     EXPECT_THAT(body, HasSubstr("ece-env hints --branch feature/data"));
     EXPECT_TRUE(marker_matches(body, "pr-12"));
