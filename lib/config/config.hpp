@@ -49,7 +49,7 @@ struct Environments {
     int temp_file_limit_mb = 10240;  // per session of an environment role; -1: none
     // Server-wide caps (postgres provider): live environments, and their connection limits summed.
     int max_environments = 50;
-    int max_connections = 200;
+    int max_connections = 500;  // max_environments x the default connection_limit
 };
 
 struct Dbt {

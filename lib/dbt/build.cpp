@@ -286,7 +286,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     if (target.ece_creates_schemas) {  // before dbt runs: refuses a node writing outside the environment
-        ensure_environment_schemas(catalog, environment_schemas(branch, report.planned, target.schema), target.user);
+        ensure_environment_schemas(catalog, environment_schemas(branch, report.planned, target.schema, options.branch_manifest_schema.value_or(target.schema)), target.user);
     }
 
     report.dbt_command = {options.dbt.string(), "build"};

@@ -72,6 +72,8 @@ struct BuildOptions {
     std::filesystem::path project_dir = ".";
     std::filesystem::path dbt = "dbt";                    // a path, or a name searched on PATH
     std::optional<std::filesystem::path> branch_manifest;  // given: no `dbt parse`
+    // The target schema a given branch manifest was parsed with (the fork build's), standing for the environment's.
+    std::optional<std::string> branch_manifest_schema;
     std::optional<std::filesystem::path> state_dir;        // --state DIR
     std::string selector = "state:modified+";
     // dbt selectors (lib/dbt/select.hpp) whose nodes are built too, in addition to the state selector's, each

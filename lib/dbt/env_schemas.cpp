@@ -7,14 +7,14 @@
 namespace ece::dbt {
 
 std::set<std::string> environment_schemas(const Manifest& branch, const std::vector<std::string>& node_ids,
-                                          const std::string& base_schema) {
+                                          const std::string& base_schema, const std::string& manifest_schema) {
     std::set<std::string> schemas;
     for (const auto& id : node_ids) {
         const Node* node = branch.find(id);
         if (!node || node->resource_type_name == "test") continue;  // tests write nothing (no store_failures)
         const std::string schema(node->schema);
-        const bool ours = schema == base_schema ||
-                          (schema.size() > base_schema.size() + 1 && schema.rfind(base_schema + "_", 0) == 0);
+        const bool ours = schema == manifest_schema || (schema.size() > manifest_schema.size() + 1 &&
+                                                        schema.rfind(manifest_schema + "_", 0) == 0);
         if (!ours) {
             throw Error(ErrorKind::input,
                         std::string(node->resource_type_name) + " " + id + " writes to schema " + schema +
@@ -23,7 +23,7 @@ std::set<std::string> environment_schemas(const Manifest& branch, const std::vec
                             "Nothing was built",
                         ErrorLocation{.file = std::string(node->original_file_path)});
         }
-        schemas.insert(schema);
+        schemas.insert(base_schema + schema.substr(manifest_schema.size()));
     }
     return schemas;
 }

@@ -13,10 +13,11 @@
 
 namespace ece::dbt {
 
-// The schemas the nodes (unique ids of branch; models, seeds and snapshots) write to: each must be base_schema or
-// "<base_schema>_<custom>". Throws ece::Error (input) naming the first node that writes elsewhere and its schema.
+// The schemas the nodes (unique ids of branch; models, seeds and snapshots) write to: each must be manifest_schema
+// (the target schema branch was parsed with: base_schema, or the fork build's) or "<manifest_schema>_<custom>", and
+// becomes base_schema or "<base_schema>_<custom>". Throws ece::Error (input) naming the first node that writes elsewhere and its schema.
 std::set<std::string> environment_schemas(const Manifest& branch, const std::vector<std::string>& node_ids,
-                                          const std::string& base_schema);
+                                          const std::string& base_schema, const std::string& manifest_schema);
 
 // Creates each missing schema owned by role (as the admin connection conn). Throws ece::Error (conflict) naming a
 // schema that exists and belongs to another role: ece did not create it for this environment.

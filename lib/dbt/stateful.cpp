@@ -133,7 +133,11 @@ std::vector<StatefulStart> start_stateful_nodes(const BuildTarget& target, const
             } else if (in_production && production_table_exists(tx, in_production->schema, relation_name(*in_production))) {
                 start.how = StatefulStart::How::from_production;
                 start.production_relation = qualified(in_production->schema, relation_name(*in_production));
-                tx.exec0("CREATE SCHEMA IF NOT EXISTS " + pg::quote_ident(std::string(node->schema)));
+                // ece made the environment's schemas (the role may not create any); created here only where the
+                // role may (a cluster of its own), since CREATE SCHEMA IF NOT EXISTS checks the privilege first.
+                if (tx.exec_params("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                                   std::string(node->schema)).empty())
+                    tx.exec0("CREATE SCHEMA " + pg::quote_ident(std::string(node->schema)));
                 tx.exec0("CREATE TABLE " + start.environment_relation + " (LIKE " + start.production_relation +
                          " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING COMMENTS)");
                 start.rows = static_cast<std::int64_t>(

@@ -29,6 +29,10 @@ struct ForkArtifact {
 ForkArtifact open_fork_artifact(const std::filesystem::path& dir, const std::filesystem::path& into);
 
 // pull-request.json's text checked on its own (file names it in errors).
+// The target schema the unprivileged fork build parses with (workflows/preview-fork-build.yml's dummy profile): the
+// manifest's nodes write to it (or "<it>_<custom>"), standing for the environment's schemas.
+inline constexpr std::string_view fork_build_schema = "parse";
+
 ForkArtifact parse_pull_request_json(std::string_view text, const std::string& file);
 
 // The artifact's manifest as if parsed against `database`: the unprivileged job parses with a dummy profile (no

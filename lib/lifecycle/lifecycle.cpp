@@ -390,6 +390,7 @@ Outcome preview_fork_artifact(const fs::path& artifact_dir, env::Environments& e
         const auto database = environments.connection_facts(identity_of(environments, verified)).dbname;
         fork_options.branch_manifest =
             retarget_manifest(artifact.manifest, database, options.work_dir / "fork" / "manifest.json");
+        fork_options.branch_manifest_schema = std::string(fork_build_schema);
         return "pull request #" + std::to_string(artifact.number) + " at " + artifact.head_sha +
                " (checked with GitHub); dbt runs its project as the environment's own role";
     });

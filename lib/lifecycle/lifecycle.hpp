@@ -175,6 +175,7 @@ struct Options {
     std::string artifact_unavailable_reason;
     // The branch's manifest as given (the fork artifact's): no `dbt parse` for the plan.
     std::optional<std::filesystem::path> branch_manifest;
+    std::optional<std::string> branch_manifest_schema;  // the target schema branch_manifest was parsed with
     // The dbt-target input: threads and the non-connection keys of the user's own target.
     std::optional<dbt::ProfileTargetSettings> profile_target;
     // Where the comment's data diff is also written as JSON (lib/diff/json.hpp), for the action's data-diff output.

@@ -72,6 +72,7 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
     build.threads = environments.config().dbt.threads;
     build.session_limits = env::session_limits(environments.config());
     build.branch_manifest = options.branch_manifest;
+    build.branch_manifest_schema = options.branch_manifest_schema;
     if (options.profile_target) {
         if (options.profile_target->threads) build.threads = *options.profile_target->threads;
         dbt::apply_profile_target(build_target, *options.profile_target);

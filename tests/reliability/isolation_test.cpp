@@ -256,14 +256,14 @@ TEST_F(Hostile, CountingTheCommentsRowsRunsThePullRequestsViewsAsTheEnvironmentO
     for (const auto& [node, schema] : std::vector<std::pair<std::string, std::string>>{
              {"model.hostile.squatter", "analytics"}, {"snapshot.hostile.outside", "ece_squatted"}}) {
         try {
-            dbt::environment_schemas(branch, {"model.hostile.counted", node}, a.schema);
+            dbt::environment_schemas(branch, {"model.hostile.counted", node}, a.schema, a.schema);
             ADD_FAILURE() << node << " may write to " << schema;
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), ErrorKind::input);
             EXPECT_THAT(e.what(), HasSubstr(node + " writes to schema " + schema + ", outside the environment"));
         }
     }
-    EXPECT_EQ(dbt::environment_schemas(branch, {"model.hostile.counted"}, a.schema), std::set<std::string>{a.schema});
+    EXPECT_EQ(dbt::environment_schemas(branch, {"model.hostile.counted"}, a.schema, a.schema), std::set<std::string>{a.schema});
     EXPECT_EQ(admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'ece_squatted'"), "0");
     EXPECT_EQ(admin_value("SELECT count(*) FROM pg_class WHERE relname = 'squatter'"), "0");
 }
