@@ -114,6 +114,9 @@ std::string archive_for(std::int64_t id, const std::vector<std::string>& schemas
 // environment that created "analytics_marts" before production did, when environments could create schemas) would
 // give its owner the power to drop or replace what publish moves in: refused.
 void refuse_foreign_production_schemas(pqxx::transaction_base& tx, const SwapPlan& plan) {
+    // No production role named (a publish given only relations): nothing to compare owners with; environments can no
+    // longer create schemas at all, so no new squatting is possible there.
+    if (plan.production_role.empty()) return;
     std::vector<std::string> schemas;
     for (const auto& item : plan.items) schemas.push_back(item.target.schema);
     auto rows = tx.exec_params(
