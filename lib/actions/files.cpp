@@ -1,6 +1,6 @@
 #include "actions/files.hpp"
 
-#include <openssl/rand.h>
+#include "core/random.hpp"
 
 #include <fstream>
 
@@ -14,19 +14,6 @@ const std::string_view summary_trimmed_note =
 
 namespace {
 
-std::string random_hex(std::size_t bytes) {
-    std::string raw(bytes, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-        throw Error(ErrorKind::internal, "cannot draw random bytes for an output delimiter (OpenSSL RAND_bytes failed)");
-    }
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char c : raw) {
-        hex += digits[c >> 4];
-        hex += digits[c & 0xf];
-    }
-    return hex;
-}
 
 std::filesystem::path path_from(const EnvLookup& env, std::string_view variable) {
     auto value = env(variable);

@@ -6,7 +6,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include "core/random.hpp"
 #include <openssl/sha.h>
 
 #include <array>
@@ -17,13 +17,6 @@ namespace {
 
 constexpr int scram_iterations = 4096;
 
-std::vector<unsigned char> random_bytes(std::size_t count) {
-    std::vector<unsigned char> bytes(count);
-    if (RAND_bytes(bytes.data(), static_cast<int>(count)) != 1) {
-        throw Error(ErrorKind::internal, "OpenSSL could not produce random bytes for a password");
-    }
-    return bytes;
-}
 
 std::string base64(const unsigned char* data, std::size_t size) {
     std::string out(4 * ((size + 2) / 3) + 1, '\0');

@@ -8,7 +8,7 @@
 #include "process/process.hpp"
 
 #include <libpq-fe.h>
-#include <openssl/rand.h>
+#include "core/random.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -295,17 +295,6 @@ void write_server_config(const Layout& layout, int port, const EmbeddedOptions& 
     give_to(path, user);
 }
 
-std::string random_password() {
-    std::array<unsigned char, 24> bytes{};
-    if (RAND_bytes(bytes.data(), bytes.size()) != 1) throw Error(ErrorKind::internal, "OpenSSL RAND_bytes failed");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0xf]);
-    }
-    return out;
-}
 
 void make_owned_dir(const fs::path& path, const ServerUser& user) {
     fs::create_directories(path);
@@ -322,7 +311,7 @@ void initialize(Layout& layout, const fs::path& bindir, const ServerUser& user, 
     make_owned_dir(layout.run(), user);
     make_owned_dir(layout.log().parent_path(), user);
 
-    auto password = random_password();
+    auto password = random_hex(24);
     register_secret(password);
     write_private(layout.password(), password + "\n", 0600);
     auto pwfile = layout.run() / "initdb-password";

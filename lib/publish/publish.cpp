@@ -2,6 +2,7 @@
 
 #include "catalog/migrate.hpp"
 #include "core/error.hpp"
+#include "core/random.hpp"
 #include "dbt/catalog.hpp"
 #include "pg/connect.hpp"
 #include "pg/ident.hpp"
@@ -278,6 +279,10 @@ std::vector<std::string> prune_archives(pqxx::connection& conn, const Options& o
     return dropped;
 }
 
+std::string archive_token(const Options& options) {
+    return options.archive_token.empty() ? random_hex(6) : options.archive_token;
+}
+
 detail::SwapPlan plan_for(const PublishInput& input) {
     detail::SwapPlan plan;
     auto add = [&](const BuiltRelation& r) {
@@ -436,6 +441,7 @@ Result publish(pqxx::connection& conn, const PublishInput& requested, const Opti
             }
         }
         plan.id = insert_running(conn, "publish", input->environment, input->pr, input->sha, std::nullopt);
+        plan.archive_token = archive_token(options);
         SwapRun run;
         try {
             swap_with_retries(conn, plan, options, started, doing,
@@ -529,6 +535,7 @@ Result rollback(pqxx::connection& conn, std::optional<std::int64_t> id, const Op
             detail::check_swap(tx, plan);
         }
         plan.id = insert_running(conn, "rollback", record.environment, record.pr, record.sha, record.id);
+        plan.archive_token = archive_token(options);
         SwapRun run;
         std::string production_state;
         try {

@@ -43,6 +43,9 @@ struct Options {
     // what must commit with the publish or not at all (publish_merged stores the merged manifest as production's
     // dbt state). An exception from it aborts the publish.
     std::function<void(pqxx::transaction_base& tx, std::int64_t publish_id)> within_swap{};
+    // The random part of the archive schemas' names (ece_archive_<id>_<token>); empty: 12 fresh random hex digits
+    // per publish and rollback, so no environment can guess and plant one. Tests fix it to plant one.
+    std::string archive_token{};
 
     // keep_archives, lock_timeout, lock_retries, on_stale from ece.yml's publish section.
     static Options from(const config::Publish& publish);

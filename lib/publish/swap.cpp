@@ -105,30 +105,35 @@ std::string oid_array(const std::vector<Oid>& oids) {
     return out + "}";
 }
 
-std::string archive_for(std::int64_t id, const std::vector<std::string>& schemas, const std::string& schema) {
+std::string archive_for(const SwapPlan& plan, const std::vector<std::string>& schemas, const std::string& schema) {
     auto at = std::find(schemas.begin(), schemas.end(), schema);
-    return archive_schema_name(id, static_cast<std::size_t>(at - schemas.begin()));
+    return archive_schema_name(plan.id, plan.archive_token, static_cast<std::size_t>(at - schemas.begin()));
 }
 
 // A production schema that belongs to someone else than production's role, ece's own or a superuser (an
 // environment that created "analytics_marts" before production did, when environments could create schemas) would
-// give its owner the power to drop or replace what publish moves in: refused.
+// give its owner the power to drop or replace what publish moves in: refused. A publish that names no production role
+// (one given only relations) still refuses every schema an environment's role owns.
 void refuse_foreign_production_schemas(pqxx::transaction_base& tx, const SwapPlan& plan) {
-    // No production role named (a publish given only relations): nothing to compare owners with; environments can no
-    // longer create schemas at all, so no new squatting is possible there.
-    if (plan.production_role.empty()) return;
     std::vector<std::string> schemas;
     for (const auto& item : plan.items) schemas.push_back(item.target.schema);
+    const bool known_environments = !tx.exec1("SELECT pg_catalog.to_regclass('ece.environments') IS NULL")[0].as<bool>();
+    if (plan.production_role.empty() && !known_environments) return;
+    const std::string owner_is_foreign =
+        plan.production_role.empty()
+            ? "r.rolname IN (SELECT e.role_name FROM ece.environments e) AND r.rolname <> $2"
+            : "NOT r.rolsuper AND r.rolname <> current_user AND r.rolname <> $2";
     auto rows = tx.exec_params(
-        "SELECT n.nspname, r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner "
-        "WHERE n.nspname = ANY($1::text[]) AND NOT r.rolsuper AND r.rolname <> current_user AND r.rolname <> $2 "
-        "ORDER BY 1",
+        "SELECT n.nspname, r.rolname FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner "
+        "WHERE n.nspname = ANY($1::text[]) AND " + owner_is_foreign + " ORDER BY 1",
         text_array(schemas), plan.production_role);
     if (rows.empty()) return;
+    const std::string expected = plan.production_role.empty() ? "an environment's role"
+                                                              : "not to production's role " + plan.production_role +
+                                                                    " (or ece's)";
     throw Error(ErrorKind::conflict, "refusing to publish into schema " + rows[0][0].as<std::string>() +
-                                         ": it belongs to role " + rows[0][1].as<std::string>() +
-                                         ", not to production's role " + plan.production_role +
-                                         " (or ece's); give it to production's role first");
+                                         ": it belongs to role " + rows[0][1].as<std::string>() + ", " + expected +
+                                         "; give it to production's role first");
 }
 
 std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) {
@@ -177,7 +182,7 @@ std::vector<Resolved> resolve(pqxx::transaction_base& tx, const SwapPlan& plan) 
     production_schemas.erase(std::unique(production_schemas.begin(), production_schemas.end()),
                              production_schemas.end());
     for (auto& r : resolved) {
-        if (r.current) r.archive_schema = archive_for(plan.id, production_schemas, r.item->target.schema);
+        if (r.current) r.archive_schema = archive_for(plan, production_schemas, r.item->target.schema);
     }
     return resolved;
 }
@@ -548,8 +553,8 @@ std::string text_array(const std::vector<std::string>& items) {
     return out + "}";
 }
 
-std::string archive_schema_name(std::int64_t id, std::size_t index) {
-    auto base = "ece_archive_" + std::to_string(id);
+std::string archive_schema_name(std::int64_t id, const std::string& token, std::size_t index) {
+    auto base = "ece_archive_" + std::to_string(id) + "_" + token;
     return index == 0 ? base : base + "_" + std::to_string(index + 1);
 }
 

@@ -23,7 +23,8 @@ struct SwapItem {
 };
 
 struct SwapPlan {
-    std::int64_t id = 0;         // names the archive schemas: ece_archive_<id>[_<k>]
+    std::int64_t id = 0;         // names the archive schemas with archive_token: ece_archive_<id>_<token>[_<k>]
+    std::string archive_token;
     std::vector<SwapItem> items;
     bool carry_privileges = true;  // publish: owner and ACL of the replaced relation go to the new one
     std::string production_role;   // owner when nothing is replaced (empty: unchanged)
@@ -52,7 +53,8 @@ SwapOutcome run_swap(pqxx::transaction_base& tx, const SwapPlan& plan);
 // A PostgreSQL text[] literal of items (for a parameter cast to text[]).
 std::string text_array(const std::vector<std::string>& items);
 
-// ece_archive_<id> for the first production schema, ece_archive_<id>_<k> for the k-th (k >= 2, schemas sorted).
-std::string archive_schema_name(std::int64_t id, std::size_t index);
+// ece_archive_<id>_<token> for the first production schema, ece_archive_<id>_<token>_<k> for the k-th (k >= 2,
+// schemas sorted).
+std::string archive_schema_name(std::int64_t id, const std::string& token, std::size_t index);
 
 }  // namespace ece::publish::detail

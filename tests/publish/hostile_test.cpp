@@ -2,7 +2,9 @@
 // and nothing published keeps using an object the environment owns.
 #include "publish_fixture.hpp"
 
+#include "catalog/migrate.hpp"
 #include "core/error.hpp"
+#include "env/catalog.hpp"
 
 #include <gmock/gmock.h>
 
@@ -151,15 +153,37 @@ TEST_F(HostilePublish, SquattedProductionAndArchiveSchemasAreRefused) {
     }
     EXPECT_EQ(count(prod, "orders"), 100);
 
-    sql("CREATE SCHEMA ece_archive_1 AUTHORIZATION " + q(env_role));
+    // A publish given only relations names no production role: a schema an environment's role owns (one of
+    // ece.environments) is still refused.
+    catalog::migrate(conn, "env", env::env_migrations());
+    {
+        pqxx::work tx(conn);
+        tx.exec_params("INSERT INTO ece.environments (name, branch, provider, status, base_schema, role_name) "
+                       "VALUES ('pr-1', 'b', 'postgres', 'ready', 'ece_pr_1', $1)",
+                       env_role);
+        tx.commit();
+    }
+    in.production_role.clear();
     try {
-        publish::publish(conn, input(), options());
+        publish::publish(conn, in, options());
+        FAIL() << "published into a schema the environment owns, given no production role";
+    } catch (const ece::Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("schema analytics_marts: it belongs to role " + env_role + ", an environment's"));
+    }
+
+    // Archive names carry a random part (planted here through the option tests have for it): one found already
+    // present is refused.
+    auto planted = options();
+    planted.archive_token = "planted";
+    sql("CREATE SCHEMA ece_archive_1_planted AUTHORIZATION " + q(env_role));
+    try {
+        publish::publish(conn, input(), planted);
         FAIL() << "archived production into a schema the environment made";
     } catch (const ece::Error& e) {
-        EXPECT_THAT(e.what(), HasSubstr("archive schema ece_archive_1 exists already"));
+        EXPECT_THAT(e.what(), HasSubstr("archive schema ece_archive_1_planted exists already"));
     }
     EXPECT_EQ(count(prod, "orders"), 100);
-    EXPECT_EQ(scalar("SELECT count(*) FROM pg_class WHERE relnamespace = 'ece_archive_1'::regnamespace"), "0");
+    EXPECT_EQ(scalar("SELECT count(*) FROM pg_class WHERE relnamespace = 'ece_archive_1_planted'::regnamespace"), "0");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 
+#include <set>
+
 using ece::test::PublishTest;
 using testing::HasSubstr;
 namespace publish = ece::publish;
@@ -18,8 +20,10 @@ TEST_F(PublishTest, SwapMovesTablesAndViewsIntoProductionAndArchivesTheOld) {
 
     EXPECT_EQ(result.outcome, publish::Outcome::published);
     ASSERT_EQ(result.relations.size(), 3u);
-    auto archive = "ece_archive_" + std::to_string(result.id);
-    EXPECT_EQ(result.archive_schemas, std::vector<std::string>{archive});
+    ASSERT_EQ(result.archive_schemas.size(), 1u);
+    // Named by the publish's id and a random part nobody can guess and plant first.
+    const auto archive = result.archive_schemas[0];
+    EXPECT_THAT(archive, testing::MatchesRegex("ece_archive_" + std::to_string(result.id) + "_[0-9a-f]{12}"));
     EXPECT_EQ(oid_of(prod, "orders"), new_orders);
     EXPECT_EQ(oid_of(archive, "orders"), old_orders);
     EXPECT_EQ(count(prod, "orders"), 200);
@@ -84,9 +88,9 @@ TEST_F(PublishTest, RollbackRestoresExactly) {
     EXPECT_EQ(count(prod, "orders"), 100);
     EXPECT_EQ(scalar("SELECT n FROM analytics.order_count"), "100");
     // The published relations wait in the rollback's own archive; the publish's archive is gone.
-    auto rollback_archive = "ece_archive_" + std::to_string(rolled.id);
-    EXPECT_EQ(count(rollback_archive, "orders"), 200);
-    EXPECT_FALSE(schema_exists("ece_archive_" + std::to_string(published.id)));
+    ASSERT_EQ(rolled.archive_schemas.size(), 1u);
+    EXPECT_EQ(count(rolled.archive_schemas[0], "orders"), 200);
+    EXPECT_FALSE(schema_exists(published.archive_schemas.at(0)));
     EXPECT_EQ(rolled.relations.size(), 3u);
 
     auto records = publish::list_publishes(conn);
@@ -235,9 +239,9 @@ TEST_F(PublishTest, StagedViewsMoveInTheSameTransaction) {
     EXPECT_EQ(count("raw", "orders"), 5);
     EXPECT_EQ(count(prod, "stg_orders"), 5);
     EXPECT_EQ(owner_of("raw", "orders"), prod_role);
-    EXPECT_EQ(result.archive_schemas, (std::vector<std::string>{"ece_archive_" + std::to_string(result.id),
-                                                                "ece_archive_" + std::to_string(result.id) + "_2"}));
-    EXPECT_EQ(count("ece_archive_" + std::to_string(result.id) + "_2", "orders"), 1);  // raw's old view
+    ASSERT_EQ(result.archive_schemas.size(), 2u);
+    EXPECT_EQ(result.archive_schemas[1], result.archive_schemas[0] + "_2");
+    EXPECT_EQ(count(result.archive_schemas[1], "orders"), 1);  // raw's old view
 }
 
 TEST_F(PublishTest, DryRunChecksAndChangesNothing) {
@@ -273,15 +277,22 @@ TEST_F(PublishTest, KeepArchivesPrunesOlderArchiveSchemas) {
     auto o = options();
     o.keep_archives = 2;
     std::vector<std::int64_t> ids;
+    std::vector<std::string> archives;
     for (int i = 0; i < 4; ++i) {
         make_environment(200 + i);
-        ids.push_back(publish::publish(conn, input(), o).id);
+        auto result = publish::publish(conn, input(), o);
+        ids.push_back(result.id);
+        archives.push_back(result.archive_schemas.at(0));
     }
-    EXPECT_FALSE(schema_exists("ece_archive_" + std::to_string(ids[0])));
-    EXPECT_FALSE(schema_exists("ece_archive_" + std::to_string(ids[1])));
-    EXPECT_TRUE(schema_exists("ece_archive_" + std::to_string(ids[2])));
-    EXPECT_TRUE(schema_exists("ece_archive_" + std::to_string(ids[3])));
-    EXPECT_EQ(count("ece_archive_" + std::to_string(ids[3]), "orders"), 202);
+    // A fresh random part each time: not guessable from the previous archive's name.
+    std::set<std::string> random_parts;
+    for (const auto& archive : archives) random_parts.insert(archive.substr(archive.rfind('_') + 1));
+    EXPECT_EQ(random_parts.size(), archives.size());
+    EXPECT_FALSE(schema_exists(archives[0]));
+    EXPECT_FALSE(schema_exists(archives[1]));
+    EXPECT_TRUE(schema_exists(archives[2]));
+    EXPECT_TRUE(schema_exists(archives[3]));
+    EXPECT_EQ(count(archives[3], "orders"), 202);
     try {
         publish::rollback(conn, ids[1], o);
         FAIL() << "rolled back into a pruned archive";
