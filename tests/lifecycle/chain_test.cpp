@@ -12,6 +12,7 @@
 #include "env/environments.hpp"
 #include "fake_github.hpp"
 #include "fork_artifact_support.hpp"
+#include "lifecycle/fork_artifact.hpp"
 #include "lifecycle/github.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "pg/connect.hpp"
@@ -427,7 +428,14 @@ protected:
         services_.pulls = pulls_.get();
         artifact_ = dir_ / "artifact";
         test::write_text(artifact_ / "pull-request.json", test::pull_request_json(21, head_));
-        fs::copy_file(test::fixture("real/dbt/manifests/dbt-core-state-v12.manifest.json"), artifact_ / "manifest.json");
+        // A real dbt manifest, as the fork-safe job's parse makes it: every node in the dummy profile's schema
+        // (lifecycle::fork_build_schema, "parse") or a custom one after it.
+        auto manifest = test::read_file(test::fixture("real/dbt/manifests/dbt-core-state-v12.manifest.json"));
+        const std::string fixture_schema = "test17594237163467600387_test_previous_version_state";
+        for (auto at = manifest.find(fixture_schema); at != std::string::npos; at = manifest.find(fixture_schema, at)) {
+            manifest.replace(at, fixture_schema.size(), lifecycle::fork_build_schema);
+        }
+        test::write_text(artifact_ / "manifest.json", manifest);
     }
 
     const std::string head_ = std::string(40, 'f');
@@ -486,6 +494,9 @@ TEST_F(ForkChains, AVerifiedArtifactIsBuiltFromItsOwnProjectWithNoTokenOrAdminUr
     EXPECT_EQ(envs.find(envs.identify("their-fork-branch", 21))->status, env::Status::ready);
     // The plan came from the artifact's manifest (no dbt parse): dbt was called once, to build, in (a copy of) the
     // artifact's extracted project, as the environment's own role.
+    std::string steps;
+    for (const auto& step : outcome.steps) steps += step.name + ": " + step.detail + "\n";
+    ASSERT_TRUE(fs::exists(records() / "dbt-args")) << "dbt never ran:\n" << steps << log_text.str();
     const auto args = test::read_file(records() / "dbt-args");
     EXPECT_EQ(args.rfind("build ", 0), 0u) << args;
     EXPECT_EQ(std::count(args.begin(), args.end(), '\n'), 1);

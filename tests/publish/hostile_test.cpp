@@ -155,7 +155,7 @@ TEST_F(HostilePublish, SquattedProductionAndArchiveSchemasAreRefused) {
 
     // A publish given only relations names no production role: a schema an environment's role owns (one of
     // ece.environments) is still refused.
-    catalog::migrate(conn, "env", env::env_migrations());
+    ece::catalog::migrate(conn, "env", ece::env::env_migrations());
     {
         pqxx::work tx(conn);
         tx.exec_params("INSERT INTO ece.environments (name, branch, provider, status, base_schema, role_name) "

@@ -19,15 +19,16 @@ namespace {
 
 using testing::IsEmpty;
 
-// Real dbt behind a wrapper that appends the environment it was started with to <project>/.dbt-environments, so the
-// test can scan what every dbt ece starts could see.
+// Real dbt behind a wrapper that writes the environment it was started with to <target>/dbt-environment-<pid> (dbt's
+// --target-path, whose files ece copies back to the project's target/), so the test can scan what every dbt ece
+// starts could see.
 fs::path reporting_dbt_in(const fs::path& dir) {
-    return test::dbt_wrapper(dir, R"(project="$PWD" previous=""
+    return test::dbt_wrapper(dir, R"(target="$PWD/target" previous=""
 for arg in "$@"; do
-    [ "$previous" = "--project-dir" ] && project="$arg"
+    [ "$previous" = "--target-path" ] && target="$arg"
     previous="$arg"
 done
-{ echo "== dbt $*"; env; } >> "$project/.dbt-environments")");
+mkdir -p "$target" && { echo "== dbt $*"; env; } > "$target/dbt-environment-$$")");
 }
 
 struct Scanned {
