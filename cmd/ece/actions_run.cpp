@@ -10,13 +10,11 @@
 #include "core/error.hpp"
 #include "dbt/artifact_state.hpp"
 #include "dbt/env_target.hpp"
-#include "dbt/stateful.hpp"
 #include "github/client.hpp"
 #include "core/secrets.hpp"
 #include "ece.hpp"
 #include "env/environments.hpp"
 
-#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -29,14 +27,6 @@ namespace {
 std::string branch_of_ref(const std::string& ref) {
     const std::string heads = "refs/heads/";
     return ref.rfind(heads, 0) == 0 ? ref.substr(heads.size()) : std::string();
-}
-
-// The pull request's label ece:full-refresh, or the action's full-refresh input (docs/stateful-nodes.md).
-bool asks_full_refresh(const actions::Event& event, const actions::Inputs& inputs) {
-    if (inputs.get_bool_or("full-refresh", false)) return true;
-    if (!event.pull_request) return false;
-    const auto& labels = event.pull_request->labels;
-    return std::find(labels.begin(), labels.end(), dbt::full_refresh_label) != labels.end();
 }
 
 // What the event says the chain works on; the pull-request input fills in a number the event lacks.
@@ -196,7 +186,7 @@ int run_chain(const actions::Context& context, const fs::path& workspace) {
     if (auto prices = inputs.get("prices")) options.prices_file = (workspace / *prices).string();
     if (!context.run_id.empty()) options.run_url = context.run_url();
     options.also_select = inputs.get_lines("select");
-    options.full_refresh = asks_full_refresh(event, inputs);
+    options.full_refresh = lifecycle::asks_full_refresh(event, inputs);
     if (options.full_refresh) log.notice("full refresh asked for: snapshots and incremental models are built from scratch");
 
     auto settings = env::Settings::resolve(database_url, std::move(config));

@@ -195,6 +195,7 @@ Event parse_event(std::string_view event_name, std::string_view json_text, const
     }
     if (is_pull_request_event(event_name)) {
         event.pull_request = parse_pull_request(root["pull_request"]);
+        if (event.action == "labeled" || event.action == "unlabeled") event.label = root["label"]["name"].string();
     } else if (event_name == "push") {
         event.push = parse_push(root);
     } else if (event_name == "schedule") {
@@ -241,6 +242,9 @@ Decision decide_pull_request(const Event& event) {
     if (action == "opened" || action == "synchronize" || action == "reopened" || action == "ready_for_review") {
         return {Step::preview, {}, which + " was " + (action == "synchronize" ? std::string("updated") : action) +
                                        (pr.draft ? " (draft)" : "")};
+    }
+    if ((action == "labeled" || action == "unlabeled") && event.label == full_refresh_label) {
+        return {Step::preview, {}, which + " was " + action + " " + event.label + ": previewed again"};
     }
     if (action == "closed") {
         if (pr.merged) return {Step::publish, {}, which + " was merged into " + pr.base_ref};

@@ -60,6 +60,7 @@ struct Event {
     std::string repository_full_name;
     std::string default_branch;
     std::optional<PullRequest> pull_request;
+    std::string label;                 // the label a pull request's labeled / unlabeled action added or removed
     std::optional<Push> push;
     std::optional<WorkflowRun> workflow_run;
     std::optional<MergeGroup> merge_group;
@@ -71,6 +72,10 @@ struct Event {
 // error, or the JSON path ($.pull_request.number) of a missing or mistyped field.
 Event parse_event(std::string_view event_name, std::string_view json_text, const std::string& file = "event payload");
 Event read_event(std::string_view event_name, const std::filesystem::path& path);
+
+// The pull-request label that asks for a full refresh of every snapshot and incremental model it builds
+// (docs/stateful-nodes.md): adding or removing it previews the pull request again.
+inline constexpr std::string_view full_refresh_label = "ece:full-refresh";
 
 enum class Step { preview, destroy, publish, gc, dispatch, ignore };
 std::string_view to_string(Step step);

@@ -19,8 +19,6 @@ namespace ece::dbt {
 
 struct BuildTarget;  // build.hpp
 
-// The pull-request label that asks for a full refresh of every snapshot and incremental model it builds.
-inline constexpr const char* full_refresh_label = "ece:full-refresh";
 // The config key that asks for a full refresh of one node: `meta: {ece: {full_refresh: true}}` in its config.
 inline constexpr const char* full_refresh_meta_key = "ece.full_refresh";
 

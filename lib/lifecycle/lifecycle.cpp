@@ -284,6 +284,13 @@ std::string hints(env::Environments& environments, const Target& target) {
 
 // ---- preview --------------------------------------------------------------------------------------------------
 
+bool asks_full_refresh(const actions::Event& event, const actions::Inputs& inputs) {
+    if (inputs.get_bool_or("full-refresh", false)) return true;
+    if (!event.pull_request) return false;
+    const auto& labels = event.pull_request->labels;
+    return std::find(labels.begin(), labels.end(), actions::full_refresh_label) != labels.end();
+}
+
 Outcome preview(env::Environments& environments, const Target& target, const Options& options, Services& services,
                 Log& log) {
     Outcome outcome;

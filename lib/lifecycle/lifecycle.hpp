@@ -11,6 +11,7 @@
 // and publishing are reached through the small interfaces below, so the chain runs locally and in tests alike.
 #include "actions/commands.hpp"
 #include "actions/event.hpp"
+#include "actions/inputs.hpp"
 #include "comment/render.hpp"
 #include "comment/report.hpp"
 #include "config/config.hpp"
@@ -219,6 +220,11 @@ struct Outcome {
 };
 
 // --- the chains -------------------------------------------------------------------------------------------------
+
+// Whether the run asks for snapshots and incremental models built from scratch (Options::full_refresh): the action's
+// full-refresh input, or the pull request's label ece:full-refresh (docs/stateful-nodes.md). Throws ece::Error(usage)
+// for an input that is not a boolean.
+bool asks_full_refresh(const actions::Event& event, const actions::Inputs& inputs);
 
 Outcome preview(env::Environments& environments, const Target& target, const Options& options, Services& services,
                 Log& log);

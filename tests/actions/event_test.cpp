@@ -192,6 +192,21 @@ TEST(Event, LabeledPullRequestHasItsLabelsAndIsIgnored) {
     EXPECT_THAT(decision.reason, testing::HasSubstr("labeled"));
 }
 
+// Adding or removing the full-refresh label previews again (snapshots and incremental models from scratch, or from
+// production's copies again); the label's name is what GitHub's payload says it is.
+TEST(Event, TheFullRefreshLabelAddedOrRemovedPreviewsAgain) {
+    auto payload = json::parse(test::read_file(webhooks() / "pull_request.labeled.json"));
+    payload.as_object()["label"].as_object()["name"] = "ece:full-refresh";
+    for (const std::string action : {"labeled", "unlabeled"}) {
+        payload.as_object()["action"] = action;
+        auto event = parse_event("pull_request", json::serialize(payload), "labeled.json");
+        EXPECT_EQ(event.label, "ece:full-refresh");
+        auto decision = decide(event);
+        EXPECT_EQ(decision.step, Step::preview) << action;
+        EXPECT_THAT(decision.reason, testing::HasSubstr(action + " ece:full-refresh"));
+    }
+}
+
 TEST(Event, MergedPullRequestPublishes) {
     auto event = parse_event("pull_request", merged_payload(), "merged.json");
     ASSERT_TRUE(event.pull_request);

@@ -277,7 +277,7 @@ TEST(KillNine, EceEntryPointOpenedAndMergedConvergeAfterEveryKill) {
 
     std::mt19937 random(fault_seed() + 4);
     KillTally opened_tally, merged_tally;
-    for (int cycle = 1; cycle <= 5; ++cycle) {
+    for (int cycle = 1; cycle <= 3; ++cycle) {
         {
             const auto offset = kill_offset(random, opened.seconds);
             SCOPED_TRACE("opened, cycle " + std::to_string(cycle) + ", killed at " + std::to_string(offset.count()) + "us");
