@@ -59,6 +59,12 @@ protected:
         for (const auto& entry : fs::recursive_directory_iterator(ws))
             fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
         fs::permissions(ws, fs::perms::owner_write, fs::perm_options::add);
+        // A checkout is a git repository: ece's dbt sandbox copies from its top, so the project's `local: ../`
+        // packages (the package under test, vendor/) resolve in the copy.
+        ece::process::Command init;
+        init.argv = {"git", "init", "-q", ws.string()};
+        const auto initialised = ece::process::run(init);
+        EXPECT_EQ(initialised.exit_code, 0) << initialised.err;
         write(ws / "ece.yml", "project: evaluator\n"
                               "production: {schemas: [analytics], role: " + prefix_ + "prod, raw_schema: raw}\n"
                               "environments: {prefix: " + prefix_ + ", ttl: 72h}\n"
@@ -102,7 +108,7 @@ protected:
     }
 
     // What real dbt selects: `dbt ls --select state:modified+ --state <production's stored manifest>` in the pull
-    // request's project (its packages are installed already: ece ran dbt deps there).
+    // request's project.
     std::set<std::string> dbt_ls_state_modified(const fs::path& project) {
         const fs::path state = dir_ / "production-state";
         {
@@ -114,7 +120,16 @@ protected:
         }
         write(dir_ / "ls-profiles/profiles.yml",
               "integration_tests:\n  target: pr\n  outputs:\n    pr: {type: postgres, host: localhost, port: 5432, "
-              "user: ls, password: ls, dbname: ls, schema: " + prefix_ + "pr_1, threads: 1}\n");
+              "user: ls, password: ls, dbname: " + ece::pg::parse_url(admin_url_).dbname + ", schema: " + prefix_ +
+                  "pr_1, threads: 1}\n");  // a source's database is the target's: the same as production's
+        // ece installed the packages in its sandbox's copy, not in the checkout: dbt ls needs them here too.
+        ece::process::Command deps;
+        deps.argv = {ece::test::real_dbt().string(), "deps", "--profiles-dir", (dir_ / "ls-profiles").string()};
+        deps.cwd = project;
+        deps.env = {{"HOME", dir_.path().string()}, {"DBT_SEND_ANONYMOUS_USAGE_STATS", "false"}};
+        deps.timeout = std::chrono::minutes(3);
+        const auto installed = ece::process::run(deps);
+        EXPECT_EQ(installed.exit_code, 0) << installed.out << installed.err;
         ece::process::Command ls;
         ls.argv = {ece::test::real_dbt().string(), "--quiet", "ls", "--select", "state:modified+", "--state",
                    state.string(), "--output", "json", "--output-keys", "unique_id", "--profiles-dir",
@@ -137,7 +152,8 @@ protected:
         EXPECT_TRUE(build);
         std::set<std::string> ids;
         if (!build) return ids;
-        for (const auto& node : json::parse(build->plan_json).at("selected").as_array())
+        const auto plan = json::parse(build->plan_json);
+        for (const auto& node : plan.at("selected").as_array())
             ids.insert(json::value_to<std::string>(node.at("unique_id")));
         return ids;
     }
@@ -166,14 +182,11 @@ protected:
     std::string admin_url_, prefix_;
 };
 
-// DISABLED until ece's build stops calling a full build with ephemeral models a mismatch: run 2026-12-07, dbt deps and
-// parse of the evaluator succeed (packages vendored as local:), but production's build is recorded as "mismatch: dbt
-// ran other nodes than planned; planned but not run: model...base_model_10, fct_model_10, ..." (the evaluator's 16
-// ephemeral models are planned, and dbt never reports ephemeral models in run_results.json). That is the "Every node
-// kind" part of issue 14; enable this test with it.
-TEST_F(PublicProject, DISABLED_ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTheChange) {
+TEST_F(PublicProject, ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTheChange) {
     build_production(checkout("main", false));
-    EXPECT_THAT(columns("analytics", "stg_model_4"), testing::Not(testing::Contains("new_col")));
+    // The project's own models are ephemeral (the evaluator's integration tests); dim_model_7, with an enforced
+    // contract, is its table: the change's new column reaches it.
+    EXPECT_EQ(columns("analytics", "dim_model_7"), (std::set<std::string>{"id"}));
 
     // opened: dbt deps, then the plan, which is dbt's own state:modified+ for the nodes ece builds.
     const auto pr = checkout("pr-1", true);
@@ -183,7 +196,7 @@ TEST_F(PublicProject, DISABLED_ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTh
     EXPECT_THAT(run.log, HasSubstr("dbt-core 1.9.1, postgres 1.9.0"));
     EXPECT_THAT(run.log, HasSubstr("Installing ../vendor/dbt_utils"));
     const auto by_dbt = dbt_ls_state_modified(pr / "integration_tests");
-    EXPECT_EQ(by_dbt.size(), 11u);  // _expected/dbt_project_evaluator/modified_plus.json
+    EXPECT_EQ(by_dbt.size(), 11u) << testing::PrintToString(by_dbt);  // _expected/dbt_project_evaluator/modified_plus.json
     std::set<std::string> buildable_by_dbt;
     for (const auto& id : by_dbt)
         if (id.rfind("model.", 0) == 0 || id.rfind("test.", 0) == 0 || id.rfind("seed.", 0) == 0 ||
@@ -197,9 +210,11 @@ TEST_F(PublicProject, DISABLED_ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTh
             buildable_by_ece.insert(id);
     EXPECT_EQ(buildable_by_ece, buildable_by_dbt);
     EXPECT_EQ(by_ece, by_dbt) << "ece's plan lists other node kinds than dbt ls (exposures, metrics, semantic models)";
-    EXPECT_THAT(columns(prefix_ + "pr_1", "stg_model_4"), testing::Contains("new_col"));
+    EXPECT_EQ(columns(prefix_ + "pr_1", "dim_model_7"), (std::set<std::string>{"id", "new_col"}));
     ASSERT_EQ(github_.comments(1).size(), 1u);
     EXPECT_THAT(github_.comments(1)[0].body, HasSubstr("dbt-core 1.9.1"));
+    EXPECT_THAT(github_.comments(1)[0].body, HasSubstr("5 pass, 1 success"));  // the tests of the ephemeral models ran
+    EXPECT_THAT(github_.comments(1)[0].body, HasSubstr("| no row differs | added `new_col` |"));
 
     // merged: production serves the change, the environment is gone.
     run = ece(pr, {.action = "closed", .number = 1, .head_ref = "feature/new-col", .head_sha = sha_of('1'),
@@ -207,7 +222,7 @@ TEST_F(PublicProject, DISABLED_ProjectEvaluatorPlansWhatDbtSelectsAndPublishesTh
               sha_of('2'));
     ASSERT_EQ(run.exit_code, 0) << run.log;
     EXPECT_EQ(run.outputs["step"], "publish");
-    EXPECT_THAT(columns("analytics", "stg_model_4"), testing::Contains("new_col"));
+    EXPECT_EQ(columns("analytics", "dim_model_7"), (std::set<std::string>{"id", "new_col"}));
     EXPECT_TRUE(schemas_like(prefix_ + "pr_1").empty());
 }
 
