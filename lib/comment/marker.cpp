@@ -1,5 +1,7 @@
 #include "comment/marker.hpp"
 
+#include "core/percent.hpp"
+
 #include <openssl/evp.h>
 
 #include <cctype>
@@ -15,20 +17,7 @@ constexpr std::string_view suffix = " -->";
 
 bool plain_name_char(unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '/' || c == '-'; }
 
-std::string encode_name(std::string_view name) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : name) {
-        if (plain_name_char(c)) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
+std::string encode_name(std::string_view name) { return percent_encode(name, plain_name_char); }
 
 std::optional<std::string> decode_name(std::string_view encoded) {
     std::string out;

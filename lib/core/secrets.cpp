@@ -1,5 +1,7 @@
 #include "core/secrets.hpp"
 
+#include "core/percent.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <mutex>
@@ -40,20 +42,6 @@ std::string_view url_password(std::string_view url) {
     return userinfo.substr(colon + 1);
 }
 
-std::string percent_encoded(std::string_view text, const char* hex) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0xf]);
-        }
-    }
-    return out;
-}
-
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -75,8 +63,8 @@ std::string percent_decoded(std::string_view text) {
 }
 
 void add_forms(std::vector<std::string>& forms, std::string_view value) {
-    for (auto form : {std::string(value), percent_encoded(value, "0123456789ABCDEF"),
-                      percent_encoded(value, "0123456789abcdef")}) {
+    for (auto form : {std::string(value), percent_encode(value),
+                      percent_encode(value, is_unreserved, true)}) {
         if (std::find(forms.begin(), forms.end(), form) == forms.end()) forms.push_back(std::move(form));
     }
 }

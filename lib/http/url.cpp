@@ -123,21 +123,6 @@ bool Url::host_is_ip_address() const {
     return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
 }
 
-std::string percent_encode(std::string_view value) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : value) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::optional<std::string> link_relation(std::string_view header, std::string_view relation) {
     // <url>; rel="next", <url>; rel="last"
     std::size_t pos = 0;

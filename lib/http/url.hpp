@@ -1,5 +1,7 @@
 #pragma once
 // URLs as the HTTP client needs them: parsed into parts, printed without credentials, query values encoded.
+#include "core/percent.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +32,7 @@ struct Url {
 };
 
 // Percent-encodes everything but RFC 3986 unreserved characters, for query values and path segments.
-std::string percent_encode(std::string_view value);
+using ::ece::percent_encode;
 
 // Parses a Link header (RFC 8288) and returns the URL of the given relation ("next", "last"), if any.
 std::optional<std::string> link_relation(std::string_view link_header, std::string_view relation);

@@ -1,5 +1,6 @@
 #include "pg/connect.hpp"
 
+#include "core/percent.hpp"
 #include "core/secrets.hpp"
 
 #include <libpq-fe.h>
@@ -11,21 +12,6 @@ namespace ece::pg {
 namespace {
 
 using OptionsPtr = std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)>;
-
-std::string percent_encode(std::string_view text) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0xf]);
-        }
-    }
-    return out;
-}
 
 // key='value' with libpq's quoting rules.
 std::string conninfo_pair(std::string_view key, std::string_view value) {

@@ -4,12 +4,9 @@
 #include "core/secrets.hpp"
 #include "dbt/catalog.hpp"
 #include "dbt/env_target.hpp"
-#include "dbt/packages.hpp"
 #include "dbt/private_dir.hpp"
-#include "dbt/sandbox.hpp"
 #include "pg/connect.hpp"
 #include "pg/lock.hpp"
-#include "process/process.hpp"
 #include "publish/catalog_source.hpp"
 #include "publish/stateful.hpp"
 
@@ -97,28 +94,15 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
     target.schema = production.schema;
     target.production_schema = production.schema;
     target.environment = "production";
-    // Like every dbt run: a copy of the project, dbt's own user when ece is root (dbt/sandbox.hpp).
-    const dbt::Sandbox sandbox(project_dir);
-    sandbox.write_file("profiles.yml", dbt::profiles_yml(target, 1));
-    const std::vector<std::string> argv = {
-        dbt.string(),        "parse",  "--project-dir",    sandbox.project().string(), "--profiles-dir",
-        sandbox.home().string(), "--profile", dbt::profile_name, "--target", dbt::profile_name,
-        "--target-path",     sandbox.target().string()};
-    const auto env = dbt::dbt_environment(target, sandbox.home(), environments.config().production.raw_schema);
-    dbt::ensure_packages(sandbox.project(), {dbt,
-                                             {"--project-dir", sandbox.project().string(), "--profiles-dir",
-                                              sandbox.home().string()},
-                                             env, timeout, {}, &sandbox});
-    const auto result = sandbox.run(argv, env, timeout);
-    if (result.exit_code != 0) {
-        std::string tail = result.out + result.err;
-        if (tail.size() > 2000) tail = "..." + tail.substr(tail.size() - 2000);
-        throw Error(ErrorKind::external, "dbt parse of the merged main failed with exit code " +
-                                             std::to_string(result.exit_code) + " in " + project_dir.string() + ": " +
-                                             mask_secrets(tail));
-    }
-    sandbox.copy_target_to(fs::absolute(target_path));
-    return fs::absolute(target_path) / "manifest.json";
+    // Parsed as a build of production would be: dbt deps first, a copy of the project, dbt's own user (as root).
+    dbt::BuildOptions options;
+    options.project_dir = project_dir;
+    options.dbt = dbt;
+    options.threads = 1;
+    options.parse_timeout = timeout;
+    options.target_path = fs::absolute(target_path);
+    options.raw_schema = environments.config().production.raw_schema;
+    return dbt::parse_as_build(target, options);
 }
 
 MergeResult publish_merged(const std::string& admin_url, env::Environments& environments, const PublishTarget& target,
