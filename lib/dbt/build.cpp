@@ -77,7 +77,8 @@ void install_packages(const Sandbox& sandbox, const BuildOptions& options, const
                       env,
                       options.parse_timeout,
                       on_line,
-                      &sandbox};
+                      &sandbox,
+                      fs::absolute(options.project_dir)};
     if (ensure_packages(sandbox.project(), run) == Deps::up_to_date && options.on_log_line)
         options.on_log_line("dbt deps skipped: dbt_packages/ already holds what package-lock.yml locks");
 }

@@ -99,6 +99,32 @@ bool packages_up_to_date(const fs::path& project_dir) {
     return !ec;
 }
 
+void keep_installed_packages(const fs::path& copy_project, const fs::path& checkout_project) {
+    const fs::path installed = copy_project / "dbt_packages";
+    const fs::path kept = checkout_project / "dbt_packages";
+    const fs::path fresh = checkout_project / "dbt_packages.ece-new";
+    fs::remove_all(fresh);
+    fs::create_directories(fresh);
+    for (const auto& entry : fs::directory_iterator(installed)) {
+        const fs::path name = entry.path().filename();
+        if (!entry.is_symlink()) {
+            fs::copy(entry.path(), fresh / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+            continue;
+        }
+        const fs::path target = fs::read_symlink(entry.path());
+        const fs::path in_copy = (target.is_absolute() ? target : installed / target).lexically_normal();
+        const fs::path from_project = in_copy.lexically_relative(copy_project);  // e.g. ../vendor/dbt_utils
+        if (from_project.empty()) continue;  // not a folder of the copy: deps installs it next time
+        fs::create_directory_symlink((checkout_project / from_project).lexically_normal().lexically_relative(kept),
+                                     fresh / name);
+    }
+    const fs::path lock = copy_project / "package-lock.yml";
+    if (fs::exists(lock) && read_text(lock) != read_text(checkout_project / "package-lock.yml"))
+        fs::copy_file(lock, checkout_project / "package-lock.yml", fs::copy_options::overwrite_existing);
+    fs::remove_all(kept);
+    fs::rename(fresh, kept);
+}
+
 Deps ensure_packages(const fs::path& project_dir, const DepsRun& run) {
     const auto packages = declared_packages(project_dir);
     if (packages.empty()) return Deps::none_declared;
@@ -133,6 +159,13 @@ Deps ensure_packages(const fs::path& project_dir, const DepsRun& run) {
     // Stamped after deps, which may have written package-lock.yml.
     std::ofstream(project_dir / "dbt_packages" / stamp_name, std::ios::binary | std::ios::trunc)
         << declaration_digest(project_dir) << "\n";
+    if (!run.keep_in.empty()) {
+        try {
+            keep_installed_packages(project_dir, run.keep_in);
+        } catch (const fs::filesystem_error& e) {
+            if (run.on_log_line) run.on_log_line("dbt_packages/ not kept in " + run.keep_in.string() + ": " + e.what());
+        }
+    }
     return Deps::installed;
 }
 

@@ -36,11 +36,21 @@ struct DepsRun {
     std::chrono::seconds timeout{std::chrono::minutes(10)};
     std::function<void(std::string_view line)> on_log_line;  // masked
     const Sandbox* sandbox = nullptr;  // runs deps there, as dbt's user (sandbox.hpp); null: in project_dir, as ece
+    // The checkout's project folder that project_dir (a sandbox's copy) was copied from: what deps installed is kept
+    // there too (keep_installed_packages), so the workflows' cache of dbt_packages/ holds it and the next run's copy
+    // skips deps. Empty: nothing is kept.
+    std::filesystem::path keep_in{};
 };
 
 enum class Deps { none_declared, up_to_date, installed };
 
-// `dbt deps` when needed (see above), then the stamp. A failing deps is ece::Error(external) naming the package(s)
+// Replaces checkout_project's dbt_packages/ (and package-lock.yml, when deps wrote one) with what deps installed in
+// copy_project: a local package (a link dbt made to a folder of the copy) becomes a relative link to the same folder
+// of the checkout; everything else is copied as it is, links never followed. Throws std::filesystem errors.
+void keep_installed_packages(const std::filesystem::path& copy_project, const std::filesystem::path& checkout_project);
+
+// `dbt deps` when needed (see above), then the stamp, then keep_installed_packages when run.keep_in says where (a
+// failure there is only logged: the next run installs again). A failing deps is ece::Error(external) naming the package(s)
 // dbt's output mentions (all declared ones when it mentions none), where each is declared, and dbt's error.
 Deps ensure_packages(const std::filesystem::path& project_dir, const DepsRun& run);
 

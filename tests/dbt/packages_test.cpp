@@ -56,6 +56,32 @@ TEST(DbtPackages, DeclaredPackagesAreReadWithTheirLines) {
     EXPECT_EQ(error.where().line, 2u);
 }
 
+// ece runs deps in a copy of the checkout (dbt's sandbox); what it installed is kept in the checkout, where the
+// workflows cache dbt_packages/: the local package as a relative link to the checkout's own folder, the lock file
+// dbt wrote; the next copy of the checkout then skips deps.
+TEST(DbtPackages, InstalledPackagesAreKeptInTheCheckoutAndTheNextCopySkipsDeps) {
+    ece::test::TempDir dir;
+    const auto checkout = project_with(dir / "checkout", "packages:\n  - local: ../pkg_a\n");
+    const auto copy_of_checkout = [&](const std::string& name) {
+        fs::copy(dir / "checkout", dir / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+        return dir / name / "project";
+    };
+    std::vector<std::string> log;
+    auto run = deps_run(log);
+    run.keep_in = checkout;
+    EXPECT_EQ(ece::dbt::ensure_packages(copy_of_checkout("copy1"), run), ece::dbt::Deps::installed);
+    EXPECT_EQ(fs::read_symlink(checkout / "dbt_packages/ece_pkg_a"), fs::path("../../pkg_a"));
+    EXPECT_TRUE(fs::exists(checkout / "dbt_packages/ece_pkg_a/macros/decade.sql"));
+    EXPECT_TRUE(fs::exists(checkout / "package-lock.yml"));
+    EXPECT_FALSE(fs::exists(checkout / "dbt_packages.ece-new"));
+    EXPECT_TRUE(ece::dbt::packages_up_to_date(checkout));
+
+    fs::remove_all(dir / "copy1");
+    log.clear();
+    EXPECT_EQ(ece::dbt::ensure_packages(copy_of_checkout("copy2"), run), ece::dbt::Deps::up_to_date);
+    EXPECT_TRUE(log.empty());  // dbt did not run
+}
+
 TEST(DbtPackages, DepsRunsOnceAndAgainOnlyWhenTheDeclarationOrTheInstalledPackagesChange) {
     ece::test::TempDir dir;
     const auto project = project_with(dir.path(), "packages:\n  - local: ../pkg_a\n");
