@@ -99,28 +99,36 @@ bool packages_up_to_date(const fs::path& project_dir) {
     return !ec;
 }
 
-void keep_installed_packages(const fs::path& copy_project, const fs::path& checkout_project) {
-    const fs::path installed = copy_project / "dbt_packages";
+void keep_installed_packages(const Sandbox* sandbox, const fs::path& copy_project, const fs::path& checkout_project) {
     const fs::path kept = checkout_project / "dbt_packages";
     const fs::path fresh = checkout_project / "dbt_packages.ece-new";
     fs::remove_all(fresh);
-    fs::create_directories(fresh);
-    for (const auto& entry : fs::directory_iterator(installed)) {
-        const fs::path name = entry.path().filename();
-        if (!entry.is_symlink()) {
-            fs::copy(entry.path(), fresh / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-            continue;
-        }
+    // dbt's user owns the copy and may still be changing it: never follow a link it made (sandbox.hpp).
+    const auto copy_out = [&](const fs::path& from, const fs::path& to) {
+        if (sandbox) return sandbox->copy_out(from, to, true);
+        if (fs::exists(fs::symlink_status(from)))
+            fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    };
+    copy_out(copy_project / "dbt_packages", fresh);
+    // A local package is a link dbt made to a folder of the copy: the same folder of the checkout, by a relative link.
+    for (const auto& entry : fs::directory_iterator(fresh)) {
+        if (!entry.is_symlink()) continue;
         const fs::path target = fs::read_symlink(entry.path());
-        const fs::path in_copy = (target.is_absolute() ? target : installed / target).lexically_normal();
+        const fs::path in_copy = (target.is_absolute() ? target : copy_project / "dbt_packages" / target).lexically_normal();
         const fs::path from_project = in_copy.lexically_relative(copy_project);  // e.g. ../vendor/dbt_utils
+        fs::remove(entry.path());
         if (from_project.empty()) continue;  // not a folder of the copy: deps installs it next time
         fs::create_directory_symlink((checkout_project / from_project).lexically_normal().lexically_relative(kept),
-                                     fresh / name);
+                                     entry.path());
     }
-    const fs::path lock = copy_project / "package-lock.yml";
-    if (fs::exists(lock) && read_text(lock) != read_text(checkout_project / "package-lock.yml"))
-        fs::copy_file(lock, checkout_project / "package-lock.yml", fs::copy_options::overwrite_existing);
+    const fs::path lock = checkout_project / "package-lock.yml";
+    const fs::path fresh_lock = checkout_project / "package-lock.yml.ece-new";
+    copy_out(copy_project / "package-lock.yml", fresh_lock);
+    if (fs::exists(fresh_lock) && read_text(fresh_lock) != read_text(lock)) {
+        fs::rename(fresh_lock, lock);
+    } else {
+        fs::remove(fresh_lock);
+    }
     fs::remove_all(kept);
     fs::rename(fresh, kept);
 }
@@ -161,8 +169,8 @@ Deps ensure_packages(const fs::path& project_dir, const DepsRun& run) {
         << declaration_digest(project_dir) << "\n";
     if (!run.keep_in.empty()) {
         try {
-            keep_installed_packages(project_dir, run.keep_in);
-        } catch (const fs::filesystem_error& e) {
+            keep_installed_packages(run.sandbox, project_dir, run.keep_in);
+        } catch (const std::exception& e) {
             if (run.on_log_line) run.on_log_line("dbt_packages/ not kept in " + run.keep_in.string() + ": " + e.what());
         }
     }

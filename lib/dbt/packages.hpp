@@ -44,10 +44,12 @@ struct DepsRun {
 
 enum class Deps { none_declared, up_to_date, installed };
 
-// Replaces checkout_project's dbt_packages/ (and package-lock.yml, when deps wrote one) with what deps installed in
-// copy_project: a local package (a link dbt made to a folder of the copy) becomes a relative link to the same folder
-// of the checkout; everything else is copied as it is, links never followed. Throws std::filesystem errors.
-void keep_installed_packages(const std::filesystem::path& copy_project, const std::filesystem::path& checkout_project);
+// Replaces checkout_project's dbt_packages/ (and package-lock.yml, when deps wrote another) with what deps installed
+// in copy_project: a local package (a link dbt made to a folder of the copy) becomes a relative link to the same
+// folder of the checkout; everything else is copied as it is, links never followed (through sandbox->copy_out when
+// dbt ran in a sandbox: its user may still be changing the copy). Throws std::filesystem errors or ece::Error.
+void keep_installed_packages(const Sandbox* sandbox, const std::filesystem::path& copy_project,
+                             const std::filesystem::path& checkout_project);
 
 // `dbt deps` when needed (see above), then the stamp, then keep_installed_packages when run.keep_in says where (a
 // failure there is only logged: the next run installs again). A failing deps is ece::Error(external) naming the package(s)

@@ -1,13 +1,16 @@
 #include "dbt/sandbox.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 
 #include "core/error.hpp"
@@ -93,6 +96,73 @@ void close_git_to_others(const fs::path& real_root) {
                 throw Error(ErrorKind::external, "cannot close " + git.string() + " to dbt's user: " + std::strerror(errno));
         }
         if (dir == dir.parent_path()) return;
+    }
+}
+
+
+// A file descriptor, closed when it goes.
+class Descriptor {
+public:
+    explicit Descriptor(int fd) : fd_(fd) {}
+    ~Descriptor() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Descriptor(const Descriptor&) = delete;
+    Descriptor& operator=(const Descriptor&) = delete;
+    int get() const { return fd_; }
+    bool ok() const { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
+int open_folder_at(int dir, const char* name) {
+    return ::openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// The regular file name in dir to `to`, opened without following a link (nor blocking on a fifo) dbt may have
+// swapped in since the listing; anything else is left out.
+void copy_file_at(int dir, const char* name, const fs::path& to) {
+    const Descriptor in(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat info {};
+    if (!in.ok() || ::fstat(in.get(), &info) != 0 || !S_ISREG(info.st_mode)) return;
+    std::error_code ignored;
+    fs::remove(to, ignored);
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    bool ok = out >= 0;
+    char buffer[65536];
+    for (ssize_t n; ok && (n = ::read(in.get(), buffer, sizeof buffer)) > 0;) ok = ::write(out, buffer, n) == n;
+    if (out >= 0) ok = ::close(out) == 0 && ok;
+    if (!ok) throw Error(ErrorKind::external, std::string("cannot copy dbt's ") + name, {.file = to.string()});
+}
+
+void copy_entry_at(int dir, const char* name, const fs::path& to, bool keep_links);
+
+// Every entry of the open folder dir to the folder `to`, each opened relative to dir: a link is never followed.
+void copy_folder_at(int dir, const fs::path& to, bool keep_links) {
+    fs::create_directories(to);
+    DIR* listing = ::fdopendir(::dup(dir));
+    if (!listing) throw Error(ErrorKind::external, "cannot list what dbt wrote", {.file = to.string()});
+    for (const dirent* entry; (entry = ::readdir(listing)) != nullptr;) {
+        const std::string name = entry->d_name;
+        if (name != "." && name != "..") copy_entry_at(dir, name.c_str(), to / name, keep_links);
+    }
+    ::closedir(listing);
+}
+
+void copy_entry_at(int dir, const char* name, const fs::path& to, bool keep_links) {
+    struct stat info {};
+    if (::fstatat(dir, name, &info, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (S_ISDIR(info.st_mode)) {
+        const Descriptor folder(open_folder_at(dir, name));
+        if (folder.ok()) copy_folder_at(folder.get(), to, keep_links);
+    } else if (S_ISREG(info.st_mode)) {
+        copy_file_at(dir, name, to);
+    } else if (S_ISLNK(info.st_mode) && keep_links) {
+        char target[PATH_MAX];
+        const ssize_t length = ::readlinkat(dir, name, target, sizeof target);
+        if (length > 0 && static_cast<std::size_t>(length) < sizeof target)
+            fs::create_symlink(std::string(target, static_cast<std::size_t>(length)), to);
     }
 }
 
@@ -226,35 +296,24 @@ process::Result Sandbox::run(const std::vector<std::string>& argv, const std::ma
     return process::run(command);
 }
 
+void Sandbox::copy_out(const fs::path& inside, const fs::path& to, bool keep_links) const {
+    // From ece's own private directory down, one component at a time: a folder on the way that dbt's user swapped
+    // for a link since is not entered.
+    const auto relative = inside.lexically_relative(dir_.path());
+    if (relative.empty() || *relative.begin() == "..")
+        throw Error(ErrorKind::internal, "not in dbt's sandbox", {.file = inside.string()});
+    auto folder = std::make_unique<Descriptor>(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const auto last = relative.filename();
+    for (const auto& part : relative.parent_path()) {
+        if (!folder->ok()) return;
+        folder = std::make_unique<Descriptor>(open_folder_at(folder->get(), part.c_str()));
+    }
+    if (folder->ok()) copy_entry_at(folder->get(), last.c_str(), to, keep_links);
+}
+
 void Sandbox::copy_target_to(const fs::path& dest) const {
     fs::create_directories(dest);
-    for (auto it = fs::recursive_directory_iterator(target_); it != fs::recursive_directory_iterator(); ++it) {
-        const auto to = dest / it->path().lexically_relative(target_);
-        const auto status = it->symlink_status();
-        if (fs::is_directory(status)) {
-            fs::create_directories(to);
-        } else if (fs::is_regular_file(status)) {
-            // Opened without following a link (nor blocking on a fifo) dbt may have swapped in since the listing.
-            const int in = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-            struct stat info {};
-            if (in < 0) continue;
-            if (::fstat(in, &info) != 0 || !S_ISREG(info.st_mode)) {
-                ::close(in);
-                continue;
-            }
-            std::error_code ignored;
-            fs::remove(to, ignored);
-            const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-            bool ok = out >= 0;
-            char buffer[65536];
-            for (ssize_t n; ok && (n = ::read(in, buffer, sizeof buffer)) > 0;)
-                ok = ::write(out, buffer, n) == n;
-            ::close(in);
-            if (out >= 0) ok = ::close(out) == 0 && ok;
-            if (!ok) throw Error(ErrorKind::external, "cannot copy dbt's " + it->path().filename().string(),
-                                 {.file = to.string()});
-        }
-    }
+    copy_out(target_, dest, false);
 }
 
 }  // namespace ece::dbt

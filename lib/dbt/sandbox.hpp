@@ -69,6 +69,12 @@ public:
     // link dbt made, so a link to a secret cannot be copied out.
     void copy_target_to(const std::filesystem::path& dest) const;
 
+    // Copies the file or folder `inside` (a path in the sandbox, e.g. below project()) to `to`, never through a link
+    // dbt's user made or swapped in while it runs: every folder and file is opened relative to its parent without
+    // following links, from ece's own private directory down. Regular files and folders are copied; links are
+    // recreated as links (never followed) when keep_links, else left out, as is anything else.
+    void copy_out(const std::filesystem::path& inside, const std::filesystem::path& to, bool keep_links) const;
+
 private:
     void hand_over(const std::filesystem::path& path) const;
 
