@@ -177,6 +177,27 @@ CommandResult run_ece_dbt(const std::vector<std::string>& args, const std::map<s
     return {result.exit_code, result.out + result.err};
 }
 
+// ece-dbt plan --project-dir runs real dbt (parse), so it lives here with the other real-dbt tests, not with
+// plan_command_test.cpp's unit tests (the image's quick tests run those without dbt's Python packages).
+TEST(PlanCommandLive, ProjectDirParsesWithItsOwnProfileWithoutABranch) {
+    // No profiles.yml anywhere the user's dbt would look: ece writes the profile dbt parses with, as build does,
+    // and the raw schema it parses with stands for production's, so the unchanged project plans nothing.
+    TempDir dir;
+    const auto project = dir / "ece_demo";
+    fs::copy(fixture("dbt/ece_demo"), project, fs::copy_options::recursive);
+    fs::permissions(project, fs::perms::owner_all, fs::perm_options::add);
+    for (const auto& entry : fs::recursive_directory_iterator(project))
+        fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
+    const auto r = run_ece_dbt({"plan", "--project-dir", project.string(), "--dbt", ece::test::real_dbt().string(),
+                                "--state", fixture("dbt/scenarios/base").string(), "--format", "json", "--out",
+                                (dir / "plan.json").string()},
+                               {});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto plan = boost::json::parse(read_file(dir / "plan.json")).as_object();
+    EXPECT_EQ(plan.at("selected").as_array().size(), 0u) << r.output;
+    EXPECT_TRUE(fs::exists(project / "target" / "partial_parse.msgpack"));
+}
+
 std::string target_url(const ece::dbt::BuildTarget& target) {
     return ece::pg::make_url({target.host, target.port, target.user, target.password, target.dbname, {}});
 }

@@ -136,24 +136,6 @@ TEST(PlanCommand, UsageErrors) {
     EXPECT_EQ(r.exit_code, 2);
 }
 
-TEST(PlanCommand, ProjectDirParsesWithItsOwnProfileWithoutABranch) {
-    // No profiles.yml anywhere the user's dbt would look: ece writes the profile dbt parses with, as build does,
-    // and the raw schema it parses with stands for production's, so the unchanged project plans nothing.
-    TempDir dir;
-    const auto project = dir / "ece_demo";
-    std::filesystem::copy(fixture("dbt/ece_demo"), project, std::filesystem::copy_options::recursive);
-    std::filesystem::permissions(project, std::filesystem::perms::owner_all, std::filesystem::perm_options::add);
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(project))
-        std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_write,
-                                     std::filesystem::perm_options::add);
-    const CommandResult r = run("plan --project-dir " + project.string() + " --dbt " + ece::test::real_dbt().string() + " --state " +
-                                scenario("base") + " --format json --out " + (dir / "plan.json").string());
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    const auto plan = boost::json::parse(read_file(dir / "plan.json")).as_object();
-    EXPECT_EQ(plan.at("selected").as_array().size(), 0u) << r.output;
-    EXPECT_TRUE(std::filesystem::exists(project / "target" / "partial_parse.msgpack"));
-}
-
 TEST(PlanCommand, ProjectDirWithoutDbtSaysSo) {
     TempDir dir;
     const CommandResult r = run("plan --branch b --project-dir " + dir.path().string() + " --state " +
