@@ -309,6 +309,7 @@ int build_command(const std::vector<std::string>& args) {
     ece::pg::SessionLimits session_limits;
     std::vector<ece::dbt::Choice> dbt_choices = {{dbt_program, "--dbt"}};
     fs::path config_root = fs::current_path();
+    std::string dbt_vars;  // ece.yml's dbt.vars
     if (!schema.empty()) {
         if (environment.empty()) environment = branch;
         target = target_from_url(environment, schema, production_schema, sha);
@@ -326,6 +327,7 @@ int build_command(const std::vector<std::string>& args) {
         target = ece::dbt::build_target_for(environments, id, sha);
         environment = id.name;
         session_limits = ece::env::session_limits(environments.config());
+        dbt_vars = environments.config().dbt.vars;
         if (!environments.provider().supports_defer() && !force_defer) {
             full_build_reason = "environment " + id.name + " is a " + environments.provider().kind() +
                                 " cluster of its own, which cannot read production's relations (no --defer; "
@@ -334,6 +336,7 @@ int build_command(const std::vector<std::string>& args) {
     }
     ece::dbt::BuildOptions build;
     build.project_dir = project_dir;
+    build.vars = dbt_vars;
     build.dbt = ece::dbt::find_executable(dbt_choices, config_root).path;
     if (!manifest_file.empty()) build.branch_manifest = fs::path(manifest_file);
     if (!state_dir.empty()) build.state_dir = fs::path(state_dir);

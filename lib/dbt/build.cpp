@@ -63,9 +63,12 @@ process::Result run_dbt(const Sandbox& sandbox, const BuildOptions& options, con
     return sandbox.run(argv, env, timeout, on_line);
 }
 
-std::vector<std::string> common_arguments(const Sandbox& sandbox) {
-    return {"--project-dir", sandbox.project().string(), "--profiles-dir", sandbox.home().string(), "--profile",
-            profile_name,    "--target",                 profile_name,      "--target-path", sandbox.target().string()};
+std::vector<std::string> common_arguments(const Sandbox& sandbox, const BuildOptions& options) {
+    std::vector<std::string> argv = {"--project-dir", sandbox.project().string(), "--profiles-dir",
+                                     sandbox.home().string(), "--profile", profile_name, "--target", profile_name,
+                                     "--target-path", sandbox.target().string()};
+    if (!options.vars.empty()) argv.insert(argv.end(), {"--vars", options.vars});
+    return argv;
 }
 
 // `dbt deps` first when the project declares packages (dbt/packages.hpp), in the sandbox's copy, as dbt runs.
@@ -86,7 +89,7 @@ fs::path parse_branch(const Sandbox& sandbox, const BuildOptions& options, const
                       const fs::path& target_path) {
     install_packages(sandbox, options, env);
     std::vector<std::string> argv = {options.dbt.string(), "parse"};
-    const auto common = common_arguments(sandbox);
+    const auto common = common_arguments(sandbox, options);
     argv.insert(argv.end(), common.begin(), common.end());
     const auto result = run_dbt(sandbox, options, argv, env, options.parse_timeout);
     if (result.exit_code != 0) {
@@ -290,7 +293,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     report.dbt_command = {options.dbt.string(), "build"};
-    const auto common = common_arguments(sandbox);
+    const auto common = common_arguments(sandbox, options);
     report.dbt_command.insert(report.dbt_command.end(), common.begin(), common.end());
     if (!report.plan.full_build) {
         // Exactly the planned nodes; everything else resolves to production's relations through --defer.
