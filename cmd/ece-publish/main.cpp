@@ -341,6 +341,7 @@ int run(int argc, char** argv) {
         if (!manifest_file.empty()) merge.main_manifest = manifest_file;
         merge.project_dir = project_dir.empty() ? config.dbt.project_dir : fs::path(project_dir);
         merge.vars = config.dbt.vars;
+        merge.exclude = config.dbt.exclude;
         try {
             merge.dbt = ece::dbt::find_executable(
                             {{dbt_executable, "--dbt"}, {config.dbt.executable, "ece.yml dbt.executable"}}, config.root)

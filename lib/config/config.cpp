@@ -220,6 +220,7 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
                  {"target", [&](const YAML::Node& v, const std::string& q) { d.target = r.text(v, q); }},
                  {"threads", [&](const YAML::Node& v, const std::string& q) { d.threads = r.integer(v, q, 1, 256); }},
                  {"state_artifact", [&](const YAML::Node& v, const std::string& q) { d.state_artifact = r.text(v, q); }},
+                 {"exclude", [&](const YAML::Node& v, const std::string& q) { d.exclude = r.list(v, q); }},
                  {"vars", [&](const YAML::Node& v, const std::string& q) {
                       if (!v.IsMap()) r.error(v, q, "expected a mapping of dbt vars");
                       d.vars = boost::json::serialize(r.json(v, q));

@@ -277,6 +277,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
     add_also_selected(report.plan, branch, options.also_select);
+    remove_excluded(report.plan, branch, options.exclude);
     if (options.on_plan) options.on_plan(report.plan);
     report.planned = buildable_ids(report.plan);
 
@@ -301,6 +302,10 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         const auto names = selection_arguments(report.plan, branch);
         report.dbt_command.insert(report.dbt_command.end(), names.begin(), names.end());
         report.dbt_command.insert(report.dbt_command.end(), {"--defer", "--state", state_for_dbt->string()});
+    }
+    if (!options.exclude.empty()) {
+        report.dbt_command.push_back("--exclude");
+        report.dbt_command.insert(report.dbt_command.end(), options.exclude.begin(), options.exclude.end());
     }
 
     report.build_id = begin_build(catalog, start);

@@ -53,6 +53,7 @@ ProductionBuild build_production(env::Environments& environments, const Options&
     auto build = build_options(options, "production", log);
     build.raw_schema = config.production.raw_schema;
     build.vars = config.dbt.vars;
+    build.exclude = config.dbt.exclude;
     build.on_plan = [&](const dbt::Plan& plan) {
         log.group("dbt plan for production");
         log.info(dbt::plan_to_text(plan, "production"));

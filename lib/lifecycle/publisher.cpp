@@ -32,6 +32,7 @@ public:
         merge.remove_environment = false;
         merge.full_refresh = options.full_refresh;
         merge.vars = config.dbt.vars;
+        merge.exclude = config.dbt.exclude;
         merge.on_log_line = [&log](std::string_view line) { log.info(line); };
         publish::PublishTarget which;
         if (!target.environment_name.empty()) {

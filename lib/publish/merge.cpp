@@ -79,6 +79,7 @@ dbt::BuildOptions merged_main_build(const MergeOptions& options, const fs::path&
     build.full_refresh = options.full_refresh;
     build.on_log_line = options.on_log_line;
     build.vars = options.vars;
+    build.exclude = options.exclude;
     return build;
 }
 

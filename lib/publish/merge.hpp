@@ -46,6 +46,7 @@ struct MergeOptions {
     bool full_refresh = false;
     std::function<void(std::string_view line)> on_log_line;  // dbt's lines (masked)
     std::string vars;  // ece.yml's dbt.vars (JSON text), for every dbt command
+    std::vector<std::string> exclude;  // ece.yml's dbt.exclude, for every build
 };
 
 struct MergeResult {

@@ -129,6 +129,13 @@ TEST(Config, DbtVarsBecomeOneJsonText) {
     EXPECT_THAT(error_of(write(dir, "dbt:\n  vars: [a, b]\n")), testing::HasSubstr("ece.yml:2: dbt.vars: expected a mapping"));
 }
 
+TEST(Config, DbtExclude) {
+    test::TempDir dir;
+    EXPECT_THAT(config::load(write(dir, "dbt:\n  exclude: ['tag:skip+', 'tag:temporary_skip+']\n")).dbt.exclude,
+                testing::ElementsAre("tag:skip+", "tag:temporary_skip+"));
+    EXPECT_THAT(error_of(write(dir, "dbt:\n  exclude: {tag: skip}\n")), testing::HasSubstr("ece.yml:2: dbt.exclude: expected a list"));
+}
+
 TEST(Config, Durations) {
     EXPECT_EQ(parse_duration("72h"), std::chrono::hours(72));
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));
