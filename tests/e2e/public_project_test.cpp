@@ -356,7 +356,7 @@ INSTANTIATE_TEST_SUITE_P(
                 .comment_has = "| no row differs | added `new_col` |"},
         // my_snapshot: a legacy check snapshot (target_schema=target.schema) whose rows must survive the publish.
         // The on-run-end hook uploads into the package's tables in the target schema: a user builds them too with
-        // the action's select input (docs/public-projects.md), as the package's own docs ask of a slim CI.
+        // the action's select input (docs/dbt.md, "Hooks that write"), as the package's own docs ask of a slim CI.
         Project{.dir = "dbt_artifacts", .dbt_project = "integration_test_project", .profile = "dbt_artifacts",
                 .select_input = "dbt_artifacts.sources", .production_schemas = "analytics",
                 .dbt_ls_count = 22,  // modified_plus.json's 11 and the 11 upload tables .changed_file = "integration_test_project/models/non_incremental.sql",
