@@ -51,6 +51,7 @@ struct Project {
     std::string check_schema, check_table, check_column;  // the change in production after the merge
     std::string history_table;    // in check_schema: a stateful node whose rows must survive the publish
     std::string comment_has;      // in the pull request's comment
+    std::string raw_schema;       // set: the raw data the sources read, loaded there first (real dbt seed)
 };
 
 void PrintTo(const Project& p, std::ostream* os) { *os << p.dir; }
@@ -113,6 +114,35 @@ protected:
             EXPECT_EQ(patched.exit_code, 0) << patched.out << patched.err;
         }
         return ws;
+    }
+
+    // Raw data as a loader (Fivetran) would have put it, before anything of ece: the project's seeds loaded by
+    // real dbt into the raw schema, readable by every role. Production and each environment read it alike.
+    void load_raw(const fs::path& ws) {
+        const auto& p = GetParam();
+        const auto facts = ece::pg::parse_url(admin_url_);
+        write(dir_ / "raw-profiles/profiles.yml",
+              p.profile + ":\n  target: raw\n  outputs:\n    raw: {type: postgres, host: '" + facts.host + "', port: " +
+                  facts.port + ", user: '" + facts.user + "', password: '" + facts.password + "', dbname: " + facts.dbname +
+                  ", schema: " + p.raw_schema + ", threads: 4}\n");
+        for (std::vector<std::string> command : {std::vector<std::string>{"deps"}, std::vector<std::string>{"seed"}}) {
+            ece::process::Command dbt;
+            dbt.argv = {ece::test::real_dbt().string(), command[0], "--profiles-dir", (dir_ / "raw-profiles").string()};
+            if (command[0] == "seed") dbt.argv.insert(dbt.argv.end(), p.ls_args.begin(), p.ls_args.end());
+            dbt.cwd = ws / p.dbt_project;
+            dbt.env = {{"HOME", dir_.path().string()}, {"DBT_SEND_ANONYMOUS_USAGE_STATS", "false"}};
+            dbt.timeout = std::chrono::minutes(3);
+            const auto ran = ece::process::run(dbt);
+            ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+        }
+        pqxx::connection conn(admin_url_);
+        pqxx::work tx(conn);
+        tx.exec("GRANT USAGE ON SCHEMA " + tx.quote_name(p.raw_schema) + " TO PUBLIC");
+        tx.exec("GRANT SELECT ON ALL TABLES IN SCHEMA " + tx.quote_name(p.raw_schema) + " TO PUBLIC");
+        tx.commit();
+        fs::remove_all(ws / p.dbt_project / "dbt_packages");  // the checkout as it was
+        fs::remove_all(ws / p.dbt_project / "target");
+        fs::remove(ws / p.dbt_project / "package-lock.yml");
     }
 
     void build_production(const fs::path& ws) {
@@ -256,7 +286,9 @@ protected:
 TEST_P(PublicProject, PullRequestLifePlansWhatDbtSelectsAndPublishesTheChange) {
     const auto& p = GetParam();
     const auto started = std::chrono::steady_clock::now();
-    build_production(checkout("main", false));
+    const auto main = checkout("main", false);
+    if (!p.raw_schema.empty()) ASSERT_NO_FATAL_FAILURE(load_raw(main));
+    build_production(main);
     const auto columns_before = columns(p.check_schema, p.check_table);
     ASSERT_FALSE(columns_before.empty()) << p.check_schema << "." << p.check_table << " is not in production";
     EXPECT_FALSE(columns_before.contains(p.check_column));
@@ -368,7 +400,16 @@ INSTANTIATE_TEST_SUITE_P(
                 .dbt_extra = ", exclude: ['tag:skip+', 'tag:temporary_skip+']",
                 .ls_args = {"--exclude", "tag:skip+", "tag:temporary_skip+"}, .production_schemas = "analytics",
                 .dbt_ls_count = 19, .changed_file = "integration_tests/models/unit_test_placeholder_models/unit_test_model_a.sql",
-                .check_schema = "analytics", .check_table = "unit_test_model_a", .check_column = "col4"}),
+                .check_schema = "analytics", .check_table = "unit_test_model_a", .check_column = "col4"},
+        // Its sources read the raw Zendesk tables from var zendesk_schema (so ece.yml's dbt.vars names it for every
+        // dbt command); a single dbt build cannot make them from its seeds (the DAG has no seed-to-source edge), so
+        // they are loaded first, as Fivetran would. Its models land in <schema>_zendesk_dev.
+        Project{.dir = "dbt_zendesk", .dbt_project = "integration_tests", .profile = "integration_tests",
+                .dbt_extra = ", vars: {zendesk_schema: zendesk_raw}",
+                .ls_args = {"--vars", "{zendesk_schema: zendesk_raw}"},
+                .production_schemas = "analytics, analytics_zendesk_dev", .dbt_ls_count = 41,
+                .changed_file = "models/staging/stg_zendesk__ticket.sql", .check_schema = "analytics_zendesk_dev",
+                .check_table = "stg_zendesk__ticket", .check_column = "status_normalized", .raw_schema = "zendesk_raw"}),
     [](const testing::TestParamInfo<Project>& info) { return info.param.dir; });
 
 }  // namespace
