@@ -309,6 +309,8 @@ int build_command(const std::vector<std::string>& args) {
     ece::pg::SessionLimits session_limits;
     std::vector<ece::dbt::Choice> dbt_choices = {{dbt_program, "--dbt"}};
     fs::path config_root = fs::current_path();
+    std::string dbt_vars;                  // ece.yml's dbt.vars
+    std::vector<std::string> dbt_exclude;  // ece.yml's dbt.exclude
     if (!schema.empty()) {
         if (environment.empty()) environment = branch;
         target = target_from_url(environment, schema, production_schema, sha);
@@ -326,6 +328,8 @@ int build_command(const std::vector<std::string>& args) {
         target = ece::dbt::build_target_for(environments, id, sha);
         environment = id.name;
         session_limits = ece::env::session_limits(environments.config());
+        dbt_vars = environments.config().dbt.vars;
+        dbt_exclude = environments.config().dbt.exclude;
         if (!environments.provider().supports_defer() && !force_defer) {
             full_build_reason = "environment " + id.name + " is a " + environments.provider().kind() +
                                 " cluster of its own, which cannot read production's relations (no --defer; "
@@ -334,6 +338,8 @@ int build_command(const std::vector<std::string>& args) {
     }
     ece::dbt::BuildOptions build;
     build.project_dir = project_dir;
+    build.vars = dbt_vars;
+    build.exclude = dbt_exclude;
     build.dbt = ece::dbt::find_executable(dbt_choices, config_root).path;
     if (!manifest_file.empty()) build.branch_manifest = fs::path(manifest_file);
     if (!state_dir.empty()) build.state_dir = fs::path(state_dir);

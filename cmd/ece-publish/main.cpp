@@ -340,6 +340,8 @@ int run(int argc, char** argv) {
         merge.publish = options_for_run;
         if (!manifest_file.empty()) merge.main_manifest = manifest_file;
         merge.project_dir = project_dir.empty() ? config.dbt.project_dir : fs::path(project_dir);
+        merge.vars = config.dbt.vars;
+        merge.exclude = config.dbt.exclude;
         try {
             merge.dbt = ece::dbt::find_executable(
                             {{dbt_executable, "--dbt"}, {config.dbt.executable, "ece.yml dbt.executable"}}, config.root)

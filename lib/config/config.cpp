@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include <boost/json.hpp>
 
 #include <cctype>
 #include <charconv>
@@ -63,6 +64,38 @@ public:
         } catch (const YAML::Exception&) {
             fail(file_, node, path, "expected a number, got \"" + text(node, path) + "\"");
         }
+    }
+
+    // A YAML value as JSON, as dbt reads --vars: plain scalars keep YAML's null, booleans and numbers; quoted ones
+    // stay strings.
+    boost::json::value json(const YAML::Node& node, const std::string& path) {
+        if (node.IsMap()) {
+            boost::json::object out;
+            for (const auto& entry : node) {
+                if (!entry.first.IsScalar()) fail(file_, entry.first, path, "expected a string key");
+                const auto key = entry.first.Scalar();
+                out[key] = json(entry.second, path + "." + key);
+            }
+            return out;
+        }
+        if (node.IsSequence()) {
+            boost::json::array out;
+            for (std::size_t i = 0; i < node.size(); ++i) out.push_back(json(node[i], path + "[" + std::to_string(i) + "]"));
+            return out;
+        }
+        if (!node || node.IsNull()) return nullptr;
+        if (!node.IsScalar()) fail(file_, node, path, "expected a value");
+        const auto& value = node.Scalar();
+        if (node.Tag() != "?") return boost::json::string(value);  // quoted
+        if (value == "true" || value == "True" || value == "TRUE") return true;
+        if (value == "false" || value == "False" || value == "FALSE") return false;
+        std::int64_t whole = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), whole);
+        if (ec == std::errc() && end == value.data() + value.size()) return whole;
+        double real = 0;
+        auto [rend, rec] = std::from_chars(value.data(), value.data() + value.size(), real);
+        if (rec == std::errc() && rend == value.data() + value.size()) return real;
+        return boost::json::string(value);
     }
 
     bool boolean(const YAML::Node& node, const std::string& path) {
@@ -187,6 +220,11 @@ void read_document(Reader& r, const YAML::Node& root, Config& c) {
                  {"target", [&](const YAML::Node& v, const std::string& q) { d.target = r.text(v, q); }},
                  {"threads", [&](const YAML::Node& v, const std::string& q) { d.threads = r.integer(v, q, 1, 256); }},
                  {"state_artifact", [&](const YAML::Node& v, const std::string& q) { d.state_artifact = r.text(v, q); }},
+                 {"exclude", [&](const YAML::Node& v, const std::string& q) { d.exclude = r.list(v, q); }},
+                 {"vars", [&](const YAML::Node& v, const std::string& q) {
+                      if (!v.IsMap()) r.error(v, q, "expected a mapping of dbt vars");
+                      d.vars = boost::json::serialize(r.json(v, q));
+                  }},
              });
          }},
         {"stage", [&](const YAML::Node& n, const std::string& p) {

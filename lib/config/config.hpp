@@ -59,6 +59,10 @@ struct Dbt {
     std::string target = "ece";
     int threads = 4;
     std::string state_artifact = "dbt-manifest";  // GitHub artifact holding production's manifest
+    // dbt.vars as JSON text (a mapping), given to every dbt command ece runs as one `--vars` argument; empty: none.
+    std::string vars;
+    // dbt selectors (lib/dbt/select.hpp) no build of ece includes: out of its plan, and `--exclude` for dbt build.
+    std::vector<std::string> exclude;
 };
 
 struct Stage {

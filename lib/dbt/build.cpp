@@ -63,9 +63,12 @@ process::Result run_dbt(const Sandbox& sandbox, const BuildOptions& options, con
     return sandbox.run(argv, env, timeout, on_line);
 }
 
-std::vector<std::string> common_arguments(const Sandbox& sandbox) {
-    return {"--project-dir", sandbox.project().string(), "--profiles-dir", sandbox.home().string(), "--profile",
-            profile_name,    "--target",                 profile_name,      "--target-path", sandbox.target().string()};
+std::vector<std::string> common_arguments(const Sandbox& sandbox, const BuildOptions& options) {
+    std::vector<std::string> argv = {"--project-dir", sandbox.project().string(), "--profiles-dir",
+                                     sandbox.home().string(), "--profile", profile_name, "--target", profile_name,
+                                     "--target-path", sandbox.target().string()};
+    if (!options.vars.empty()) argv.insert(argv.end(), {"--vars", options.vars});
+    return argv;
 }
 
 // `dbt deps` first when the project declares packages (dbt/packages.hpp), in the sandbox's copy, as dbt runs.
@@ -87,7 +90,7 @@ fs::path parse_branch(const Sandbox& sandbox, const BuildOptions& options, const
                       const fs::path& target_path) {
     install_packages(sandbox, options, env);
     std::vector<std::string> argv = {options.dbt.string(), "parse"};
-    const auto common = common_arguments(sandbox);
+    const auto common = common_arguments(sandbox, options);
     argv.insert(argv.end(), common.begin(), common.end());
     const auto result = run_dbt(sandbox, options, argv, env, options.parse_timeout);
     if (result.exit_code != 0) {
@@ -275,6 +278,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         report.plan = plan_full_build(branch, selector.text, state.missing_reason + ": building everything");
     }
     add_also_selected(report.plan, branch, options.also_select);
+    remove_excluded(report.plan, branch, options.exclude);
     if (options.on_plan) options.on_plan(report.plan);
     report.planned = buildable_ids(report.plan);
 
@@ -291,7 +295,7 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
     }
 
     report.dbt_command = {options.dbt.string(), "build"};
-    const auto common = common_arguments(sandbox);
+    const auto common = common_arguments(sandbox, options);
     report.dbt_command.insert(report.dbt_command.end(), common.begin(), common.end());
     if (!report.plan.full_build) {
         // Exactly the planned nodes; everything else resolves to production's relations through --defer.
@@ -299,6 +303,10 @@ BuildReport run_build(pqxx::connection_base& catalog, const BuildTarget& target,
         const auto names = selection_arguments(report.plan, branch);
         report.dbt_command.insert(report.dbt_command.end(), names.begin(), names.end());
         report.dbt_command.insert(report.dbt_command.end(), {"--defer", "--state", state_for_dbt->string()});
+    }
+    if (!options.exclude.empty()) {
+        report.dbt_command.push_back("--exclude");
+        report.dbt_command.insert(report.dbt_command.end(), options.exclude.begin(), options.exclude.end());
     }
 
     report.build_id = begin_build(catalog, start);

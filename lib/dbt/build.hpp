@@ -79,6 +79,11 @@ struct BuildOptions {
     // dbt selectors (lib/dbt/select.hpp) whose nodes are built too, in addition to the state selector's, each
     // with the reason "also selected by --select <selector>"; tests whose parent is selected come with them.
     std::vector<std::string> also_select;
+    // ece.yml's dbt.vars (JSON text): `--vars` on every dbt command but deps; one argv element, never a shell's.
+    std::string vars;
+    // ece.yml's dbt.exclude: dbt selectors whose nodes leave the plan (as dbt's --exclude drops them), passed to
+    // dbt build as --exclude too.
+    std::vector<std::string> exclude;
     // Set: build every node of the project without --defer, for this reason (the environment cannot read
     // production's relations, as on a DigitalOcean cluster of its own: env::Provider::supports_defer()).
     std::optional<std::string> full_build_reason;

@@ -137,6 +137,7 @@ enum class Ctx : std::uint8_t {
     fqn,
     tags,
     config,
+    config_tags,
     persist_docs,
     unrendered_config,
     columns,
@@ -293,10 +294,11 @@ Key key_of(std::string_view text) {
 
 // Containers whose keys the reader acts on; elsewhere a key only names the JSON path, or is an id (node_map,
 // columns) or a config key (unrendered_config) taken as text. A rendered config has some thirty keys of which
-// only materialized, persist_docs (12 characters) and enabled (7) count: the length rules out the others.
+// only materialized, persist_docs (12 characters), enabled (7) and tags (4, a unit test's only tags) count: the
+// length rules out the others.
 bool reads_keys(Ctx ctx, std::size_t key_length) {
     switch (ctx) {
-        case Ctx::config: return key_length == 12 || key_length == 7;
+        case Ctx::config: return key_length == 12 || key_length == 7 || key_length == 4;
         case Ctx::root:
         case Ctx::metadata:
         case Ctx::node:
@@ -617,6 +619,7 @@ private:
             case Ctx::node: return node_container(k, array);
             case Ctx::config:
                 if (k == Key::persist_docs && !array) return Ctx::persist_docs;
+                if (k == Key::tags && array) return Ctx::config_tags;
                 return Ctx::skip;
             case Ctx::unrendered_config: return begin_capture(CaptureTarget::unrendered);
             case Ctx::columns:
@@ -756,7 +759,9 @@ private:
             case Ctx::tags: lists_.tags.push_back(store(text)); return true;
             case Ctx::config:
                 if (k == Key::materialized) node().materialized = store(text);
+                else if (k == Key::tags) lists_.config_tags.push_back(store(text));  // tags: "skip"
                 return true;
+            case Ctx::config_tags: lists_.config_tags.push_back(store(text)); return true;
             case Ctx::persist_docs: set_persist(k, !text.empty()); return true;
             case Ctx::unrendered_config: keep_unrendered(quoted(text)); return true;
             case Ctx::column:
@@ -840,13 +845,15 @@ private:
     // The lists of the node being read, collected here and copied into the node at its end: one exact allocation
     // per list instead of a reallocation per doubling, and no slack kept.
     struct NodeLists {
-        std::vector<std::string_view> fqn, tags, depends_on_nodes, depends_on_macros;
+        // config_tags: a unit test has no node-level tags; dbt's tag: method reads its config's.
+        std::vector<std::string_view> fqn, tags, config_tags, depends_on_nodes, depends_on_macros;
         std::vector<KeyValue> unrendered_config, extras;
         std::vector<Column> columns;
 
         void clear() {
             fqn.clear();
             tags.clear();
+            config_tags.clear();
             depends_on_nodes.clear();
             depends_on_macros.clear();
             unrendered_config.clear();
@@ -855,7 +862,8 @@ private:
         }
         void copy_to(Node& n) const {
             n.fqn.assign(fqn.begin(), fqn.end());
-            n.tags.assign(tags.begin(), tags.end());
+            if (tags.empty()) n.tags.assign(config_tags.begin(), config_tags.end());
+            else n.tags.assign(tags.begin(), tags.end());
             n.depends_on_nodes.assign(depends_on_nodes.begin(), depends_on_nodes.end());
             n.depends_on_macros.assign(depends_on_macros.begin(), depends_on_macros.end());
             n.unrendered_config.assign(unrendered_config.begin(), unrendered_config.end());

@@ -331,4 +331,13 @@ void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std
     }
 }
 
+void remove_excluded(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors) {
+    std::vector<std::string> ids;
+    for (const auto& selector : selectors) {
+        const auto excluded = select_nodes(branch, selector);
+        ids.insert(ids.end(), excluded.begin(), excluded.end());
+    }
+    remove_from_plan(plan, ids);
+}
+
 }  // namespace ece::dbt

@@ -30,4 +30,8 @@ std::vector<std::string> select_nodes(const Manifest& manifest, std::string_view
 // one is an error there too.
 void add_also_selected(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors);
 
+// Removes what any of selectors selects in branch from the plan, full builds included, as dbt's --exclude does
+// (BuildOptions::exclude); a bad selector is an error.
+void remove_excluded(Plan& plan, const Manifest& branch, const std::vector<std::string>& selectors);
+
 }  // namespace ece::dbt

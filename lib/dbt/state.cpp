@@ -576,6 +576,12 @@ void add_to_plan(Plan& plan, const Manifest& branch, const std::vector<std::stri
     finish_counts(plan);
 }
 
+void remove_from_plan(Plan& plan, const std::vector<std::string>& ids) {
+    const std::set<std::string> gone(ids.begin(), ids.end());
+    std::erase_if(plan.selected, [&](const PlannedNode& p) { return gone.contains(p.unique_id); });
+    finish_counts(plan);
+}
+
 Plan plan_full_build(const Manifest& branch, const std::string& selector, const std::string& reason) {
     Plan plan;
     plan.selector = selector;

@@ -73,6 +73,9 @@ Plan plan_changes(const Manifest& branch, const Manifest& production, const Sele
 // recounts. For selections on top of the state selector (BuildOptions::also_select).
 void add_to_plan(Plan& plan, const Manifest& branch, const std::vector<std::string>& ids, const std::string& reason);
 
+// Removes the listed nodes from the plan and recounts (BuildOptions::exclude).
+void remove_from_plan(Plan& plan, const std::vector<std::string>& ids);
+
 // Every buildable node of the branch (models, seeds, snapshots, tests), for when there is nothing to compare with.
 Plan plan_full_build(const Manifest& branch, const std::string& selector, const std::string& reason);
 

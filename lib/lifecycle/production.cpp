@@ -52,6 +52,8 @@ ProductionBuild build_production(env::Environments& environments, const Options&
     if (auto ssl = facts.options.find("sslmode"); ssl != facts.options.end()) target.sslmode = ssl->second;
     auto build = build_options(options, "production", log);
     build.raw_schema = config.production.raw_schema;
+    build.vars = config.dbt.vars;
+    build.exclude = config.dbt.exclude;
     build.on_plan = [&](const dbt::Plan& plan) {
         log.group("dbt plan for production");
         log.info(dbt::plan_to_text(plan, "production"));

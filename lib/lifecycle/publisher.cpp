@@ -31,6 +31,8 @@ public:
         merge.build_timeout = std::chrono::duration_cast<std::chrono::seconds>(options.build_timeout);
         merge.remove_environment = false;
         merge.full_refresh = options.full_refresh;
+        merge.vars = config.dbt.vars;
+        merge.exclude = config.dbt.exclude;
         merge.on_log_line = [&log](std::string_view line) { log.info(line); };
         publish::PublishTarget which;
         if (!target.environment_name.empty()) {

@@ -80,6 +80,8 @@ dbt::BuildReport build_environment(env::Environments& environments, const env::I
     build.artifact = options.artifact;
     build.artifact_unavailable_reason = options.artifact_unavailable_reason;
     build.also_select = options.also_select;
+    build.vars = environments.config().dbt.vars;
+    build.exclude = environments.config().dbt.exclude;
     build.full_refresh = options.full_refresh;
     if (!environments.provider().supports_defer()) {
         build.full_build_reason = "environment " + id.name + " is a " + environments.provider().kind() +

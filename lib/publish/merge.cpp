@@ -78,6 +78,8 @@ dbt::BuildOptions merged_main_build(const MergeOptions& options, const fs::path&
     build.target_path = target_path;
     build.full_refresh = options.full_refresh;
     build.on_log_line = options.on_log_line;
+    build.vars = options.vars;
+    build.exclude = options.exclude;
     return build;
 }
 
@@ -102,6 +104,7 @@ fs::path parse_main(const env::Environments& environments, const fs::path& proje
     options.parse_timeout = timeout;
     options.target_path = fs::absolute(target_path);
     options.raw_schema = environments.config().production.raw_schema;
+    options.vars = environments.config().dbt.vars;
     return dbt::parse_as_build(target, options);
 }
 

@@ -45,6 +45,8 @@ struct MergeOptions {
     // production's table (docs/stateful-nodes.md); one node asks through meta: {ece: {full_refresh: true}}.
     bool full_refresh = false;
     std::function<void(std::string_view line)> on_log_line;  // dbt's lines (masked)
+    std::string vars;  // ece.yml's dbt.vars (JSON text), for every dbt command
+    std::vector<std::string> exclude;  // ece.yml's dbt.exclude, for every build
 };
 
 struct MergeResult {

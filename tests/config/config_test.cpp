@@ -117,6 +117,25 @@ TEST(Config, DiffSection) {
     EXPECT_THAT(error_of(write(dir, "diff:\n  examples: 100\n")), testing::HasSubstr("diff.examples: expected a whole number"));
 }
 
+TEST(Config, DbtVarsBecomeOneJsonText) {
+    test::TempDir dir;
+    auto config = config::load(write(dir, "dbt:\n  vars:\n    zendesk_schema: analytics\n    n: 3\n    on: true\n"
+                                          "    quoted: '3'\n    list: [a, 1.5]\n    none: ~\n    nested: {x: \"$(rm -rf /)\"}\n"));
+    EXPECT_EQ(config.dbt.vars, R"j({"zendesk_schema":"analytics","n":3,"on":true,"quoted":"3","list":["a",1.5E0],)j"
+                               R"j("none":null,"nested":{"x":"$(rm -rf /)"}})j");
+    EXPECT_TRUE(config::load(write(dir, "dbt:\n  threads: 2\n")).dbt.vars.empty());
+    EXPECT_THAT(error_of(write(dir, "dbt:\n  vars: zendesk_schema=analytics\n")),
+                testing::HasSubstr("ece.yml:2: dbt.vars: expected a mapping of dbt vars"));
+    EXPECT_THAT(error_of(write(dir, "dbt:\n  vars: [a, b]\n")), testing::HasSubstr("ece.yml:2: dbt.vars: expected a mapping"));
+}
+
+TEST(Config, DbtExclude) {
+    test::TempDir dir;
+    EXPECT_THAT(config::load(write(dir, "dbt:\n  exclude: ['tag:skip+', 'tag:temporary_skip+']\n")).dbt.exclude,
+                testing::ElementsAre("tag:skip+", "tag:temporary_skip+"));
+    EXPECT_THAT(error_of(write(dir, "dbt:\n  exclude: {tag: skip}\n")), testing::HasSubstr("ece.yml:2: dbt.exclude: expected a list"));
+}
+
 TEST(Config, Durations) {
     EXPECT_EQ(parse_duration("72h"), std::chrono::hours(72));
     EXPECT_EQ(parse_duration("500ms"), std::chrono::milliseconds(500));

@@ -223,6 +223,9 @@ TEST_F(DbtBuild, BuildsExactlyThePlanDeferringTheRestToProduction) {
     options.project_dir = project;
     options.dbt = ece::test::real_dbt();
     options.on_log_line = [&](std::string_view line) { log.emplace_back(line); };
+    // ece.yml's dbt.vars reach dbt as one argument, shell text and all (the project reads no var).
+    options.vars = R"({"unused": "$(touch /tmp/ece-owned); x"})";
+    options.exclude = {"sex_codes"};
     auto catalog = ece::pg::connect(production->url, "test catalog");
 
     const auto report = ece::dbt::run_build(catalog, target, options);
@@ -242,6 +245,13 @@ TEST_F(DbtBuild, BuildsExactlyThePlanDeferringTheRestToProduction) {
     EXPECT_TRUE(report.unplanned.empty());
     EXPECT_THAT(report.dbt_command, testing::Contains("--defer"));
     EXPECT_THAT(report.dbt_command, testing::Contains("ece_demo.staging.stg_patients"));
+    const auto vars = std::find(report.dbt_command.begin(), report.dbt_command.end(), "--vars");
+    ASSERT_NE(vars, report.dbt_command.end());
+    ASSERT_NE(vars + 1, report.dbt_command.end());
+    EXPECT_EQ(*(vars + 1), options.vars);
+    // ece.yml's dbt.exclude: out of the plan (sex_codes is not in it anyway) and given to dbt as --exclude.
+    EXPECT_THAT(report.dbt_command, testing::Contains("--exclude"));
+    EXPECT_THAT(report.dbt_command, testing::Contains("sex_codes"));
     EXPECT_THAT(log, testing::Contains(HasSubstr("Done. PASS=11")));
     // The password reached dbt only through its environment: nothing dbt wrote or printed holds it.
     for (const char* artifact : {"manifest.json", "run_results.json"})

@@ -9,6 +9,7 @@
 
 #include "dbt/manifest.hpp"
 #include "dbt/plan_output.hpp"
+#include "dbt/select.hpp"
 #include "dbt/state.hpp"
 #include "fixture_manifest.hpp"
 #include "support.hpp"
@@ -104,6 +105,19 @@ TEST_F(ResourceKinds, UnitTestComparesItsChecksumAndIsNewWhenAdded) {
     });
     EXPECT_THAT(select(added, "state:modified"), ElementsAre("unit_test.jaffle_shop.orders.another"));
     EXPECT_THAT(select(added, "state:new"), ElementsAre("unit_test.jaffle_shop.orders.another"));
+}
+
+// A unit test's tags are its config's (dbt's UnitTestDefinition.tags), a list or one string as YAML gave it: the
+// tag: method selects it (dbt_audit_helper tags its warehouse-specific unit tests `skip`).
+TEST_F(ResourceKinds, UnitTestTagsAreItsConfigs) {
+    const char* id = "unit_test.jaffle_shop.orders.test_order_items_compute_to_bools_correctly";
+    const Manifest listed = branch([&](boost::json::object& doc) {
+        at(doc, "unit_tests", id)["config"].as_object()["tags"] = boost::json::array{"skip", "slow"};
+    });
+    EXPECT_THAT(select_nodes(listed, "tag:skip"), ElementsAre(id));
+    const Manifest one = branch([&](boost::json::object& doc) { at(doc, "unit_tests", id)["config"].as_object()["tags"] = "skip"; });
+    EXPECT_THAT(select_nodes(one, "tag:skip"), ElementsAre(id));
+    EXPECT_THAT(select_nodes(*production_, "tag:skip"), IsEmpty());
 }
 
 TEST_F(ResourceKinds, SemanticModelMeasureChangeSelectsItAndNotItsModel) {

@@ -257,5 +257,30 @@ TEST(AlsoSelect, AddsTheSelectedNodesToAStatePlanWithTheReason) {
     EXPECT_THROW(add_also_selected(plan, changed, {"nope:x"}), ece::Error);
 }
 
+TEST(Exclude, RemovesWhatTheSelectorsSelectFromStateAndFullPlans) {
+    const Manifest base = load_manifest(fixture("dbt/scenarios/base/manifest.json"));
+    const Manifest changed = load_manifest(fixture("dbt/scenarios/body_change/manifest.json"));
+    Plan plan = plan_changes(changed, base, parse_selector("state:modified+"), "test");
+    const auto before = plan.selected_ids();
+    const auto excluded = select_nodes(changed, "stg_patients+");
+    ASSERT_THAT(before, testing::Contains("model.ece_demo.stg_patients"));
+
+    remove_excluded(plan, changed, {"stg_patients+"});
+    Ids expected;
+    std::set_difference(before.begin(), before.end(), excluded.begin(), excluded.end(), std::back_inserter(expected));
+    EXPECT_EQ(plan.selected_ids(), expected);
+    EXPECT_LT(expected.size(), before.size());
+    std::size_t counted = 0;
+    for (const auto& [type, count] : plan.counts) counted += count;
+    EXPECT_EQ(counted, expected.size());
+
+    Plan full = plan_full_build(changed, "state:modified+", "no production");
+    remove_excluded(full, changed, {"stg_patients+", "sex_codes"});
+    EXPECT_THAT(full.selected_ids(), testing::Not(testing::Contains("seed.ece_demo.sex_codes")));
+    EXPECT_THAT(full.selected_ids(), testing::Not(testing::Contains("model.ece_demo.stg_patients")));
+    EXPECT_THAT(full.selected_ids(), testing::Contains("model.ece_demo.stg_diagnoses"));
+    EXPECT_THROW(remove_excluded(full, changed, {"nope:x"}), ece::Error);
+}
+
 }  // namespace
 }  // namespace ece::dbt
