@@ -39,19 +39,19 @@ using testing::HasSubstr;
 
 // One public project: where it is, how ece.yml configures it, and where its change shows in production.
 struct Project {
-    std::string dir;              // under fixtures/dbt/projects, and _expected/<dir>
-    std::string dbt_project;      // the dbt project's subdirectory
-    std::string profile;          // its profile name (dbt ls's profiles.yml)
-    std::string dbt_extra;        // more keys of ece.yml's dbt mapping
-    std::vector<std::string> ls_args;  // for dbt ls: what dbt_extra tells ece (--vars, --exclude)
-    std::string select_input;     // the action's select input (built too); dbt ls selects it as well
-    std::string production_schemas;
-    std::size_t dbt_ls_count;     // _expected/<dir>/modified_plus.json, plus what select_input selects
-    std::string changed_file;     // the change's file, edited again by the synchronize push
-    std::string check_schema, check_table, check_column;  // the change in production after the merge
-    std::string history_table;    // in check_schema: a stateful node whose rows must survive the publish
-    std::string comment_has;      // in the pull request's comment
-    std::string raw_schema;       // set: the raw data the sources read, loaded there first (real dbt seed)
+    std::string dir{};              // under fixtures/dbt/projects, and _expected/<dir>
+    std::string dbt_project{};      // the dbt project's subdirectory
+    std::string profile{};          // its profile name (dbt ls's profiles.yml)
+    std::string dbt_extra{};        // more keys of ece.yml's dbt mapping
+    std::vector<std::string> ls_args{};  // for dbt ls: what dbt_extra tells ece (--vars, --exclude)
+    std::string select_input{};     // the action's select input (built too); dbt ls selects it as well
+    std::string production_schemas{};
+    std::size_t dbt_ls_count{};     // _expected/<dir>/modified_plus.json, plus what select_input selects
+    std::string changed_file{};     // the change's file, edited again by the synchronize push
+    std::string check_schema{}, check_table{}, check_column{};  // the change in production after the merge
+    std::string history_table{};    // in check_schema: a stateful node whose rows must survive the publish
+    std::string comment_has{};      // in the pull request's comment
+    std::string raw_schema{};       // set: the raw data the sources read, loaded there first (real dbt seed)
 };
 
 void PrintTo(const Project& p, std::ostream* os) { *os << p.dir; }
@@ -287,7 +287,9 @@ TEST_P(PublicProject, PullRequestLifePlansWhatDbtSelectsAndPublishesTheChange) {
     const auto& p = GetParam();
     const auto started = std::chrono::steady_clock::now();
     const auto main = checkout("main", false);
-    if (!p.raw_schema.empty()) ASSERT_NO_FATAL_FAILURE(load_raw(main));
+    if (!p.raw_schema.empty()) {
+        ASSERT_NO_FATAL_FAILURE(load_raw(main));
+    }
     build_production(main);
     const auto columns_before = columns(p.check_schema, p.check_table);
     ASSERT_FALSE(columns_before.empty()) << p.check_schema << "." << p.check_table << " is not in production";
@@ -295,7 +297,7 @@ TEST_P(PublicProject, PullRequestLifePlansWhatDbtSelectsAndPublishesTheChange) {
     const auto history_columns = p.history_table.empty() ? std::set<std::string>{} : columns(p.check_schema, p.history_table);
     const auto history_before = p.history_table.empty() ? std::vector<std::string>{}
                                                         : rows(p.check_schema, p.history_table, history_columns);
-    if (!p.history_table.empty()) EXPECT_FALSE(history_before.empty()) << p.history_table;
+    if (!p.history_table.empty()) { EXPECT_FALSE(history_before.empty()) << p.history_table; }
 
     // opened: dbt deps, then the plan, which is dbt's own state:modified+ for the nodes ece builds.
     const auto pr = checkout("pr-1", true);
@@ -310,7 +312,7 @@ TEST_P(PublicProject, PullRequestLifePlansWhatDbtSelectsAndPublishesTheChange) {
     ASSERT_EQ(github_.comments(1).size(), 1u);
     const auto first_comment = github_.comments(1)[0].id;
     EXPECT_THAT(github_.comments(1)[0].body, HasSubstr("dbt-core 1.9.1"));
-    if (!p.comment_has.empty()) EXPECT_THAT(github_.comments(1)[0].body, HasSubstr(p.comment_has));
+    if (!p.comment_has.empty()) { EXPECT_THAT(github_.comments(1)[0].body, HasSubstr(p.comment_has)); }
 
     // synchronize: a second push, the change plus a trivial edit of the same file; the same comment, updated.
     std::ofstream(pr / p.changed_file, std::ios::app) << "\n-- reviewed\n";
@@ -361,7 +363,7 @@ TEST_P(PublicProject, PullRequestLifePlansWhatDbtSelectsAndPublishesTheChange) {
     const auto rolled_back = rollback(pr);
     ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.out << rolled_back.err;
     EXPECT_EQ(columns(p.check_schema, p.check_table), columns_before);
-    if (!p.history_table.empty()) EXPECT_EQ(rows(p.check_schema, p.history_table, history_columns), history_before);
+    if (!p.history_table.empty()) { EXPECT_EQ(rows(p.check_schema, p.history_table, history_columns), history_before); }
 
     // A second pull request (main as it is) closed unmerged leaves nothing behind.
     const auto abandoned = checkout("pr-2", false);
