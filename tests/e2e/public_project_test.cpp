@@ -232,21 +232,12 @@ protected:
 
     std::set<std::string> columns(const std::string& schema, const std::string& table) {
         pqxx::connection conn(admin_url_);
-        pqxx::read_transaction tx(conn);
-        std::set<std::string> out;
-        for (const auto& r : tx.exec_params("SELECT column_name FROM information_schema.columns"
-                                            " WHERE table_schema = $1 AND table_name = $2", schema, table))
-            out.insert(r[0].as<std::string>());
-        return out;
+        return ece::test::column_names(conn, schema, table);
     }
 
     std::set<std::string> schemas_like(const std::string& prefix) {
         pqxx::connection conn(admin_url_);
-        pqxx::read_transaction tx(conn);
-        std::set<std::string> out;
-        for (const auto& r : tx.exec_params("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", prefix))
-            out.insert(r[0].as<std::string>());
-        return out;
+        return ece::test::schemas_starting_with(conn, prefix);
     }
 
     bool role_exists(const std::string& role) {

@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include "config/config.hpp"
+#include "core/random.hpp"
 #include "core/secrets.hpp"
 #include "example_data.hpp"
 #include "env/environments.hpp"
@@ -26,7 +27,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -52,13 +52,6 @@ void replace_in(const fs::path& file, const std::string& from, const std::string
     write(file, text);
 }
 
-std::string random_hex(std::size_t n) {
-    std::random_device rd;
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) out += "0123456789abcdef"[rd() % 16];
-    return out;
-}
-
 std::string sha_of(char c) { return std::string(40, c); }
 
 // The changes the pull requests make to the example project.
@@ -79,7 +72,7 @@ protected:
     void SetUp() override {
         admin_url_ = ece::test::fresh_database("e2e");
         ece::register_secret(admin_url_);
-        prefix_ = "e2e" + random_hex(8) + "_";
+        prefix_ = "e2e" + ece::random_hex(4) + "_";  // 8 hex digits
         production_role_ = prefix_ + "prod";
         github_.add_pull({.number = 1, .head_ref = "feature/decades", .head_sha = sha_of('1')});
         github_.add_pull({.number = 2, .head_ref = "feature/states", .head_sha = sha_of('4')});
@@ -234,11 +227,7 @@ protected:
 
     std::set<std::string> schemas_like(const std::string& prefix) {
         auto conn = db();
-        pqxx::read_transaction tx(conn);
-        std::set<std::string> out;
-        for (const auto& r : tx.exec_params("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", prefix))
-            out.insert(r[0].as<std::string>());
-        return out;
+        return ece::test::schemas_starting_with(conn, prefix);
     }
     bool role_exists(const std::string& role) {
         auto conn = db();
@@ -247,12 +236,7 @@ protected:
     }
     std::set<std::string> columns(const std::string& schema, const std::string& table) {
         auto conn = db();
-        pqxx::read_transaction tx(conn);
-        std::set<std::string> out;
-        for (const auto& r : tx.exec_params("SELECT column_name FROM information_schema.columns"
-                                            " WHERE table_schema = $1 AND table_name = $2", schema, table))
-            out.insert(r[0].as<std::string>());
-        return out;
+        return ece::test::column_names(conn, schema, table);
     }
     std::set<std::string> built_models(const std::string& environment) {
         auto conn = db();

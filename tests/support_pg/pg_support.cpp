@@ -58,6 +58,24 @@ std::string scalar(pqxx::connection_base& conn, const std::string& sql) {
     return value.is_null() ? "" : value.as<std::string>();
 }
 
+std::set<std::string> column_names(pqxx::connection_base& conn, const std::string& schema, const std::string& table) {
+    pqxx::nontransaction tx(conn);
+    std::set<std::string> out;
+    for (const auto& r : tx.exec_params("SELECT column_name FROM information_schema.columns"
+                                        " WHERE table_schema = $1 AND table_name = $2",
+                                        schema, table))
+        out.insert(r[0].as<std::string>());
+    return out;
+}
+
+std::set<std::string> schemas_starting_with(pqxx::connection_base& conn, const std::string& prefix) {
+    pqxx::nontransaction tx(conn);
+    std::set<std::string> out;
+    for (const auto& r : tx.exec_params("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", prefix))
+        out.insert(r[0].as<std::string>());
+    return out;
+}
+
 std::vector<std::string> content_tables(pqxx::connection_base& conn) {
     pqxx::nontransaction tx(conn);
     std::vector<std::string> out;

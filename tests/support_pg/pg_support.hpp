@@ -8,6 +8,7 @@
 // Isolation: take a fresh_database() per test. Roles are cluster-wide, so name them with unique_name().
 #include <pqxx/connection_base>
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,10 @@ insert into raw.diagnoses values (1,10,'a01'),(2,10,'b02'),(3,11,'a01'),(9,99,'Z
 void execute(pqxx::connection_base& conn, const std::string& sql);
 // The one row's first column as text, "" when it is NULL; a query without exactly one row fails the test's call.
 std::string scalar(pqxx::connection_base& conn, const std::string& sql);
+// The column names of schema.table (empty when there is no such relation).
+std::set<std::string> column_names(pqxx::connection_base& conn, const std::string& schema, const std::string& table);
+// The schemas whose name starts with prefix.
+std::set<std::string> schemas_starting_with(pqxx::connection_base& conn, const std::string& prefix);
 // Every table in ece's content schema (ece_content), staged and loading ones, sorted.
 std::vector<std::string> content_tables(pqxx::connection_base& conn);
 
