@@ -26,8 +26,7 @@ void check_list(std::string_view area, const std::vector<Migration>& migrations)
 }
 
 int applied_max(pqxx::transaction_base& tx, std::string_view area) {
-    auto exists = tx.exec1("SELECT to_regclass('ece.migrations') IS NOT NULL")[0].as<bool>();
-    if (!exists) return 0;
+    if (!has_table(tx, "ece.migrations")) return 0;
     return tx.exec_params1("SELECT coalesce(max(version), 0) FROM ece.migrations WHERE area = $1",
                            std::string(area))[0]
         .as<int>();
@@ -78,6 +77,15 @@ void apply(pqxx::connection_base& conn, std::string_view area, const Migration& 
 }
 
 }  // namespace
+
+bool has_table(pqxx::transaction_base& tx, std::string_view table) {
+    return tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NOT NULL", std::string(table))[0].as<bool>();
+}
+
+bool has_table(pqxx::connection_base& conn, std::string_view table) {
+    pqxx::read_transaction tx(conn, "catalog check");
+    return has_table(tx, table);
+}
 
 int current_version(pqxx::connection_base& conn, std::string_view area) {
     try {

@@ -35,6 +35,12 @@ struct Migration {
 // when the database holds a newer version of the area than this ece knows; internal for a malformed list.
 void migrate(pqxx::connection_base& conn, std::string_view area, const std::vector<Migration>& migrations);
 
+// Whether the catalog table `table` (qualified, e.g. "ece.builds") exists: an area reads another's table only once
+// that area's migrations ran on this database.
+bool has_table(pqxx::transaction_base& tx, std::string_view table);
+// The same in a read-only transaction of its own (conn must have none open).
+bool has_table(pqxx::connection_base& conn, std::string_view table);
+
 // Highest applied version of the area, 0 when none (or no catalog yet).
 int current_version(pqxx::connection_base& conn, std::string_view area);
 

@@ -1,5 +1,6 @@
 #include "comment/catalog_report.hpp"
 
+#include "catalog/migrate.hpp"
 #include "core/error.hpp"
 #include "cost/environment_cost.hpp"
 #include "dbt/manifest.hpp"
@@ -21,11 +22,6 @@ namespace {
 namespace json = boost::json;
 using std::chrono::duration_cast;
 using std::chrono::seconds;
-
-bool catalog_has(pqxx::connection_base& conn, const char* table) {
-    pqxx::read_transaction tx(conn, "comment catalog check");
-    return !tx.exec_params("SELECT to_regclass($1)", table)[0][0].is_null();
-}
 
 // The cluster's shape from the row's details, else what ece.yml asks branch clusters to be.
 std::pair<std::string, int> cluster_shape(const env::Record& record, const config::Config& config) {
@@ -157,7 +153,7 @@ auto reading(const std::string& what, F&& f) -> decltype(f()) {
 
 std::optional<env::Record> find_environment(pqxx::connection_base& admin, const env::Identity& id) {
     return reading("reading environment " + id.name + " from the catalog", [&]() -> std::optional<env::Record> {
-        if (!catalog_has(admin, "ece.environments")) return std::nullopt;
+        if (!catalog::has_table(admin, "ece.environments")) return std::nullopt;
         pqxx::read_transaction tx(admin, "comment environment");
         return env::rows::find(tx, id.name);
     });

@@ -67,11 +67,6 @@ std::string timestamp_sql(const std::string& column) {
     return "to_char(" + column + " AT TIME ZONE 'UTC', '" + iso_utc + "')";
 }
 
-bool catalog_has(pqxx::connection_base& conn, const char* table) {
-    pqxx::read_transaction tx(conn, "dbt catalog check");
-    return tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", std::string(table))[0].as<bool>();
-}
-
 const char* nullable(const std::optional<std::string>& text) { return text ? text->c_str() : nullptr; }
 
 std::optional<std::string> optional_text(const pqxx::field& field) {
@@ -192,7 +187,7 @@ std::int64_t store_production_manifest_json(pqxx::connection_base& conn, std::st
 
 std::optional<StoredManifest> load_production_manifest_json(pqxx::connection_base& conn) {
     try {
-        if (!catalog_has(conn, "ece.state_manifests")) return std::nullopt;
+        if (!catalog::has_table(conn, "ece.state_manifests")) return std::nullopt;
         pqxx::read_transaction tx(conn, "load production manifest");
         const auto rows = tx.exec("SELECT id, sha, source, " + timestamp_sql("stored_at") +
                                   ", node_count, manifest FROM ece.state_manifests" +
@@ -265,7 +260,7 @@ std::int64_t record_build(pqxx::connection_base& conn, const BuildStart& start, 
 
 std::optional<BuildRow> latest_build(pqxx::connection_base& conn, const std::string& environment) {
     try {
-        if (!catalog_has(conn, "ece.builds")) return std::nullopt;
+        if (!catalog::has_table(conn, "ece.builds")) return std::nullopt;
         pqxx::read_transaction tx(conn, "latest build");
         const auto rows = tx.exec_params(
             "SELECT id, environment, sha, selector, plan::text, run_results::text, status, dbt_exit_code, message, " +
@@ -294,7 +289,7 @@ std::optional<BuildRow> latest_build(pqxx::connection_base& conn, const std::str
 
 std::vector<BuiltNode> built_nodes(pqxx::connection_base& conn, const std::string& environment) {
     try {
-        if (!catalog_has(conn, "ece.built_nodes")) return {};
+        if (!catalog::has_table(conn, "ece.built_nodes")) return {};
         pqxx::read_transaction tx(conn, "built nodes");
         std::vector<BuiltNode> nodes;
         for (const auto& row : tx.exec_params("SELECT environment, unique_id, resource_type, checksum, schema,"
@@ -313,7 +308,7 @@ std::vector<BuiltNode> built_nodes(pqxx::connection_base& conn, const std::strin
 
 void forget_built_nodes(pqxx::connection_base& conn, const std::string& environment) {
     try {
-        if (!catalog_has(conn, "ece.built_nodes")) return;
+        if (!catalog::has_table(conn, "ece.built_nodes")) return;
         pqxx::work tx(conn, "forget built nodes");
         tx.exec_params("DELETE FROM ece.built_nodes WHERE environment = $1", environment);
         tx.commit();

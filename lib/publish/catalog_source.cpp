@@ -1,5 +1,6 @@
 #include "publish/catalog_source.hpp"
 
+#include "catalog/migrate.hpp"
 #include "core/error.hpp"
 #include "dbt/catalog.hpp"
 #include "pg/connect.hpp"
@@ -19,11 +20,6 @@ bool makes_relation(const dbt::Node& node) {
 }
 
 std::string relation_name(const dbt::Node& node) { return std::string(node.alias.empty() ? node.name : node.alias); }
-
-bool table_exists(pqxx::connection& conn, const char* regclass) {
-    pqxx::read_transaction tx(conn, "publish catalog check");
-    return !tx.exec_params1("SELECT to_regclass($1)", regclass)[0].is_null();
-}
 
 }  // namespace
 
@@ -122,7 +118,7 @@ std::string CatalogSource::production_raw_schema() const { return environments_.
 // into production's raw schema with the rest. Views with the same content (or made by hand) stay behind.
 std::vector<BuiltRelation> CatalogSource::staged_views(const env::Record& record) {
     std::vector<BuiltRelation> views;
-    if (!table_exists(conn_, "ece.staged_usage")) return views;
+    if (!catalog::has_table(conn_, "ece.staged_usage")) return views;
     const auto production_raw = production_raw_schema();
     pqxx::read_transaction tx(conn_, "publish staged views");
     for (const auto& row : tx.exec_params(

@@ -200,7 +200,7 @@ int end_environment_sessions_locking(pqxx::connection& conn, const detail::SwapP
         names.push_back(item.target.name);
     }
     pqxx::nontransaction tx(conn, "publish: environment sessions");
-    if (tx.exec1("SELECT pg_catalog.to_regclass('ece.environments') IS NULL")[0].as<bool>() || schemas.empty()) return 0;
+    if (!catalog::has_table(tx, "ece.environments") || schemas.empty()) return 0;
     return static_cast<int>(tx.exec_params(
         "SELECT pg_catalog.pg_terminate_backend(pid, 2000) FROM (SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l "
         "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
@@ -579,7 +579,7 @@ std::optional<PublishRecord> find_published(pqxx::connection& conn, const std::s
                                             const std::string& sha) {
     try {
         pqxx::read_transaction tx(conn, "publish find");
-        if (tx.exec1("SELECT to_regclass('ece.publishes') IS NULL")[0].as<bool>()) return std::nullopt;
+        if (!catalog::has_table(tx, "ece.publishes")) return std::nullopt;
         auto rows = tx.exec_params(std::string("SELECT ") + record_columns +
                                        " FROM ece.publishes WHERE kind = 'publish' AND status = 'published' AND "
                                        "CASE WHEN $2 <> '' THEN sha = $2 ELSE environment = $1 END "

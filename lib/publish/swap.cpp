@@ -1,5 +1,6 @@
 #include "publish/swap.hpp"
 
+#include "catalog/migrate.hpp"
 #include "core/error.hpp"
 #include "pg/as_role.hpp"
 #include "pg/ident.hpp"
@@ -117,8 +118,7 @@ std::string archive_for(const SwapPlan& plan, const std::vector<std::string>& sc
 void refuse_foreign_production_schemas(pqxx::transaction_base& tx, const SwapPlan& plan) {
     std::vector<std::string> schemas;
     for (const auto& item : plan.items) schemas.push_back(item.target.schema);
-    const bool known_environments = !tx.exec1("SELECT pg_catalog.to_regclass('ece.environments') IS NULL")[0].as<bool>();
-    if (plan.production_role.empty() && !known_environments) return;
+    if (plan.production_role.empty() && !catalog::has_table(tx, "ece.environments")) return;
     const std::string owner_is_foreign =
         plan.production_role.empty()
             ? "r.rolname IN (SELECT e.role_name FROM ece.environments e) AND r.rolname <> $2"

@@ -1,5 +1,6 @@
 #include "stage/usage.hpp"
 
+#include "catalog/migrate.hpp"
 #include "stage/stage.hpp"
 
 namespace ece::stage {
@@ -7,7 +8,7 @@ namespace ece::stage {
 std::string archive_usage_name(const std::string& schema) { return "archive:" + schema; }
 
 void record_view_usage(pqxx::transaction_base& tx, const std::string& environment, const std::string& schema) {
-    if (tx.exec1("SELECT to_regclass('ece.staged_usage') IS NULL")[0].as<bool>()) return;
+    if (!catalog::has_table(tx, "ece.staged_usage")) return;
     tx.exec_params(
         "INSERT INTO ece.staged_usage (environment, table_name, schema_name, view_name, content_table) "
         "SELECT DISTINCT ON (f.table_name) $1, f.table_name, n.nspname, v.relname, f.content_table "

@@ -31,6 +31,16 @@ int count(pqxx::connection& conn, const std::string& sql) {
 
 }  // namespace
 
+TEST(Migrate, HasTableSaysWhetherAnAreasTableWasMadeHere) {
+    auto conn = ece::pg::connect(ece::test::fresh_database("migrate"), "catalog test");
+    EXPECT_FALSE(ece::catalog::has_table(conn, "ece.staged_files"));
+    migrate(conn, "stage", stage_v1);
+    EXPECT_TRUE(ece::catalog::has_table(conn, "ece.staged_files"));
+    EXPECT_FALSE(ece::catalog::has_table(conn, "ece.builds"));
+    pqxx::read_transaction tx(conn);
+    EXPECT_TRUE(ece::catalog::has_table(tx, "ece.migrations"));
+}
+
 TEST(Migrate, AppliesOnceAndIsIdempotent) {
     auto conn = ece::pg::connect(ece::test::fresh_database("migrate"), "catalog test");
     EXPECT_EQ(ece::catalog::current_version(conn, "stage"), 0);
