@@ -10,7 +10,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <set>
 
 #include "core/error.hpp"
@@ -99,8 +98,7 @@ void close_git_to_others(const fs::path& real_root) {
     }
 }
 
-
-// A file descriptor, closed when it goes.
+// A file descriptor, closed when it goes or is replaced.
 class Descriptor {
 public:
     explicit Descriptor(int fd) : fd_(fd) {}
@@ -111,6 +109,10 @@ public:
     Descriptor& operator=(const Descriptor&) = delete;
     int get() const { return fd_; }
     bool ok() const { return fd_ >= 0; }
+    void reset(int fd) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
 
 private:
     int fd_;
@@ -302,13 +304,12 @@ void Sandbox::copy_out(const fs::path& inside, const fs::path& to, bool keep_lin
     const auto relative = inside.lexically_relative(dir_.path());
     if (relative.empty() || *relative.begin() == "..")
         throw Error(ErrorKind::internal, "not in dbt's sandbox", {.file = inside.string()});
-    auto folder = std::make_unique<Descriptor>(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    const auto last = relative.filename();
+    Descriptor folder(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     for (const auto& part : relative.parent_path()) {
-        if (!folder->ok()) return;
-        folder = std::make_unique<Descriptor>(open_folder_at(folder->get(), part.c_str()));
+        if (!folder.ok()) return;
+        folder.reset(open_folder_at(folder.get(), part.c_str()));
     }
-    if (folder->ok()) copy_entry_at(folder->get(), last.c_str(), to, keep_links);
+    if (folder.ok()) copy_entry_at(folder.get(), relative.filename().c_str(), to, keep_links);
 }
 
 void Sandbox::copy_target_to(const fs::path& dest) const {
